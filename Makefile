@@ -1,0 +1,29 @@
+# Two entry points, each self-installing on a fresh clone with nothing but Python 3.11+:
+#   make demo   -> builds .venv from pyproject.toml on first use, then writes demo-report/index.html
+#   make test   -> builds .venv the same way, then runs the test suite
+PYTHON ?= python3
+VENV := .venv
+STAMP := $(VENV)/.installed-stamp
+PYTEST_ARGS ?=
+
+.PHONY: demo test bench install clean
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install -q --upgrade pip
+	$(VENV)/bin/python -m pip install -q -c constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/jaxvis demo --out demo-report
+
+test: $(STAMP)
+	JAX_PLATFORMS=cpu $(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	$(VENV)/bin/jaxvis bench --quick
+
+clean:
+	rm -rf $(VENV) demo-report .pytest_cache

@@ -1,0 +1,94 @@
+"""The `jaxvis` command.
+
+One subcommand group per family plus `demo`, `bench` and `info`. Each family
+owns `jaxvis/<family>/cli.py` with `register(parser)` which adds that group's
+subcommands to the given argparse parser; every subcommand sets
+`func=callable(args) -> int`. Imports are lazy so `jaxvis --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import sys
+
+FAMILIES = {
+    "saliency": "real-time saliency masks for black-box classifiers",
+    "faces": "MTCNN face detection (and the QR-code cascade)",
+    "outfits": "outfit grading and closet recommendation",
+    "adjectives": "pair-wise stacked conv auto-encoders for 'adjective noun' search",
+    "music": "image-to-music recommendation through the arousal-valence plane",
+}
+
+
+def _register_family(sub, name: str, help_text: str) -> None:
+  parser = sub.add_parser(name, help=help_text, description=help_text)
+  try:
+    module = importlib.import_module(f"jaxvis.{name}.cli")
+  except ModuleNotFoundError as e:
+    if e.name != f"jaxvis.{name}.cli":
+      raise
+    parser.set_defaults(func=lambda args, n=name: _unavailable(n))
+    return
+  module.register(parser)
+  if parser.get_default("func") is None:
+    parser.set_defaults(func=lambda args, p=parser: (p.print_help(), 2)[1])
+
+
+def _unavailable(name: str) -> int:
+  print(f"jaxvis {name}: this family has no commands in this version.", file=sys.stderr)
+  return 2
+
+
+def _cmd_info(args) -> int:
+  from jaxvis import info
+  data = info.collect()
+  print(json.dumps(data, indent=None if args.json else 2))
+  return 0
+
+
+def _cmd_demo(args) -> int:
+  from jaxvis import demo
+  return demo.main(out_dir=args.out, sections=args.only, quick=args.quick)
+
+
+def _cmd_bench(args) -> int:
+  from jaxvis import bench
+  return bench.main(args.names, quick=args.quick)
+
+
+def build_parser() -> argparse.ArgumentParser:
+  parser = argparse.ArgumentParser(prog="jaxvis", description=__doc__.splitlines()[0])
+  sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+  for name, help_text in FAMILIES.items():
+    _register_family(sub, name, help_text)
+
+  p = sub.add_parser("demo", help="run every family on bundled real data and write an HTML report")
+  p.add_argument("--out", default="demo-report", help="output folder (default: demo-report)")
+  p.add_argument("--only", nargs="*", default=None, help="run only these sections")
+  p.add_argument("--quick", action="store_true", help="smallest settings (for tests)")
+  p.set_defaults(func=_cmd_demo)
+
+  p = sub.add_parser("bench", help="run benchmarks/<name>.py scripts (JSON lines on stdout)")
+  p.add_argument("names", nargs="*", help="benchmark names (default: all)")
+  p.add_argument("--quick", action="store_true", help="finish in under a minute per script on a CPU")
+  p.set_defaults(func=_cmd_bench)
+
+  p = sub.add_parser("info", help="devices, backend and library versions")
+  p.add_argument("--json", action="store_true", help="one line of JSON")
+  p.set_defaults(func=_cmd_info)
+  return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+  parser = build_parser()
+  args = parser.parse_args(argv)
+  if getattr(args, "func", None) is None:
+    parser.print_help()
+    return 2
+  return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+  sys.exit(main())

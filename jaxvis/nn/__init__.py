@@ -1,0 +1,1 @@
+"""Shared Flax (Linen) modules."""

@@ -1,0 +1,1 @@
+"""Pure, jittable array ops shared by every family (boxes, image, cluster, color)."""
