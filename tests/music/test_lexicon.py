@@ -1,0 +1,66 @@
+"""AV lexicon loaders: Warriner, NRC VAD (v1 and v2) and plain layouts."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from jaxvis.music import lexicon
+
+
+def test_warriner_layout_maps_1_to_9_onto_unit_interval(tmp_path):
+  p = tmp_path / "Ratings_Warriner_et_al.csv"
+  p.write_text(",Word,V.Mean.Sum,V.SD.Sum,V.Rat.Sum,A.Mean.Sum,A.SD.Sum,A.Rat.Sum,D.Mean.Sum\n"
+               "1,aardvark,6.26,2.21,19,2.41,1.4,22,4.27\n"
+               "2,abandon,1,1,19,9,1,22,3\n"
+               "3,calm,5,1,19,5,1,22,3\n")
+  lex = lexicon.load_lexicon(str(p))
+  assert lex.words == ("aardvark", "abandon", "calm")
+  np.testing.assert_allclose(lex.va, [[(6.26 - 5) / 4, (2.41 - 5) / 4], [-1, 1], [0, 0]],
+                             atol=1e-6)
+
+
+def test_nrc_vad_v1_tab_layout_maps_0_to_1(tmp_path):
+  p = tmp_path / "NRC-VAD-Lexicon.txt"
+  p.write_text("Word\tValence\tArousal\tDominance\naaaaaaah\t0.479\t0.606\t0.291\n"
+               "joy\t1.000\t0.000\t0.5\n")
+  lex = lexicon.load_lexicon(str(p))
+  np.testing.assert_allclose(lex.va, [[-0.042, 0.212], [1.0, -1.0]], atol=1e-6)
+
+
+def test_nrc_vad_v2_is_already_signed(tmp_path):
+  p = tmp_path / "NRC-VAD-Lexicon-v2.1.txt"
+  p.write_text("term\tvalence\tarousal\tdominance\njoy\t0.92\t0.74\t0.36\n"
+               "funeral\t-0.78\t-0.22\t-0.5\n")
+  lex = lexicon.load_lexicon(str(p))
+  np.testing.assert_allclose(lex.va, [[0.92, 0.74], [-0.78, -0.22]], atol=1e-6)
+
+
+def test_plain_layout_and_out_of_range_error(tmp_path):
+  p = tmp_path / "plain.csv"
+  p.write_text("# comment\nword,valence,arousal\nHappy,0.8,0.5\nhappy,0.1,0.1\n")
+  lex = lexicon.load_lexicon(str(p))
+  assert lex.words == ("happy",) and lex.va.tolist() == [[pytest.approx(0.8), 0.5]]
+  p.write_text("word,valence,arousal\nhappy,3,0.5\n")
+  with pytest.raises(ValueError, match="outside"):
+    lexicon.load_lexicon(str(p))
+
+
+def test_bad_files_name_the_problem(tmp_path):
+  p = tmp_path / "x.csv"
+  p.write_text("foo,bar\n1,2\n")
+  with pytest.raises(ValueError, match="not a known AV lexicon layout"):
+    lexicon.load_lexicon(str(p))
+  with pytest.raises(FileNotFoundError, match="path"):
+    lexicon.load_lexicon(str(tmp_path / "missing.csv"))
+  with pytest.raises(ValueError, match="layout"):
+    lexicon.load_lexicon(str(p), layout="anew")
+
+
+def test_default_lexicon_is_russell_circumplex():
+  lex = lexicon.default_lexicon()
+  assert "Russell (1980)" in lex.source
+  assert len(lex) == 8
+  np.testing.assert_allclose(np.linalg.norm(lex.va, axis=1), 1.0, atol=1e-4)
+  angles = np.degrees(np.arctan2(lex.va[:, 1], lex.va[:, 0])) % 360
+  np.testing.assert_allclose(angles, np.arange(0, 360, 45), atol=0.01)
