@@ -22,6 +22,8 @@ def maybe_initialize() -> bool:
     return True
   if not any(os.environ.get(k) for k in _ENV_HINTS):
     return False
+  # CPU processes need a collectives backend for cross-process reductions (harmless on GPU/TPU).
+  jax.config.update("jax_cpu_collectives_implementation", "gloo")
   address = os.environ.get("JAX_COORDINATOR_ADDRESS")
   if address:
     jax.distributed.initialize(coordinator_address=address,

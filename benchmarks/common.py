@@ -1,0 +1,96 @@
+"""Shared benchmark harness: warm-up, compile time apart, block_until_ready, median of repeats.
+
+Every benchmark prints one JSON line per configuration with at least
+`bench, device, dtype, batch, items_per_s, compile_s`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from typing import Callable, Sequence
+
+import jax
+
+
+def parse_args(description: str, extra: Sequence[tuple[tuple, dict]] = ()) -> argparse.Namespace:
+  """`--quick` (finishes in under a minute on a 2-core CPU) plus script-specific flags."""
+  parser = argparse.ArgumentParser(description=description)
+  parser.add_argument("--quick", action="store_true", help="small configurations, < 1 minute on CPU")
+  parser.add_argument("--repeats", type=int, default=None, help="timed repeats (median is reported)")
+  for flag_args, flag_kwargs in extra:
+    parser.add_argument(*flag_args, **flag_kwargs)
+  return parser.parse_args()
+
+
+def device_name() -> str:
+  d = jax.devices()[0]
+  return f"{d.platform}:{d.device_kind}"
+
+
+def _block(out):
+  return jax.tree.map(lambda x: x.block_until_ready() if hasattr(x, "block_until_ready") else x, out)
+
+
+def measure(fn: Callable, *args, repeats: int = 5, warmup: int = 1) -> tuple[float, float]:
+  """Returns (compile_s, median seconds per call).
+
+  The first call (trace + compile + one run) is timed apart as compile_s; then
+  `warmup` untimed calls, then `repeats` timed calls, each waited for.
+  """
+  t0 = time.perf_counter()
+  _block(fn(*args))
+  compile_s = time.perf_counter() - t0
+  for _ in range(warmup):
+    _block(fn(*args))
+  times = []
+  for _ in range(max(1, repeats)):
+    t0 = time.perf_counter()
+    _block(fn(*args))
+    times.append(time.perf_counter() - t0)
+  return compile_s, statistics.median(times)
+
+
+def emit(record: dict) -> dict:
+  """Adds the device and prints the record as one JSON line (flushed)."""
+  record = {"bench": record.pop("bench"), "device": device_name(), **record}
+  for key in ("items_per_s", "compile_s"):
+    if key in record and isinstance(record[key], float):
+      record[key] = round(record[key], 4)
+  print(json.dumps(record), flush=True)
+  return record
+
+
+# Dense bf16 / fp32 peak FLOP/s of accelerators this project is run on (vendor data sheets,
+# dense, no sparsity): used to report the achieved fraction of peak.
+PEAK_FLOPS = {
+    "H100": {"bfloat16": 989e12, "float32": 67e12},
+    "H200": {"bfloat16": 989e12, "float32": 67e12},
+    "A100": {"bfloat16": 312e12, "float32": 19.5e12},
+}
+
+
+def peak_flops(dtype: str) -> float | None:
+  kind = jax.devices()[0].device_kind
+  for name, peaks in PEAK_FLOPS.items():
+    if name in kind:
+      return peaks.get(dtype)
+  return None
+
+
+def flops_of(fn: Callable, *args) -> float | None:
+  """XLA's FLOP count for one call of a jitted `fn` (None if unavailable)."""
+  try:  # the lowered (uncompiled) HLO's estimate: no second compile
+    cost = jax.jit(fn).lower(*args).cost_analysis()
+  except Exception:  # cost analysis is best-effort and backend-dependent
+    return None
+  if isinstance(cost, (list, tuple)):
+    cost = cost[0] if cost else None
+  return float(cost["flops"]) if cost and "flops" in cost else None
+
+
+def log(msg: str) -> None:
+  print(msg, file=sys.stderr, flush=True)

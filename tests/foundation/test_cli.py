@@ -1,0 +1,44 @@
+"""The jaxvis command: groups, info --json, and the demo writing its report."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from jaxvis import cli
+
+
+def test_help_lists_every_group(capsys):
+  with pytest.raises(SystemExit):
+    cli.main(["--help"])
+  out = capsys.readouterr().out
+  for name in ("saliency", "faces", "outfits", "adjectives", "music", "demo", "bench", "info"):
+    assert name in out
+
+
+def test_info_json_is_one_line_of_json():
+  proc = subprocess.run([sys.executable, "-m", "jaxvis.cli", "info", "--json"], capture_output=True,
+                        text=True, timeout=120, env=dict(os.environ, JAX_PLATFORMS="cpu"))
+  assert proc.returncode == 0, proc.stderr
+  info = json.loads(proc.stdout.strip())
+  assert info["backend"] == "cpu" and info["device_count"] >= 1
+  assert info["versions"]["jax"] and info["versions"]["flax"] and info["versions"]["jaxvis"]
+
+
+def test_foundation_demo_section_writes_report(tmp_path):
+  from jaxvis import demo
+  rc = demo.main(out_dir=str(tmp_path), sections=["foundation"], quick=True)
+  assert rc == 0
+  page = (tmp_path / "index.html").read_text()
+  assert "ResNet-50" in page and "astronaut" in page
+  assert any(f.endswith(".png") for f in os.listdir(tmp_path))
+
+
+def test_demo_rejects_unknown_sections(tmp_path):
+  from jaxvis import demo
+  with pytest.raises(SystemExit, match="unknown section"):
+    demo.main(out_dir=str(tmp_path), sections=["nope"])
