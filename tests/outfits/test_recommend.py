@@ -1,0 +1,81 @@
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxvis.outfits import models, recommend
+
+
+TILE = (8, 16)   # one tile shape (and one grader shape) for every test: one compile
+
+
+def _grader(d=6, h=12, seed=0):
+  model = models.SlotGrader(hidden=h)
+  rng = np.random.default_rng(seed)
+  v = jax.jit(model.init)(jax.random.key(seed), jnp.zeros((1, 8, d)),
+                          jnp.zeros((1, 8), jnp.int32), jnp.ones((1, 8), bool))
+  v = {"params": jax.tree.map(lambda x: x + 0.3 * rng.normal(size=x.shape).astype(np.float32),
+                              v["params"]),
+       "batch_stats": {"bn": {"mean": jnp.asarray(rng.normal(size=h), jnp.float32),
+                              "var": jnp.asarray(rng.uniform(0.5, 2, h), jnp.float32)}}}
+  return model, v
+
+
+def test_enumeration_counts_and_accessory_sets():
+  assert len(recommend.accessory_sets(4)) == 1 + 4 + 6 + 4
+  assert len(recommend.accessory_sets(20)) == 1351
+  labels = ["outer"] * 2 + ["upper"] * 3 + ["lower"] * 2 + ["full"] * 2 + ["feet"] * 2 + \
+           ["accessory"] * 4
+  by_part = recommend.items_by_part(labels)
+  expected = (2 * 3 * 2 * 2 + 3 * 2 * 2 + 2 * 2) * 15
+  assert recommend.count_outfits(by_part) == expected
+  rows = np.concatenate([recommend.enumerate_outfits(by_part, c) for c in range(3)])
+  assert len(rows) == expected == len({tuple(r) for r in rows})
+  with pytest.raises(ValueError, match=r"unknown part label 'shoes'"):
+    recommend.items_by_part(["upper", "shoes"])
+
+
+def test_decomposed_equals_naive_exactly():
+  model, v = _grader()
+  labels = ["outer"] * 2 + ["upper"] * 3 + ["lower"] * 2 + ["full"] * 2 + ["feet"] * 2 + \
+           ["accessory"] * 4
+  rng = np.random.default_rng(1)
+  feats = rng.normal(size=(len(labels), 6)).astype(np.float32)
+  mean = rng.normal(size=6).astype(np.float32)
+  by_part = recommend.items_by_part(labels)
+  k = 25
+  fast = recommend.decomposed_top_k(v, feats, mean, labels, k=k, tile=TILE)   # ragged tiles
+  slow = recommend.naive_top_k(model, v, feats, mean, labels, k=k)
+  assert [o.items for o in fast] == [o.items for o in slow]
+  np.testing.assert_allclose([o.score for o in fast], [o.score for o in slow], rtol=1e-5)
+  # and the top-k is the true top-k of all outfits' scores
+  score = recommend.make_naive_scorer(model)
+  every = np.concatenate([score(v, feats, mean, recommend.enumerate_outfits(by_part, c))
+                          for c in range(3)])
+  np.testing.assert_allclose(sorted(every)[::-1][:k], [o.score for o in fast], rtol=1e-5)
+
+
+def test_unfillable_configuration_is_skipped_with_a_message():
+  model, v = _grader()
+  labels = ["upper", "upper", "lower", "feet", "accessory"]
+  feats = np.random.default_rng(2).normal(size=(5, 6)).astype(np.float32)
+  messages = []
+  out = recommend.decomposed_top_k(v, feats, np.zeros(6, np.float32), labels, k=25,
+                                   messages=messages, tile=TILE)
+  assert len(out) == 2 * 2                        # upper+lower+feet with 0/1 accessory
+  assert {o.configuration for o in out} == {1}
+  assert len(messages) == 2 and "no outer item" in messages[0] and "no full item" in messages[1]
+  with pytest.raises(ValueError, match="feats: expected"):
+    recommend.decomposed_top_k(v, feats[:, :4], np.zeros(4, np.float32), labels)
+
+
+def test_twenty_items_per_part_closet_runs_in_tiles():
+  model, v = _grader()
+  labels = [p for p in ("outer", "upper", "lower", "full", "feet") for _ in range(6)] + \
+           ["accessory"] * 7
+  feats = np.random.default_rng(3).normal(size=(len(labels), 6)).astype(np.float32)
+  out = recommend.decomposed_top_k(v, feats, np.zeros(6, np.float32), labels, k=25, tile=TILE)
+  assert len(out) == 25 and all(math.isfinite(o.score) for o in out)
+  assert [o.score for o in out] == sorted([o.score for o in out], reverse=True)
