@@ -1,0 +1,73 @@
+"""Small CNN classifiers for 32x32 and 64x64 inputs: the black boxes of the saliency experiments.
+
+`SmallCNN` is a VGG-style stack (two 3x3 convs per stage, 2x2 max-pool) with global average
+pooling and a linear head. It has no batch statistics, so `apply(variables, images)` is a pure
+`images -> logits` function that any saliency method can treat as a black box. For Grad-CAM it
+splits into `features` (the last conv map) and `head` (pool + linear):
+
+    model = SmallCNN(num_classes=10)
+    variables = model.init(rng, jnp.zeros((1, 32, 32, 3)))
+    logits = model.apply(variables, images)
+    fmap = model.apply(variables, images, method=SmallCNN.features)
+    logits = model.apply(variables, fmap, method=SmallCNN.head)
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+
+def check_image_batch(images, name: str = "images", channels: int | None = None) -> None:
+  """Static checks on an NHWC float batch; raises ValueError/TypeError naming `name`."""
+  if images.ndim != 4:
+    raise ValueError(f"{name}: expected rank 4 (N, H, W, C) NHWC, got shape {images.shape}")
+  if channels is not None and images.shape[-1] != channels:
+    hint = " (looks channels-first: transpose to NHWC)" if images.shape[1] == channels else ""
+    raise ValueError(f"{name}: expected {channels} channels last, got shape {images.shape}{hint}")
+  if not jnp.issubdtype(images.dtype, jnp.floating):
+    raise TypeError(f"{name}: expected a float array, got {images.dtype}")
+
+
+class SmallCNN(nn.Module):
+  """VGG-style classifier for small images (32x32 CIFAR-10, 64x64 cluttered digits).
+
+  Attributes:
+    num_classes: number of output logits.
+    widths: channels of each stage; each stage halves the resolution.
+    convs_per_stage: 3x3 conv + ReLU layers per stage.
+    in_channels: expected input channels (checked).
+    dtype: compute dtype; parameters stay float32 and logits are returned in float32.
+  """
+  num_classes: int
+  widths: Sequence[int] = (32, 64, 128)
+  convs_per_stage: int = 2
+  in_channels: int = 3
+  dtype: Any = jnp.float32
+
+  def setup(self):
+    self.convs = [[nn.Conv(w, (3, 3), dtype=self.dtype, name=f"stage{i + 1}_conv{j + 1}")
+                   for j in range(self.convs_per_stage)] for i, w in enumerate(self.widths)]
+    self.dense = nn.Dense(self.num_classes, dtype=self.dtype, name="head")
+
+  def features(self, images: jax.Array) -> jax.Array:
+    """The last conv stage's map (N, H/2^(S-1), W/2^(S-1), widths[-1]) before pooling."""
+    check_image_batch(images, channels=self.in_channels)
+    x = images.astype(self.dtype)
+    for i, stage in enumerate(self.convs):
+      if i > 0:
+        x = nn.max_pool(x, (2, 2), (2, 2))
+      for conv in stage:
+        x = nn.relu(conv(x))
+    return x
+
+  def head(self, fmap: jax.Array) -> jax.Array:
+    """Global average pool + linear layer -> float32 logits."""
+    pooled = jnp.mean(fmap.astype(jnp.float32), axis=(1, 2))
+    return self.dense(pooled.astype(self.dtype)).astype(jnp.float32)
+
+  def __call__(self, images: jax.Array) -> jax.Array:
+    return self.head(self.features(images))

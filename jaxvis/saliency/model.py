@@ -1,0 +1,276 @@
+"""The masking model of Dabkowski & Gal (2017): a class-conditioned U-Net that predicts a saliency mask.
+
+Encoder (frozen ResNet-50, or a small conv encoder trained from scratch) -> feature filter
+`Y_ij = X_ij * sigmoid(X_ij^T C_s)` on the coarsest map -> upsampler blocks (x2 transposed
+conv, concat the encoder skip, bottleneck blocks) -> 1x1 conv to two channels ->
+`M = |c0| / (|c0| + |c1|)` -> bilinear resize to the input size.
+
+Both variants share `MaskingModel`; `MaskingConfig` says which encoder and how wide.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from typing import Any, Sequence
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from jaxvis.nn import resnet
+
+_DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16, "float16": jnp.float16}
+
+
+@dataclasses.dataclass(frozen=True)
+class MaskingConfig:
+  """Architecture of a masking model (hashable: it is static under jit).
+
+  Attributes:
+    num_classes: number of class selectors (rows of the class embedding C).
+    encoder: "small" (3 down blocks trained from scratch, the paper's CIFAR-10 model),
+      "resnet50" (frozen ResNet-50, the paper's ImageNet model) or "resnet_tiny" (a
+      ResNet-50-shaped encoder for tests).
+    in_channels: image channels.
+    small_widths: channels of the small encoder's down blocks.
+    convs_per_block: 3x3 convs per small down block (paper: 5).
+    upsampler_base: channels of the first upsampler block; each next one halves them (paper: 768).
+    num_upsamplers: upsampler blocks; the mask comes out at 1/(bottom_stride / 2^num_upsamplers)
+      of the input size (ResNet: 3 blocks, stride 32 -> 4, as in the paper).
+    bottlenecks_per_upsampler: bottleneck blocks after each skip concat (paper: 3 ImageNet, 1 CIFAR).
+    resnet_variant: "v1" (Keras weights) or "v1.5" (torchvision weights).
+  """
+  num_classes: int = 1000
+  encoder: str = "resnet50"
+  in_channels: int = 3
+  small_widths: tuple[int, ...] = (64, 128, 256)
+  convs_per_block: int = 5
+  upsampler_base: int = 768
+  num_upsamplers: int = 3
+  bottlenecks_per_upsampler: int = 3
+  resnet_variant: str = "v1"
+
+  def __post_init__(self):
+    if self.encoder not in ("small", "resnet50", "resnet_tiny"):
+      raise ValueError(f"encoder: expected 'small', 'resnet50' or 'resnet_tiny', got {self.encoder!r}")
+    if self.num_classes < 1:
+      raise ValueError(f"num_classes: expected >= 1, got {self.num_classes}")
+    if not 1 <= self.num_upsamplers <= len(self.skip_strides):
+      raise ValueError(f"num_upsamplers: expected 1..{len(self.skip_strides)} for encoder "
+                       f"{self.encoder!r}, got {self.num_upsamplers}")
+
+  @property
+  def bottom_stride(self) -> int:
+    return 2 ** len(self.small_widths) if self.encoder == "small" else 32
+
+  @property
+  def skip_strides(self) -> tuple[int, ...]:
+    """Strides of the encoder maps available as skips, coarsest first."""
+    if self.encoder == "small":
+      return tuple(2**i for i in reversed(range(len(self.small_widths))))
+    return (16, 8, 4)
+
+  @property
+  def mask_stride(self) -> int:
+    return self.bottom_stride // 2**self.num_upsamplers
+
+  @classmethod
+  def small(cls, num_classes: int, **kw) -> "MaskingConfig":
+    """The paper's CIFAR-10 model: 3 down blocks of 5 convs, 1 bottleneck per upsampler."""
+    kw = {"encoder": "small", "upsampler_base": 128, "num_upsamplers": 2,
+          "bottlenecks_per_upsampler": 1, **kw}
+    return cls(num_classes=num_classes, **kw)
+
+  @classmethod
+  def imagenet(cls, num_classes: int = 1000, **kw) -> "MaskingConfig":
+    """The paper's ImageNet model on a frozen ResNet-50."""
+    return cls(num_classes=num_classes, encoder="resnet50", **kw)
+
+  def to_dict(self) -> dict:
+    return dataclasses.asdict(self)
+
+  @classmethod
+  def from_dict(cls, d: dict) -> "MaskingConfig":
+    d = dict(d)
+    d["small_widths"] = tuple(d.get("small_widths", (64, 128, 256)))
+    return cls(**d)
+
+
+def compute_dtype(dtype) -> Any:
+  if isinstance(dtype, str):
+    if dtype not in _DTYPES:
+      raise ValueError(f"dtype: expected one of {sorted(_DTYPES)}, got {dtype!r}")
+    return _DTYPES[dtype]
+  return jnp.dtype(dtype).type if dtype is not None else jnp.float32
+
+
+class SmallEncoder(nn.Module):
+  """Down blocks of `convs_per_block` 3x3 conv + BN + ReLU, a 2x2 max-pool after each.
+
+  Returns `{"stride1": ..., "stride2": ..., "stride{2^B}": bottom}`: each block's output
+  before pooling is a skip; the last block's pooled output is the bottom map.
+
+  Attributes:
+    widths: channels of each block.
+    convs_per_block: convs in each block.
+    dtype: compute dtype.
+  """
+  widths: Sequence[int]
+  convs_per_block: int
+  dtype: Any = jnp.float32
+
+  @nn.compact
+  def __call__(self, x, train: bool):
+    feats = {}
+    for i, width in enumerate(self.widths):
+      for j in range(self.convs_per_block):
+        x = nn.Conv(width, (3, 3), use_bias=False, dtype=self.dtype, name=f"block{i + 1}_conv{j + 1}")(x)
+        x = nn.BatchNorm(use_running_average=not train, momentum=0.9, dtype=self.dtype,
+                         name=f"block{i + 1}_bn{j + 1}")(x)
+        x = nn.relu(x)
+      feats[f"stride{2**i}"] = x
+      x = nn.max_pool(x, (2, 2), (2, 2))
+    feats[f"stride{2**len(self.widths)}"] = x
+    return feats
+
+
+class FeatureFilter(nn.Module):
+  """`Y_ij = X_ij * sigmoid(X_ij^T C_s)`: attenuates locations that do not match class s.
+
+  Returns the filtered map and the selector activations `X_ij^T C_s` (N, h, w) in float32,
+  which the embedding speed-up term of the objective uses.
+
+  Attributes:
+    num_classes: rows of the class embedding C.
+    dtype: compute dtype.
+  """
+  num_classes: int
+  dtype: Any = jnp.float32
+
+  @nn.compact
+  def __call__(self, x, class_ids):
+    c = x.shape[-1]
+    embed = nn.Embed(self.num_classes, c, embedding_init=nn.initializers.normal(c**-0.5),
+                     name="class_embedding")
+    c_s = embed(class_ids).astype(jnp.float32)                        # (N, C)
+    act = jnp.einsum("nhwc,nc->nhw", x.astype(jnp.float32), c_s)      # (N, h, w)
+    y = x * jax.nn.sigmoid(act)[..., None].astype(x.dtype)
+    return y, act
+
+
+class BottleneckBlock(nn.Module):
+  """ResNet bottleneck (1x1 -> 3x3 -> 1x1, BN, projection shortcut when widths differ).
+
+  Attributes:
+    features: output channels (the inner width is features // 4).
+    dtype: compute dtype.
+  """
+  features: int
+  dtype: Any = jnp.float32
+
+  @nn.compact
+  def __call__(self, x, train: bool):
+    conv = functools.partial(nn.Conv, use_bias=False, dtype=self.dtype)
+    norm = functools.partial(nn.BatchNorm, use_running_average=not train, momentum=0.9, dtype=self.dtype)
+    inner = max(self.features // 4, 1)
+    residual = x
+    if x.shape[-1] != self.features:
+      residual = norm(name="proj_bn")(conv(self.features, (1, 1), name="proj_conv")(x))
+    y = nn.relu(norm(name="bn1")(conv(inner, (1, 1), name="conv1")(x)))
+    y = nn.relu(norm(name="bn2")(conv(inner, (3, 3), name="conv2")(y)))
+    y = norm(name="bn3", scale_init=nn.initializers.zeros)(conv(self.features, (1, 1), name="conv3")(y))
+    return nn.relu(y + residual)
+
+
+class UpsamplerBlock(nn.Module):
+  """x2 transposed conv, concat the encoder skip, then bottleneck blocks.
+
+  Attributes:
+    features: output channels.
+    num_bottlenecks: bottleneck blocks after the concat.
+    dtype: compute dtype.
+  """
+  features: int
+  num_bottlenecks: int
+  dtype: Any = jnp.float32
+
+  @nn.compact
+  def __call__(self, x, skip, train: bool):
+    x = nn.ConvTranspose(self.features, (3, 3), (2, 2), padding="SAME", use_bias=False,
+                         dtype=self.dtype, name="upsample")(x)
+    x = nn.BatchNorm(use_running_average=not train, momentum=0.9, dtype=self.dtype, name="upsample_bn")(x)
+    x = jnp.concatenate([nn.relu(x), skip.astype(x.dtype)], axis=-1)
+    for k in range(self.num_bottlenecks):
+      x = BottleneckBlock(self.features, self.dtype, name=f"bottleneck{k + 1}")(x, train)
+    return x
+
+
+def two_channel_mask(chans: jax.Array) -> jax.Array:
+  """`|c0| / (|c0| + |c1|)` in float32; 0/0 gives 0.5 (undecided) with a zero, finite gradient."""
+  a = jnp.abs(chans[..., 0].astype(jnp.float32))
+  b = jnp.abs(chans[..., 1].astype(jnp.float32))
+  denom = a + b
+  ok = denom > 0
+  return jnp.where(ok, a / jnp.where(ok, denom, 1.0), 0.5)
+
+
+class MaskingModel(nn.Module):
+  """Class-conditioned U-Net masking model.
+
+  `__call__(images, class_ids, train)` returns `(mask, aux)`: mask (N, H, W) float32 in [0, 1]
+  at the input resolution, and aux with `"mask_lowres"` (at the model's native 1/stride
+  resolution) and `"selector_act"` (N, h, w): the feature filter's `X^T C_s`.
+
+  Attributes:
+    config: the architecture.
+    dtype: compute dtype (bfloat16 on accelerators); parameters stay float32.
+  """
+  config: MaskingConfig
+  dtype: Any = jnp.float32
+
+  def _encode(self, images, train):
+    cfg = self.config
+    if cfg.encoder == "small":
+      return SmallEncoder(cfg.small_widths, cfg.convs_per_block, self.dtype, name="encoder")(images, train)
+    net = resnet.ResNet50 if cfg.encoder == "resnet50" else resnet.ResNetTiny
+    # The ResNet encoder is frozen: always inference-mode BN, and no gradient into it.
+    _, feats = net(num_classes=None, variant=cfg.resnet_variant, dtype=self.dtype, name="encoder")(
+        images, train=False, return_features=True)
+    return jax.tree.map(jax.lax.stop_gradient, feats)
+
+  @nn.compact
+  def __call__(self, images, class_ids, train: bool = False):
+    cfg = self.config
+    n, h, w, _ = images.shape
+    feats = self._encode(images.astype(self.dtype), train)
+    x, act = FeatureFilter(cfg.num_classes, self.dtype, name="feature_filter")(
+        feats[f"stride{cfg.bottom_stride}"], class_ids)
+    for k in range(cfg.num_upsamplers):
+      skip = feats[f"stride{cfg.skip_strides[k]}"]
+      x = UpsamplerBlock(max(cfg.upsampler_base // 2**k, 8), cfg.bottlenecks_per_upsampler, self.dtype,
+                         name=f"upsampler{k + 1}")(x, skip, train)
+    chans = nn.Conv(2, (1, 1), dtype=self.dtype, name="to_mask")(x)
+    low = two_channel_mask(chans)
+    mask = jax.image.resize(low, (n, h, w), method="bilinear")
+    return jnp.clip(mask, 0.0, 1.0), {"mask_lowres": low, "selector_act": act}
+
+
+def build(config: MaskingConfig, dtype="float32") -> MaskingModel:
+  """The Linen module for `config` computing in `dtype`."""
+  return MaskingModel(config, compute_dtype(dtype))
+
+
+def init(config: MaskingConfig, rng: jax.Array, image_size: Sequence[int]) -> dict:
+  """Initial variables `{"params", "batch_stats"}` for images of `image_size` = (H, W)."""
+  h, w = int(image_size[0]), int(image_size[1])
+  check_spatial_size(config, h, w)
+  x = jnp.zeros((1, h, w, config.in_channels), jnp.float32)
+  return dict(build(config).init(rng, x, jnp.zeros((1,), jnp.int32)))
+
+
+def check_spatial_size(config: MaskingConfig, h: int, w: int) -> None:
+  s = config.bottom_stride
+  if h % s or w % s or h < s or w < s:
+    raise ValueError(f"images: height and width must be positive multiples of {s} for encoder "
+                     f"{config.encoder!r}, got {h}x{w}")

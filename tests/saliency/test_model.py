@@ -1,0 +1,112 @@
+"""Masking model architecture, the mask non-linearity, and `explain`."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxvis import saliency
+from jaxvis.saliency import model as model_lib
+
+TINY = model_lib.MaskingConfig.small(5, small_widths=(8, 16, 16), convs_per_block=2, upsampler_base=16)
+
+
+@pytest.fixture(scope="module")
+def tiny_params():
+  return saliency.MaskingParams(model_lib.init(TINY, jax.random.key(0), (32, 32)), TINY)
+
+
+def test_two_channel_mask_values_and_zero_over_zero():
+  chans = jnp.array([[[[3.0, 1.0], [0.0, 2.0], [0.0, 0.0], [-1.0, -1.0]]]])
+  m = model_lib.two_channel_mask(chans)
+  np.testing.assert_allclose(m[0, 0], [0.75, 0.0, 0.5, 0.5])
+  g = jax.grad(lambda c: model_lib.two_channel_mask(c).sum())(chans)
+  assert bool(jnp.all(jnp.isfinite(g)))
+  np.testing.assert_allclose(g[0, 0, 2], [0.0, 0.0])  # 0/0: finite, zero gradient
+
+
+def test_small_variant_structure_matches_paper():
+  cfg = model_lib.MaskingConfig.small(10)
+  assert cfg.convs_per_block == 5 and len(cfg.small_widths) == 3 and cfg.bottlenecks_per_upsampler == 1
+  v = model_lib.init(cfg, jax.random.key(0), (32, 32))
+  convs = [k for k in v["params"]["encoder"] if "conv" in k]
+  assert len(convs) == 15
+  assert set(v["params"]["upsampler1"]) >= {"upsample", "bottleneck1"}
+  assert "bottleneck2" not in v["params"]["upsampler1"]
+  assert v["params"]["feature_filter"]["class_embedding"]["embedding"].shape == (10, 256)
+
+
+def test_imagenet_variant_structure():
+  cfg = model_lib.MaskingConfig.imagenet()
+  assert (cfg.bottom_stride, cfg.mask_stride, cfg.skip_strides) == (32, 4, (16, 8, 4))
+  shapes = jax.eval_shape(lambda: model_lib.init(cfg, jax.random.key(0), (224, 224)))
+  p = shapes["params"]
+  assert p["feature_filter"]["class_embedding"]["embedding"].shape == (1000, 2048)
+  assert p["upsampler1"]["upsample"]["kernel"].shape[-1] == 768
+  assert p["upsampler3"]["upsample"]["kernel"].shape[-1] == 192
+  assert "bottleneck3" in p["upsampler1"]
+  assert p["to_mask"]["kernel"].shape == (1, 1, 192, 2)
+
+
+def test_explain_shape_range_jit_and_dtype(tiny_params):
+  x = jax.random.uniform(jax.random.key(1), (3, 32, 32, 3))
+  ids = jnp.array([0, 2, 4])
+  m = saliency.explain(tiny_params, x, ids)
+  assert m.shape == (3, 32, 32) and m.dtype == jnp.float32
+  assert float(m.min()) >= 0 and float(m.max()) <= 1
+  mj = jax.jit(saliency.explain, static_argnames="dtype")(tiny_params, x, ids)
+  np.testing.assert_allclose(m, mj, atol=1e-5)
+  mb = saliency.explain(tiny_params, x, ids, dtype="bfloat16")
+  assert mb.dtype == jnp.float32 and float(jnp.mean(jnp.abs(mb - m))) < 0.05
+  # batched: each image's mask does not depend on the others
+  np.testing.assert_allclose(saliency.explain(tiny_params, x[1:2], ids[1:2])[0], m[1], atol=1e-5)
+  # the class selector changes the mask
+  other = saliency.explain(tiny_params, x, jnp.array([1, 3, 0]))
+  assert float(jnp.max(jnp.abs(other - m))) > 1e-4
+
+
+def test_resnet_tiny_variant_explains(tmp_path):
+  cfg = model_lib.MaskingConfig(num_classes=4, encoder="resnet_tiny", upsampler_base=32,
+                                bottlenecks_per_upsampler=1)
+  p = saliency.MaskingParams(model_lib.init(cfg, jax.random.key(0), (64, 64)), cfg)
+  m = saliency.explain(p, jnp.ones((2, 64, 64, 3)), jnp.array([0, 3]))
+  assert m.shape == (2, 64, 64) and bool(jnp.all(jnp.isfinite(m)))
+  saliency.save(str(tmp_path), p, {"note": "x"})
+  p2, meta = saliency.load(str(tmp_path))
+  assert p2.config == cfg and meta == {"note": "x"}
+  np.testing.assert_allclose(saliency.explain(p2, jnp.ones((2, 64, 64, 3)), jnp.array([0, 3])), m, atol=1e-6)
+
+
+@pytest.mark.parametrize("images, ids, match", [
+    (np.zeros((2, 32, 32), np.float32), [0, 1], "images: expected rank 4"),
+    (np.zeros((2, 3, 32, 32), np.float32), [0, 1], "channels-first"),
+    (np.zeros((2, 30, 32, 3), np.float32), [0, 1], "multiples of 8"),
+    (np.zeros((2, 32, 32, 3), np.float32), [0, 5], r"class_ids: expected values in \[0, 5\)"),
+    (np.zeros((2, 32, 32, 3), np.float32), [-1, 0], "class_ids"),
+    (np.zeros((2, 32, 32, 3), np.float32), [0], r"class_ids: expected shape \(2,\)"),
+    (np.full((2, 32, 32, 3), np.nan, np.float32), [0, 1], "images: contains NaN"),
+])
+def test_explain_bad_input(tiny_params, images, ids, match):
+  with pytest.raises(ValueError, match=match):
+    saliency.explain(tiny_params, jnp.asarray(images), jnp.asarray(ids))
+
+
+def test_explain_type_errors(tiny_params):
+  with pytest.raises(TypeError, match="images: expected a float"):
+    saliency.explain(tiny_params, jnp.zeros((1, 32, 32, 3), jnp.uint8), jnp.array([0]))
+  with pytest.raises(TypeError, match="params"):
+    saliency.explain({"params": {}}, jnp.zeros((1, 32, 32, 3)), jnp.array([0]))
+
+
+def test_mask_never_nan_under_jit(tiny_params):
+  x = jnp.full((2, 32, 32, 3), jnp.nan).at[1].set(0.3)
+  m = jax.jit(saliency.explain)(tiny_params, x, jnp.array([0, 9]))  # bad values cannot raise under jit
+  assert bool(jnp.all(jnp.isfinite(m)))
+  np.testing.assert_allclose(m[1], saliency.explain(tiny_params, x[1:], jnp.array([4]))[0], atol=1e-5)
+
+
+def test_config_validation():
+  with pytest.raises(ValueError, match="encoder"):
+    model_lib.MaskingConfig(encoder="vgg")
+  with pytest.raises(ValueError, match="num_upsamplers"):
+    model_lib.MaskingConfig.small(10, num_upsamplers=4)
