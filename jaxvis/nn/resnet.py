@@ -61,13 +61,13 @@ def check_images(x, name: str = "images") -> None:
     raise TypeError(f"{name}: expected a float array (use resnet.preprocess on uint8), got {x.dtype}")
 
 
-class Bottleneck(nn.Module):
-  """1x1 -> 3x3 -> 1x1 residual block (expansion 4).
+class _Block(nn.Module):
+  """Shared fields and layer factories of the residual blocks.
 
   Attributes:
-    filters: width of the 3x3 conv; the block outputs 4 * filters channels.
+    filters: block width (a Bottleneck outputs 4 * filters channels).
     strides: spatial stride of the block.
-    variant: "v1" puts the stride on the first 1x1 conv, "v1.5" on the 3x3.
+    variant: "v1" puts a Bottleneck's stride on the first 1x1 conv, "v1.5" on the 3x3.
     use_bias, bn_eps, dtype: see ResNet.
   """
   filters: int
@@ -77,47 +77,46 @@ class Bottleneck(nn.Module):
   bn_eps: float
   dtype: Any
 
-  @nn.compact
-  def __call__(self, x, train: bool):
+  def layers(self, train: bool):
     conv = functools.partial(nn.Conv, use_bias=self.use_bias, dtype=self.dtype)
     norm = functools.partial(nn.BatchNorm, use_running_average=not train, momentum=0.99,
                              epsilon=self.bn_eps, dtype=self.dtype)
+    return conv, norm
+
+  def shortcut(self, x, out_channels: int, conv, norm):
+    """Identity, or a strided 1x1 projection when the shape changes."""
+    if self.strides == 1 and x.shape[-1] == out_channels:
+      return x
+    x = conv(out_channels, (1, 1), (self.strides,) * 2, name="proj_conv")(x)
+    return norm(name="proj_bn")(x)
+
+
+class Bottleneck(_Block):
+  """1x1 -> 3x3 -> 1x1 residual block (expansion 4)."""
+
+  @nn.compact
+  def __call__(self, x, train: bool):
+    conv, norm = self.layers(train)
     s1, s3 = (self.strides, 1) if self.variant == "v1" else (1, self.strides)
-    residual = x
-    if self.strides != 1 or x.shape[-1] != 4 * self.filters:
-      residual = conv(4 * self.filters, (1, 1), (self.strides,) * 2, name="proj_conv")(x)
-      residual = norm(name="proj_bn")(residual)
+    residual = self.shortcut(x, 4 * self.filters, conv, norm)
     y = conv(self.filters, (1, 1), (s1, s1), name="conv1")(x)
     y = nn.relu(norm(name="bn1")(y))
     y = conv(self.filters, (3, 3), (s3, s3), padding=((1, 1), (1, 1)), name="conv2")(y)
     y = nn.relu(norm(name="bn2")(y))
-    y = conv(4 * self.filters, (1, 1), name="conv3")(y)
-    y = norm(name="bn3")(y)
+    y = norm(name="bn3")(conv(4 * self.filters, (1, 1), name="conv3")(y))
     return nn.relu(y + residual)
 
 
-class BasicBlock(nn.Module):
-  """3x3 -> 3x3 residual block (expansion 1), for ResNet-18/34 and the tiny test net."""
-  filters: int
-  strides: int
-  variant: str
-  use_bias: bool
-  bn_eps: float
-  dtype: Any
+class BasicBlock(_Block):
+  """3x3 -> 3x3 residual block (expansion 1), for ResNet-18/34."""
 
   @nn.compact
   def __call__(self, x, train: bool):
-    conv = functools.partial(nn.Conv, use_bias=self.use_bias, dtype=self.dtype)
-    norm = functools.partial(nn.BatchNorm, use_running_average=not train, momentum=0.99,
-                             epsilon=self.bn_eps, dtype=self.dtype)
-    residual = x
-    if self.strides != 1 or x.shape[-1] != self.filters:
-      residual = conv(self.filters, (1, 1), (self.strides,) * 2, name="proj_conv")(x)
-      residual = norm(name="proj_bn")(residual)
+    conv, norm = self.layers(train)
+    residual = self.shortcut(x, self.filters, conv, norm)
     y = conv(self.filters, (3, 3), (self.strides,) * 2, padding=((1, 1), (1, 1)), name="conv1")(x)
     y = nn.relu(norm(name="bn1")(y))
-    y = conv(self.filters, (3, 3), padding=((1, 1), (1, 1)), name="conv2")(y)
-    y = norm(name="bn2")(y)
+    y = norm(name="bn2")(conv(self.filters, (3, 3), padding=((1, 1), (1, 1)), name="conv2")(y))
     return nn.relu(y + residual)
 
 
