@@ -81,6 +81,19 @@ def peak_flops(dtype: str) -> float | None:
   return None
 
 
+def matmul_flops_per_s(dtype: str, n: int | None = None) -> float:
+  """Measured FLOP/s of a large square matmul: the device's practical peak for dense work.
+
+  Used where no data-sheet peak is known (CPUs), so a model's throughput can be
+  stated as a fraction of what this device reaches on its best-case kernel.
+  """
+  import jax.numpy as jnp
+  n = n or (2048 if jax.devices()[0].platform == "cpu" else 8192)
+  a = jax.random.normal(jax.random.key(0), (n, n), getattr(jnp, dtype))
+  _, seconds = measure(jax.jit(jnp.matmul), a, a, repeats=3)
+  return 2.0 * n**3 / seconds
+
+
 def flops_of(fn: Callable, *args) -> float | None:
   """XLA's FLOP count for one call of a jitted `fn` (None if unavailable)."""
   try:  # the lowered (uncompiled) HLO's estimate: no second compile

@@ -22,6 +22,8 @@ def main() -> None:
   variables = jax.jit(init_model.init)(jax.random.key(0), x0)
   for dtype_name in ("float32", "bfloat16"):
     model = resnet.ResNet50(dtype=getattr(jnp, dtype_name))
+    peak = common.peak_flops(dtype_name)
+    matmul_peak = common.matmul_flops_per_s(dtype_name)
     forward = jax.jit(model.apply)
     for batch in batches:
       x = jax.random.uniform(jax.random.key(1), (batch, size, size, 3), jnp.float32)
@@ -31,12 +33,14 @@ def main() -> None:
                 "height": size, "width": size, "items_per_s": batch / seconds,
                 "compile_s": compile_s, "ms_per_batch": round(seconds * 1e3, 3)}
       flops = common.flops_of(model.apply, variables, x)
-      peak = common.peak_flops(dtype_name)
       if flops:
         record["gflops_per_image"] = round(flops / batch / 1e9, 3)
         record["achieved_tflops"] = round(flops / seconds / 1e12, 4)
-        if peak:
+        if peak:  # data-sheet peak (known accelerators)
           record["fraction_of_peak"] = round(flops / seconds / peak, 4)
+        # measured best-case dense kernel on this device (a large matmul)
+        record["matmul_tflops"] = round(matmul_peak / 1e12, 4)
+        record["fraction_of_matmul_peak"] = round(flops / seconds / matmul_peak, 4)
       common.emit(record)
 
 

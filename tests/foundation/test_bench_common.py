@@ -1,0 +1,37 @@
+"""The benchmark harness: timing separates compile from steady state; one JSON line per record."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+import jax
+import jax.numpy as jnp
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "benchmarks"))
+import common  # noqa: E402
+
+
+def test_measure_reports_compile_apart_and_median(capsys):
+  calls = []
+
+  def fn(x):
+    calls.append(1)
+    return jnp.sin(x) * 2
+
+  jitted = jax.jit(fn)
+  compile_s, seconds = common.measure(jitted, jnp.ones((64, 64)), repeats=3, warmup=1)
+  assert len(calls) == 1  # traced once: later calls reuse the compiled program
+  assert compile_s > 0 and 0 < seconds < compile_s
+  record = common.emit({"bench": "unit", "batch": 4, "dtype": "float32",
+                        "items_per_s": 4 / seconds, "compile_s": compile_s})
+  line = json.loads(capsys.readouterr().out.strip())
+  assert line == record and line["device"].startswith("cpu") and line["bench"] == "unit"
+
+
+def test_flops_of_counts_a_matmul():
+  a = jnp.ones((32, 16))
+  b = jnp.ones((16, 8))
+  flops = common.flops_of(jnp.matmul, a, b)
+  assert flops is not None and abs(flops - 2 * 32 * 16 * 8) / (2 * 32 * 16 * 8) < 0.1
