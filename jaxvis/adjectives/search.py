@@ -1,0 +1,140 @@
+"""The whole method for one "adjective noun" query: P and Q in, a ranking out.
+
+    result = rank_query(P, Q, SearchConfig())      # P, Q: (m, H, W, 3) float32 in [0, 1]
+    result.scores      # relevance of every candidate (P then Q unless `candidates` given)
+    result.order       # candidates from most to least relevant
+
+Steps (paper Sec. 3): pair P with Q by similar objects; train the pair-wise
+stacked CAE on the pairs (greedy + fine-tuning); K-means on the pairs' code
+differences; the largest cluster gives truly relevant (its P images) and truly
+irrelevant (its Q images) examples; a relevance function fitted on them
+scores the candidates. With `SearchConfig(scae=SCAEConfig(objective="plain"))`
+the same pipeline runs on a plain SCAE trained on P and Q's images (the baseline).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import NamedTuple, Sequence
+
+import jax
+import numpy as np
+
+from jaxvis.adjectives import pairs as pairs_lib
+from jaxvis.adjectives import relevance
+from jaxvis.adjectives.train import SCAEConfig, encode, train_scae
+
+
+@dataclasses.dataclass(frozen=True)
+class SearchConfig:
+  """Settings of the pipeline around the auto-encoder."""
+  scae: SCAEConfig = SCAEConfig()
+  num_clusters: int = 2                # K of the K-means on difference features
+  kmeans_restarts: int = 10
+  grid: int | None = 2                 # code pooled to grid x grid cells (None: whole map)
+  relevance: str = "logistic"          # "logistic" or "centroid"
+  l2: float = 1e-2                     # logistic regression weight decay
+  relevance_steps: int = 500
+  min_pair_similarity: float | None = None   # drop poorer pairs
+  seed: int = 0
+
+  @classmethod
+  def tiny(cls, **scae_overrides) -> "SearchConfig":
+    return cls(scae=SCAEConfig.tiny(**scae_overrides), kmeans_restarts=3, relevance_steps=200)
+
+
+class SearchResult(NamedTuple):
+  """What `rank_query` found.
+
+  Attributes:
+    scores: (N,) relevance of each candidate.
+    order: (N,) candidate indices, most relevant first.
+    pairs: the P/Q pairs (`pairs.Pairs`).
+    clusters: the K-means of the pairs (`relevance.PairClusters`).
+    params: the trained auto-encoder parameters.
+    relevance_model: the fitted relevance function.
+  """
+  scores: np.ndarray
+  order: np.ndarray
+  pairs: pairs_lib.Pairs
+  clusters: relevance.PairClusters
+  params: dict
+  relevance_model: relevance.RelevanceModel
+
+
+def _check_set(name: str, x) -> np.ndarray:
+  x = np.asarray(x)
+  if x.ndim != 4 or x.shape[-1] != 3:
+    raise ValueError(f"{name}: expected (N, H, W, 3) images, got shape {x.shape}")
+  if x.dtype != np.float32 or x.min() < 0 or x.max() > 1:
+    raise ValueError(f"{name}: expected float32 values in [0, 1] "
+                     "(see adjectives.data.load_images)")
+  return x
+
+
+def rank_query(P, Q, config: SearchConfig = SearchConfig(), *,
+               labels_p: Sequence | None = None, labels_q: Sequence | None = None,
+               pair_features: tuple[np.ndarray, np.ndarray] | None = None,
+               candidates=None, workdir: str | None = None,
+               progress: bool = False) -> SearchResult:
+  """Finds the truly relevant images of a query and ranks candidates by relevance.
+
+  Args:
+    P: (m, H, W, 3) pseudo-relevant images ("adjective noun" results), float32 in [0, 1].
+    Q: (m', H, W, 3) pseudo-irrelevant images ("noun" results).
+    config: pipeline settings.
+    labels_p, labels_q: optional object labels for pairing (see `pairs.make_pairs`).
+    pair_features: optional (features of P, features of Q) for pairing; default
+      `pairs.object_features`.
+    candidates: images to rank; default P followed by Q.
+    workdir: checkpoints of the auto-encoder's training stages.
+    progress: progress bars.
+  """
+  P, Q = _check_set("P", P), _check_set("Q", Q)
+  if P.shape[1:] != Q.shape[1:]:
+    raise ValueError(f"P, Q: images must have the same size, got {P.shape[1:]} and {Q.shape[1:]}")
+  cand = np.concatenate([P, Q]) if candidates is None else _check_set("candidates", candidates)
+  fp, fq = (pairs_lib.object_features(P), pairs_lib.object_features(Q)) \
+      if pair_features is None else pair_features
+  pairs = pairs_lib.make_pairs(fp, fq, labels_p=labels_p, labels_q=labels_q,
+                               min_similarity=config.min_pair_similarity)
+  if len(pairs.p) < max(config.num_clusters, config.scae.batch_size):
+    raise ValueError(f"P, Q: only {len(pairs.p)} pairs could be made; need at least "
+                     f"{max(config.num_clusters, config.scae.batch_size)} "
+                     "(num_clusters and batch_size)")
+  if config.scae.objective == "pairwise":
+    arrays = {"a": P[pairs.p], "b": Q[pairs.q]}
+  else:
+    arrays = {"image": np.concatenate([P, Q])}
+  params = train_scae(config.scae, arrays, workdir=workdir, progress=progress)
+  code_p = encode(config.scae, params, P, grid=config.grid)
+  code_q = encode(config.scae, params, Q, grid=config.grid)
+  diffs = relevance.difference_features(code_p, code_q, pairs.p, pairs.q)
+  clusters = relevance.cluster_pairs(diffs, config.num_clusters,
+                                     key=jax.random.key(config.seed),
+                                     num_init=config.kmeans_restarts)
+  sel = clusters.selected
+  model = relevance.fit_relevance(code_p[pairs.p[sel]], code_q[pairs.q[sel]],
+                                  method=config.relevance, l2=config.l2,
+                                  steps=config.relevance_steps)
+  code_c = np.concatenate([code_p, code_q]) if candidates is None else \
+      encode(config.scae, params, cand, grid=config.grid)
+  scores = np.asarray(relevance.relevance_scores(model, code_c))
+  return SearchResult(scores, relevance.rank(scores), pairs, clusters, params, model)
+
+
+def precision_at(order: np.ndarray, truth: np.ndarray, n: int) -> float:
+  """Share of truly relevant images among the first `n` ranked candidates."""
+  truth = np.asarray(truth, bool)
+  if not 1 <= n <= len(order):
+    raise ValueError(f"n: expected 1 <= n <= {len(order)}, got {n}")
+  return float(truth[np.asarray(order)[:n]].mean())
+
+
+def average_precision(scores: np.ndarray, truth: np.ndarray) -> float:
+  """Average precision of ranking by `scores` against boolean relevance `truth`."""
+  truth = np.asarray(truth, bool)[np.argsort(-np.asarray(scores), kind="stable")]
+  if not truth.any():
+    return 0.0
+  hits = np.cumsum(truth)
+  return float((hits[truth] / (np.flatnonzero(truth) + 1)).mean())
