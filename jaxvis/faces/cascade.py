@@ -62,8 +62,10 @@ class CascadeConfig:
     nms_method: "fast" (the `mtcnn` package) or "greedy" (the authors' code).
     max_pnet: P-Net candidates per image (all levels, best scores first)
       entering the two NMS rounds.
-    max_rnet: candidates per image entering R-Net.
-    max_onet: candidates per image entering O-Net.
+    max_rnet: candidates per image entering R-Net (and the R-Net pool's minimum size).
+    max_onet: candidates per image entering O-Net (and the O-Net pool's minimum size).
+    rnet_pool_per_image: R-Net crops per image of the batch, on average.
+    onet_pool_per_image: O-Net crops per image of the batch, on average.
     max_faces: output slots per image.
     use_lnet: refine landmarks with L-Net (needs params["lnet"]).
     dtype: compute dtype of the networks.
@@ -76,9 +78,11 @@ class CascadeConfig:
   nms_onet: float = 0.7
   nms_method: str = "fast"
   max_pnet: int = 1024
-  max_rnet: int = 256
-  max_onet: int = 32
-  max_faces: int = 32
+  max_rnet: int = 128
+  max_onet: int = 16
+  rnet_pool_per_image: int = 64
+  onet_pool_per_image: int = 4
+  max_faces: int = 16
   use_lnet: bool = False
   dtype: Any = jnp.float32
 
@@ -89,7 +93,8 @@ class CascadeConfig:
       raise ValueError(f"scale_factor: expected in (0, 1), got {self.scale_factor}")
     if self.nms_method not in ("fast", "greedy"):
       raise ValueError(f"nms_method: expected 'fast' or 'greedy', got {self.nms_method!r}")
-    for f in ("max_pnet", "max_rnet", "max_onet", "max_faces"):
+    for f in ("max_pnet", "max_rnet", "max_onet", "max_faces", "rnet_pool_per_image",
+              "onet_pool_per_image"):
       if int(getattr(self, f)) < 1:
         raise ValueError(f"{f}: expected >= 1, got {getattr(self, f)}")
 
@@ -147,54 +152,110 @@ def pnet_stage(pnet_params, norm, sizes, cfg: CascadeConfig, thr):
 
 
 # ----------------------------------------------------------------------- R-Net, O-Net
+#
+# After P-Net the candidates of the whole batch form one flat pool (each with its
+# image index), so R-Net and O-Net run on pool_per_image * B crops rather than on
+# the per-image maximum for every image; NMS stays per image (grouped by index).
+
+
+def _pool_size(cfg_cap: int, per_image: int, batch: int, available: int) -> int:
+  return max(1, min(available, max(cfg_cap, per_image * batch)))
+
+
+def _round_robin_pick(score, valid, rank, size: int):
+  """Flat indices of `size` candidates: every image's best first, then its 2nd..."""
+  big = rank.shape[-1] + 1.0
+  key = jnp.where(valid, (big - rank.astype(jnp.float32)) + score * 0.5, -1.0)
+  _, idx = jax.lax.top_k(key.reshape(-1), size)
+  return idx
+
+
+def _rank_in_image(score, valid, image_idx):
+  """Rank of each pool entry among the valid entries of its image (0 = best)."""
+  n = score.shape[0]
+  i = jnp.arange(n)
+  better = (score[None, :] > score[:, None]) | ((score[None, :] == score[:, None]) & (i[None, :] < i[:, None]))
+  same = image_idx[None, :] == image_idx[:, None]
+  return jnp.sum(better & same & valid[None, :], axis=1)
 
 
 def rnet_stage(rnet_params, norm, sizes, boxes, valid, cfg: CascadeConfig, thr):
+  """P-Net candidates (B, K) -> flat pool after R-Net: (image_idx, square boxes, scores, valid)."""
   b, k = valid.shape
-  crops = resample.crop_boxes_tf(norm, sizes, boxes, 24).reshape((b * k, 24, 24, 3))
+  rank = jnp.broadcast_to(jnp.arange(k), (b, k))  # candidates arrive sorted per image
+  size = _pool_size(cfg.max_rnet, cfg.rnet_pool_per_image, b, b * k)
+  idx = _round_robin_pick(jnp.zeros((b, k)), valid, rank, size)
+  image_idx = (idx // k).astype(jnp.int32)
+  boxes = boxes.reshape(-1, 4)[idx]
+  valid = valid.reshape(-1)[idx]
+  crops = resample.crop_pool_tf(norm, sizes, image_idx, boxes, 24)
   deltas, logits = nets.RNet(cfg.dtype).apply({"params": rnet_params}, crops)
-  score = jax.nn.softmax(logits, -1)[:, 1].reshape(b, k)
-  boxes = box_ops.regress(boxes, deltas.reshape(b, k, 4), offset=1.0)
+  score = jax.nn.softmax(logits, -1)[:, 1]
+  boxes = box_ops.regress(boxes, deltas, offset=1.0)
   valid = valid & (score > thr)
-  valid = valid & box_ops.nms(boxes, score, valid, cfg.nms_rnet, "union", cfg.nms_method)
-  (boxes, score), valid = _take_top((boxes, score), score, valid, min(k, cfg.max_onet))
-  return box_ops.square(boxes), score, valid
+  valid = valid & box_ops.nms(boxes, score, valid, cfg.nms_rnet, "union", cfg.nms_method,
+                              groups=image_idx)
+  return image_idx, box_ops.square(boxes), score, valid
 
 
-def onet_stage(onet_params, norm, sizes, boxes, valid, cfg: CascadeConfig, thr):
-  b, k = valid.shape
-  crops = resample.crop_boxes_tf(norm, sizes, boxes, 48).reshape((b * k, 48, 48, 3))
+def onet_stage(onet_params, norm, sizes, image_idx, boxes, score, valid, cfg: CascadeConfig, thr):
+  """R-Net pool -> O-Net pool: (image_idx, boxes, scores, landmarks (P, 5, 2), valid)."""
+  b = sizes.shape[0]
+  rank = _rank_in_image(score, valid, image_idx)
+  valid = valid & (rank < cfg.max_onet)
+  size = _pool_size(cfg.max_onet, cfg.onet_pool_per_image, b, score.shape[0])
+  idx = _round_robin_pick(score, valid, rank, size)
+  image_idx, boxes, valid = image_idx[idx], boxes[idx], valid[idx]
+  crops = resample.crop_pool_tf(norm, sizes, image_idx, boxes, 48)
   deltas, marks, logits = nets.ONet(cfg.dtype).apply({"params": onet_params}, crops)
-  score = jax.nn.softmax(logits, -1)[:, 1].reshape(b, k)
-  marks = marks.reshape(b, k, 2, 5)
-  w = (boxes[..., 2] - boxes[..., 0] + 1)[..., None]
-  h = (boxes[..., 3] - boxes[..., 1] + 1)[..., None]
-  lx = w * marks[:, :, 0] + boxes[..., 0, None] - 1
-  ly = h * marks[:, :, 1] + boxes[..., 1, None] - 1
-  landmarks = jnp.stack([lx, ly], -1)  # (B, K, 5, 2)
-  boxes = box_ops.regress(boxes, deltas.reshape(b, k, 4), offset=1.0)
+  score = jax.nn.softmax(logits, -1)[:, 1]
+  marks = marks.reshape(-1, 2, 5)
+  w = (boxes[:, 2] - boxes[:, 0] + 1)[:, None]
+  h = (boxes[:, 3] - boxes[:, 1] + 1)[:, None]
+  landmarks = jnp.stack([w * marks[:, 0] + boxes[:, 0, None] - 1,
+                         h * marks[:, 1] + boxes[:, 1, None] - 1], -1)  # (P, 5, 2)
+  boxes = box_ops.regress(boxes, deltas, offset=1.0)
   valid = valid & (score > thr)
-  valid = valid & box_ops.nms(boxes, score, valid, cfg.nms_onet, "min", cfg.nms_method)
-  return boxes, score, landmarks, valid
+  valid = valid & box_ops.nms(boxes, score, valid, cfg.nms_onet, "min", cfg.nms_method,
+                              groups=image_idx)
+  return image_idx, boxes, score, landmarks, valid
 
 
-def lnet_stage(lnet_params, norm, sizes, boxes, landmarks, valid, cfg: CascadeConfig):
+def _scatter_to_images(b: int, slots: int, image_idx, tree, score, valid):
+  """Flat pool -> per-image (B, slots, ...) arrays, best score first."""
+  rank = _rank_in_image(score, valid, image_idx)
+  keep = valid & (rank < slots)
+  row = jnp.where(keep, image_idx, b)  # out of range: dropped
+  def put(x):
+    out = jnp.zeros((b, slots) + x.shape[1:], x.dtype)
+    return out.at[row, rank].set(x, mode="drop")
+  return jax.tree_util.tree_map(put, tree), put(keep)
+
+
+def lnet_stage(lnet_params, norm, sizes, image_idx, boxes, landmarks, valid, cfg: CascadeConfig):
   """MTCNN v2's fourth stage: refine each landmark from a 24x24 patch around it.
 
-  Patch side = max box side / 4 rounded to an even number; a predicted move of
-  more than 0.35 patch from the centre is ignored (the authors' safeguard).
+  Patch side = max box side / 4 rounded up to an even number; a predicted move
+  of more than 0.35 patch from the centre is ignored (the authors' safeguard).
+  Patches are sampled with the crop convention of the other stages (the
+  authors resize with OpenCV; a sub-pixel difference).
   """
-  b, k = valid.shape
-  side = jnp.maximum(boxes[..., 2] - boxes[..., 0] + 1, boxes[..., 3] - boxes[..., 1] + 1)
+  p = valid.shape[0]
+  side = jnp.maximum(boxes[:, 2] - boxes[:, 0] + 1, boxes[:, 3] - boxes[:, 1] + 1)
   pw = jnp.round(side * 0.25)
-  pw = jnp.where(jnp.mod(pw, 2) == 1, pw + 1, pw)[..., None]  # (B, K, 1)
-  origin = jnp.round(landmarks - 0.5 * pw[..., None])          # (B, K, 5, 2)
-  pboxes = jnp.concatenate([origin, origin + pw[..., None] - 1], -1).reshape(b, k * 5, 4)
-  patches = resample.crop_within(norm, sizes, pboxes, 24).reshape(b * k, 5, 24, 24, 3)
-  out = nets.LNet(cfg.dtype).apply({"params": lnet_params}, patches).reshape(b, k, 5, 2)
+  pw = jnp.where(jnp.mod(pw, 2) == 1, pw + 1, pw)[:, None, None]     # (P, 1, 1)
+  origin = jnp.round(landmarks - 0.5 * pw)                            # (P, 5, 2)
+  pboxes = jnp.concatenate([origin, origin + pw - 1], -1).reshape(p * 5, 4)
+  idx5 = jnp.repeat(image_idx, 5)
+  hw = sizes[idx5].astype(jnp.float32)
+  # undo crop_pool_tf's (n - 1) / n factor: L-Net patches are plain pixel boxes
+  unscale = jnp.stack([hw[:, 1], hw[:, 0], hw[:, 1], hw[:, 0]], -1) / jnp.maximum(
+      jnp.stack([hw[:, 1], hw[:, 0], hw[:, 1], hw[:, 0]], -1) - 1, 1)
+  patches = resample.crop_pool_tf(norm, sizes, idx5, pboxes * unscale, 24).reshape(p, 5, 24, 24, 3)
+  out = nets.LNet(cfg.dtype).apply({"params": lnet_params}, patches)
   out = jnp.where(jnp.abs(out - 0.5) > 0.35, 0.5, out)
-  refined = origin + out * pw[..., None]
-  return jnp.where(valid[..., None, None], refined, landmarks)
+  refined = origin + out * pw
+  return jnp.where(valid[:, None, None], refined, landmarks)
 
 
 # ---------------------------------------------------------------------------- public
@@ -203,20 +264,17 @@ def lnet_stage(lnet_params, norm, sizes, boxes, landmarks, valid, cfg: CascadeCo
 @functools.partial(jax.jit, static_argnames=("cfg",))
 def _detect(params, images, sizes, thresholds, cfg: CascadeConfig) -> Detections:
   norm = normalize(images)
+  b = images.shape[0]
   boxes, _, valid = pnet_stage(params["pnet"], norm, sizes, cfg, thresholds[0])
-  boxes, _, valid = rnet_stage(params["rnet"], norm, sizes, boxes, valid, cfg, thresholds[1])
-  boxes, score, marks, valid = onet_stage(params["onet"], norm, sizes, boxes, valid, cfg,
-                                          thresholds[2])
+  idx, boxes, score, valid = rnet_stage(params["rnet"], norm, sizes, boxes, valid, cfg, thresholds[1])
+  idx, boxes, score, marks, valid = onet_stage(params["onet"], norm, sizes, idx, boxes, score, valid,
+                                               cfg, thresholds[2])
   if cfg.use_lnet:
-    marks = lnet_stage(params["lnet"], norm, sizes, boxes, marks, valid, cfg)
-  k = min(valid.shape[1], cfg.max_faces)
-  (boxes, score, marks), valid = _take_top((boxes, score, marks), score, valid, k)
-  if k < cfg.max_faces:  # always max_faces slots
-    pad = lambda x: jnp.pad(x, [(0, 0), (0, cfg.max_faces - k)] + [(0, 0)] * (x.ndim - 2))
-    boxes, score, marks, valid = pad(boxes), pad(score), pad(marks), pad(valid)
-  boxes = box_ops.clip(boxes, sizes)
-  zero = lambda x: jnp.where(valid.reshape(valid.shape + (1,) * (x.ndim - 2)), x, 0.0)
-  return Detections(zero(boxes), zero(score), zero(marks), valid)
+    marks = lnet_stage(params["lnet"], norm, sizes, idx, boxes, marks, valid, cfg)
+  boxes = box_ops.clip(boxes[:, None], sizes[idx])[:, 0]
+  (boxes, score, marks), valid = _scatter_to_images(b, cfg.max_faces, idx, (boxes, score, marks),
+                                                    score, valid)
+  return Detections(boxes, score, marks, valid)
 
 
 def detect(params, images, sizes=None, min_face_size: float = 20.0,

@@ -106,3 +106,44 @@ def crop_within(images: jax.Array, sizes: jax.Array, boxes: jax.Array, out_size:
   in_x = (xs >= 0) & (xs <= wmax)
   inside = in_y[..., :, None] & in_x[..., None, :]
   return jnp.where(inside[..., None], patches, extrapolation_value)
+
+
+def crop_pool_tf(images: jax.Array, sizes: jax.Array, image_idx: jax.Array, boxes: jax.Array,
+                 out_size: int) -> jax.Array:
+  """`crop_boxes_tf` for a flat pool of boxes drawn from any images of the batch.
+
+  Args:
+    images: (B, H, W, C) normalised canvas.
+    sizes: (B, 2) valid (height, width).
+    image_idx: (P,) int image of each box.
+    boxes: (P, 4) xyxy pixel boxes.
+    out_size: static side of the output.
+
+  Returns:
+    (P, out_size, out_size, C); samples outside the box's image read 0.
+  """
+  hw = sizes[image_idx].astype(jnp.float32)                       # (P, 2)
+  fy = (hw[:, 0] - 1) / hw[:, 0]
+  fx = (hw[:, 1] - 1) / hw[:, 1]
+  t = jnp.linspace(0.0, 1.0, out_size)
+  ys = (boxes[:, 1, None] + (boxes[:, 3] - boxes[:, 1])[:, None] * t) * fy[:, None]  # (P, S)
+  xs = (boxes[:, 0, None] + (boxes[:, 2] - boxes[:, 0])[:, None] * t) * fx[:, None]
+  y0 = jnp.floor(ys)
+  x0 = jnp.floor(xs)
+  wy = (ys - y0)[:, :, None, None]
+  wx = (xs - x0)[:, None, :, None]
+  y0 = y0.astype(jnp.int32)
+  x0 = x0.astype(jnp.int32)
+  hmax = hw[:, 0].astype(jnp.int32)[:, None] - 1
+  wmax = hw[:, 1].astype(jnp.int32)[:, None] - 1
+  b = image_idx[:, None, None]
+
+  def at(yi, xi):
+    v = images[b, jnp.clip(yi, 0, hmax)[:, :, None], jnp.clip(xi, 0, wmax)[:, None, :]]
+    return v
+
+  top = at(y0, x0) * (1 - wx) + at(y0, x0 + 1) * wx
+  bottom = at(y0 + 1, x0) * (1 - wx) + at(y0 + 1, x0 + 1) * wx
+  out = top * (1 - wy) + bottom * wy
+  inside = ((ys >= 0) & (ys <= hmax))[:, :, None] & ((xs >= 0) & (xs <= wmax))[:, None, :]
+  return jnp.where(inside[..., None], out, 0.0)

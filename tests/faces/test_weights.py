@@ -83,7 +83,7 @@ def test_params_match_linen_shapes():
   params = weights.load_pretrained()
   for net, module, shape in (("pnet", nets.PNet(), (1, 12, 12, 3)), ("rnet", nets.RNet(), (1, 24, 24, 3)),
                              ("onet", nets.ONet(), (1, 48, 48, 3))):
-    init = module.init(jax.random.key(0), jnp.zeros(shape))["params"]
+    init = jax.eval_shape(module.init, jax.random.key(0), jnp.zeros(shape))["params"]
     jax.tree_util.tree_map(lambda a, b: np.testing.assert_equal(np.shape(a), np.shape(b)),
                            init, params[net])
 
@@ -112,9 +112,10 @@ def test_nets_match_the_keras_reference():
 
 def test_lnet_shapes_and_bad_input():
   x = jnp.zeros((2, 5, 24, 24, 3))
-  v = nets.LNet().init(jax.random.key(0), x)
-  assert nets.LNet().apply(v, x).shape == (2, 5, 2)
+  v = jax.eval_shape(nets.LNet().init, jax.random.key(0), x)
+  assert jax.eval_shape(nets.LNet().apply, v, x).shape == (2, 5, 2)
+  assert v["params"]["fc4"]["kernel"].shape == (5 * 576, 256)
   with pytest.raises(ValueError, match="x: expected"):
-    nets.RNet().init(jax.random.key(0), jnp.zeros((1, 12, 12, 3)))
+    jax.eval_shape(nets.RNet().init, jax.random.key(0), jnp.zeros((1, 12, 12, 3)))
   with pytest.raises(ValueError, match="at least 12x12"):
-    nets.PNet().init(jax.random.key(0), jnp.zeros((1, 11, 30, 3)))
+    jax.eval_shape(nets.PNet().init, jax.random.key(0), jnp.zeros((1, 11, 30, 3)))
