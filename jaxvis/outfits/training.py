@@ -55,7 +55,7 @@ class OutfitsConfig:
   def tiny(cls, data: str = "", **overrides) -> "OutfitsConfig":
     """A CPU-sized run on the synthetic dataset."""
     base = dict(data=data, hidden=64, dropout=0.2, batch_size=32, num_steps=300,
-                backbone="tiny", image_size=32, checkpoint_every=0, standardize_features=True)
+                backbone="tiny", image_size=64, checkpoint_every=0, standardize_features=True)
     base.update(overrides)
     return cls(**base)
 

@@ -37,7 +37,8 @@ def test_enumeration_counts_and_accessory_sets():
     recommend.items_by_part(["upper", "shoes"])
 
 
-def test_decomposed_equals_naive_exactly():
+@pytest.mark.parametrize("per_body", [True, False])   # the CPU and the accelerator formulation
+def test_decomposed_equals_naive_exactly(per_body):
   model, v = _grader()
   labels = ["outer"] * 2 + ["upper"] * 3 + ["lower"] * 2 + ["full"] * 2 + ["feet"] * 2 + \
            ["accessory"] * 4
@@ -46,7 +47,8 @@ def test_decomposed_equals_naive_exactly():
   mean = rng.normal(size=6).astype(np.float32)
   by_part = recommend.items_by_part(labels)
   k = 25
-  fast = recommend.decomposed_top_k(v, feats, mean, labels, k=k, tile=TILE)   # ragged tiles
+  fast = recommend.decomposed_top_k(v, feats, mean, labels, k=k, tile=TILE,   # ragged tiles
+                                   per_body=per_body)
   slow = recommend.naive_top_k(model, v, feats, mean, labels, k=k)
   assert [o.items for o in fast] == [o.items for o in slow]
   np.testing.assert_allclose([o.score for o in fast], [o.score for o in slow], rtol=1e-5)

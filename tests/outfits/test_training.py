@@ -15,7 +15,7 @@ from jaxvis.outfits import polyvore, recommend, synthetic, training
 def dataset(tmp_path_factory):
   root = str(tmp_path_factory.mktemp("polyvore_outfits"))
   synthetic.make_dataset(root, synthetic.SyntheticConfig(num_outfits=(200, 40, 40),
-                                                          items_per_palette=4, image_size=32))
+                                                          items_per_palette=4, image_size=64))
   return root
 
 

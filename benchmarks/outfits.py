@@ -1,0 +1,131 @@
+"""Outfit scoring: naive full-MLP vs decomposed scorer on one closet; grader training speed.
+
+    python benchmarks/outfits.py [--quick] [--per-part N] [--dtype float32|bfloat16]
+
+The grader is the paper's (8 x 2048 -> 4096 -> BN -> ReLU -> 2). The naive
+scorer runs the whole MLP on a random sample of the closet's outfits; the
+decomposed scorer enumerates *every* outfit of the closet and keeps the exact
+top 10. Both rates are outfits scored per second on the same closet.
+"""
+
+from __future__ import annotations
+
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+import common
+from jaxvis import train
+from jaxvis.outfits import models, recommend
+
+DIM, HIDDEN = 2048, 4096
+
+
+def paper_grader(seed: int = 0):
+  """The paper-sized slot grader with seeded weights and non-trivial BN statistics (numpy init:
+  compiling a 67M-parameter init is slow on a CPU)."""
+  rng = np.random.default_rng(seed)
+  f32 = lambda a: jnp.asarray(a, jnp.float32)   # noqa: E731
+  params = {"fc1": {"kernel": f32(rng.standard_normal((8 * DIM, HIDDEN)) / np.sqrt(8 * DIM)),
+                    "bias": f32(np.zeros(HIDDEN))},
+            "bn": {"scale": f32(rng.uniform(0.5, 1.5, HIDDEN)), "bias": f32(rng.normal(0, .1, HIDDEN))},
+            "fc2": {"kernel": f32(rng.standard_normal((HIDDEN, 2)) / np.sqrt(HIDDEN)),
+                    "bias": f32(np.zeros(2))}}
+  stats = {"bn": {"mean": f32(rng.normal(0, .1, HIDDEN)), "var": f32(rng.uniform(.5, 2, HIDDEN))}}
+  return models.SlotGrader(hidden=HIDDEN), {"params": params, "batch_stats": stats}
+
+
+def sample_outfits(by_part, n: int, rng) -> np.ndarray:
+  """`n` random outfits (uniform over configurations' body combinations and accessory sets)."""
+  sets = recommend.accessory_sets(len(by_part["accessory"]))
+  rows = np.full((n, 8), -1, np.int64)
+  for r in range(n):
+    config = recommend.CONFIGURATIONS[int(rng.integers(len(recommend.CONFIGURATIONS)))]
+    for s, part in enumerate(recommend.BODY_SLOTS):
+      if part in config:
+        rows[r, s] = rng.choice(by_part[part])
+    acc = sets[int(rng.integers(len(sets)))]
+    rows[r, 5:] = np.where(acc >= 0, by_part["accessory"][np.maximum(acc, 0)], -1)
+  return rows
+
+
+def bench_scorers(args, per_part: int, naive_n: int, repeats: int) -> None:
+  model, variables = paper_grader()
+  labels = [p for p in ("outer", "upper", "lower", "full", "feet", "accessory")
+            for _ in range(per_part)]
+  rng = np.random.default_rng(0)
+  feats = jnp.asarray(np.abs(rng.normal(size=(len(labels), DIM))), jnp.float32)
+  mean = feats.mean(0)
+  by_part = recommend.items_by_part(labels)
+  total = recommend.count_outfits(by_part)
+
+  naive_batch = 256
+  score = recommend.make_naive_scorer(model, naive_batch)
+  slots = sample_outfits(by_part, naive_n, rng)
+  compile_s, seconds = common.measure(lambda: score(variables, feats, mean, slots),
+                                      repeats=repeats, warmup=0)
+  naive_rate = naive_n / seconds
+  common.emit({"bench": "outfits", "scorer": "naive", "dtype": "float32", "batch": naive_batch,
+               "closet_per_part": per_part, "outfits": naive_n, "closet_outfits": total,
+               "items_per_s": naive_rate, "compile_s": compile_s,
+               "seconds": round(seconds, 4)})
+
+  tile = (args.tile_bodies, args.tile_sets)
+  run = lambda: recommend.decomposed_top_k(variables, feats, mean, labels, k=10, tile=tile)  # noqa
+  compile_s, seconds = common.measure(run, repeats=repeats, warmup=0)
+  common.emit({"bench": "outfits", "scorer": "decomposed", "dtype": "float32",
+               "batch": tile[0] * tile[1], "closet_per_part": per_part, "outfits": total,
+               "closet_outfits": total, "items_per_s": total / seconds, "compile_s": compile_s,
+               "seconds": round(seconds, 4),
+               "speedup_vs_naive": round(total / seconds / naive_rate, 1)})
+
+
+def bench_training(batch: int, repeats: int) -> None:
+  model, variables = paper_grader()
+  mesh = train.make_mesh()
+
+  def loss_fn(params, model_state, b, rng):
+    logits, new_state = model.apply({"params": params, **model_state}, b["features"], b["parts"],
+                                    b["mask"], train=True, rngs={"dropout": rng},
+                                    mutable=["batch_stats"])
+    loss = optax.softmax_cross_entropy_with_integer_labels(logits, b["label"]).mean()
+    return loss, (dict(new_state), {"loss": loss})
+
+  state = train.TrainState.create(params=variables["params"], tx=optax.sgd(1e-4, momentum=0.9),
+                                  model_state={"batch_stats": variables["batch_stats"]})
+  state = train.replicate(state, mesh)
+  step = train.make_train_step(loss_fn, mesh, donate=False)
+  rng = np.random.default_rng(1)
+  b = train.shard_batch({"features": rng.normal(size=(batch, 8, DIM)).astype(np.float32),
+                         "parts": np.tile(np.array([0, 1, 2, 3, 4, 5, 5, 5], np.int32), (batch, 1)),
+                         "mask": np.ones((batch, 8), bool),
+                         "label": rng.integers(0, 2, batch).astype(np.int32)}, mesh)
+  key = jax.random.key(0)
+  compile_s, seconds = common.measure(lambda: step(state, b, key), repeats=repeats, warmup=0)
+  common.emit({"bench": "outfits", "scorer": "train", "task": "train", "model": "slot",
+               "optimizer": "sgd", "dtype": "float32", "batch": batch,
+               "items_per_s": batch / seconds, "compile_s": compile_s})
+
+
+def main() -> None:
+  args = common.parse_args(__doc__.splitlines()[0], extra=[
+      (("--per-part",), {"type": int, "default": None,
+                         "help": "closet items per part (default: 8 quick, 12 CPU, 20 GPU)"}),
+      (("--tile-bodies",), {"type": int, "default": 64}),
+      (("--tile-sets",), {"type": int, "default": 256}),
+  ])
+  on_cpu = jax.devices()[0].platform == "cpu"
+  per_part = args.per_part or (8 if args.quick else (12 if on_cpu else 20))
+  repeats = args.repeats or (1 if args.quick else 3)
+  t0 = time.perf_counter()
+  bench_scorers(args, per_part, naive_n=256 if args.quick else 2048, repeats=repeats)
+  bench_training(batch=32 if args.quick else 256, repeats=repeats)
+  if args.quick and time.perf_counter() - t0 > 60:
+    print(f"# note: --quick took {time.perf_counter() - t0:.0f} s on this machine", flush=True)
+
+
+if __name__ == "__main__":
+  main()
