@@ -1,0 +1,144 @@
+"""`jaxvis music ...`: recommend songs for an image, evaluate a user study, train the expression CNN."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+import numpy as np
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+  sub = parser.add_subparsers(dest="music_command", metavar="COMMAND")
+
+  p = sub.add_parser("recommend", help="songs whose mood matches an image",
+                     description="Image -> impression words -> AV plane -> songs (the paper's "
+                                 "pipeline). Prints JSON with --json.")
+  p.add_argument("image", help="image file (PNG, JPEG, ...)")
+  p.add_argument("--songs", required=True,
+                 help="plain CSV song_id,valence,arousal,title (values in [-1, 1]), a DEAM "
+                      "static-annotation CSV, or a folder holding the DEAM CSVs")
+  p.add_argument("--detections", help="detections JSON (see jaxvis.music.extract)")
+  p.add_argument("--caption", help="caption text of the image (method B)")
+  p.add_argument("--method", choices=("A", "B"),
+                 help="A: detected objects weighted by area; B: caption + expression + "
+                      "colours (default: B unless only detections are given)")
+  p.add_argument("--lexicon", help="AV lexicon CSV (Warriner, NRC VAD or word,valence,arousal); "
+                                   "default: the bundled impression words")
+  p.add_argument("--word2vec", help="word2vec file read with gensim (e.g. GoogleNews .bin); "
+                                    "default: the bundled MiniLM word table")
+  p.add_argument("--reference", help="JSON with 'reference_means' (4 numbers): average words "
+                                     "per quadrant over a reference image set")
+  p.add_argument("--expression-model", help="expression CNN saved by `train-expression`")
+  p.add_argument("--no-faces", action="store_true", help="skip face detection")
+  p.add_argument("--seed", type=int, default=0)
+  p.add_argument("--json", action="store_true", help="print the result as JSON")
+  p.add_argument("--plot", help="write the AV-plane figure to this PNG")
+  p.set_defaults(func=run_recommend)
+
+  p = sub.add_parser("evaluate", help="the paper's measures from user-study files",
+                     description="Quadrant agreement (Table 1) and rating measures (Table 2); "
+                                 "file formats in jaxvis/music/evaluate.py and docs/music.md.")
+  p.add_argument("--user-quadrants", help="CSV image_id,user_id,valence,arousal (or quadrant)")
+  p.add_argument("--system-quadrants", help="CSV image_id,method,quadrant")
+  p.add_argument("--ratings", help="CSV image_id,user_id,method,condition,rating")
+  p.add_argument("--json", action="store_true")
+  p.set_defaults(func=run_evaluate)
+
+  p = sub.add_parser("train-expression", help="train the expression CNN on a FER2013 CSV")
+  p.add_argument("fer2013", help="fer2013.csv (emotion,pixels,Usage)")
+  p.add_argument("--out", required=True, help="where to save the model")
+  p.add_argument("--steps", type=int, default=3000)
+  p.add_argument("--batch-size", type=int, default=64)
+  p.add_argument("--workdir", help="checkpoints + metrics (resumable)")
+  p.add_argument("--tiny", action="store_true", help="the small test network")
+  p.set_defaults(func=run_train_expression)
+
+
+def _error(msg: str) -> int:
+  print(f"jaxvis music: error: {msg}", file=sys.stderr)
+  return 2
+
+
+def _load_image(path: str) -> np.ndarray:
+  from PIL import Image
+  try:
+    with Image.open(path) as im:
+      return np.asarray(im.convert("RGB"))
+  except FileNotFoundError:
+    raise FileNotFoundError(f"image: no such file {path!r}") from None
+  except OSError as e:
+    raise ValueError(f"image: cannot read {path!r} as an image ({e})") from None
+
+
+def run_recommend(args) -> int:
+  from jaxvis.music import expression, extract, lexicon, pipeline, songs as songs_lib
+  from jaxvis.music.wordvec import WordVectors
+  try:
+    image = _load_image(args.image)
+    songs = songs_lib.load_songs(args.songs)
+    dets = extract.load_detections(args.detections) if args.detections else None
+    lex = lexicon.load_lexicon(args.lexicon) if args.lexicon else None
+    wv = WordVectors.from_word2vec(args.word2vec) if args.word2vec else None
+    ref = None
+    if args.reference:
+      with open(args.reference, encoding="utf-8") as f:
+        ref = json.load(f)["reference_means"]
+    model = expression.load_model(args.expression_model) if args.expression_model else None
+    rec = pipeline.MusicRecommender(
+        songs, lexicon=lex, wordvecs=wv, reference_means=ref, expression_model=model,
+        face_boxes=None if args.no_faces else "default",
+        config=pipeline.MusicConfig(seed=args.seed))
+    result = rec.recommend(image, detections=dets, caption=args.caption, method=args.method)
+  except (ValueError, FileNotFoundError, KeyError, ImportError) as e:
+    return _error(str(e))
+  out = result.to_json(songs)
+  if args.plot:
+    from jaxvis.music import plot
+    plot.save_plot(out, songs, args.plot, title=args.image)
+  if args.json:
+    print(json.dumps(out, indent=2))
+  else:
+    if out["message"]:
+      print(out["message"])
+    if out["quadrant"]:
+      print(f"quadrant {out['quadrant']} ({out['quadrant_name']})")
+      print("songs:", ", ".join(f"{s} {out['song_titles'].get(s, '')}".strip()
+                                for s in out["songs"]))
+      print("without narrowing:", ", ".join(out["songs_without_narrowing"]))
+  return 0 if out["quadrant"] else 1
+
+
+def run_evaluate(args) -> int:
+  from jaxvis.music import evaluate
+  try:
+    res = evaluate.evaluate_files(args.user_quadrants, args.system_quadrants, args.ratings)
+  except (ValueError, FileNotFoundError) as e:
+    return _error(str(e))
+  print(json.dumps(res, indent=None if args.json else 2, default=float))
+  return 0
+
+
+def run_train_expression(args) -> int:
+  from jaxvis.music import expression
+  try:
+    data = expression.read_fer2013(args.fer2013)
+  except (ValueError, FileNotFoundError) as e:
+    return _error(str(e))
+  if "train" not in data:
+    return _error(f"fer2013: {args.fer2013!r} has no Training rows")
+  cfg = expression.ExpressionTrainConfig(num_steps=args.steps, batch_size=args.batch_size,
+                                         tiny=args.tiny)
+  num_classes = int(max(int(d["label"].max()) for d in data.values()) + 1)
+  num_classes = max(num_classes, len(expression.FER2013_CLASSES))
+  variables = expression.train_expression_model(data["train"], cfg, num_classes,
+                                                workdir=args.workdir, progress=True)
+  model = expression.make_model(cfg, num_classes)
+  for split in ("val", "test"):
+    if split in data:
+      print(f"{split} accuracy: {expression.accuracy(model, variables, data[split]):.4f}")
+  names = expression.FER2013_CLASSES + ("contempt",) * (num_classes > 7)
+  expression.save_model(args.out, model, variables, names[:num_classes])
+  print(f"saved {args.out}")
+  return 0

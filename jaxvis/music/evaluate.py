@@ -1,0 +1,142 @@
+"""The paper's evaluation measures (section 5) from user-study files.
+
+File formats (CSV with a header; extra columns are ignored):
+
+* user quadrants, `image_id,user_id,valence,arousal` (the point each user chose
+  on the AV plane, in [-1, 1]) or `image_id,user_id,quadrant` (1-4);
+* system quadrants, `image_id,method,quadrant` (one row per image and method;
+  `method` may be left out when there is one method);
+* ratings, `image_id,user_id,method,condition,rating[,song_id]`: one row per
+  rated song; `condition` is `without` (no narrowing), `with` (narrowing) or
+  `user` (songs from the user's own quadrant); `rating` is 1-5, or empty when the
+  recommendation failed (no song in the chosen quadrant).
+
+Measures:
+* quadrant agreement (Table 1): per user-chosen quadrant, the share of
+  (image, user) pairs whose system quadrant matches, and overall; plus each
+  side's selection rates;
+* ratings (Table 2), per method and condition: the recommendation score of an
+  (image, user) pair is the mean of that user's ratings of the songs recommended
+  for the image; reported are the share of pairs with score >= 4, the mean score,
+  and the share of pairs whose recommendation failed.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from collections import defaultdict
+
+import numpy as np
+
+CONDITIONS = ("without", "with", "user")
+
+
+def _rows(path: str, required: tuple[str, ...], name: str) -> list[dict[str, str]]:
+  if not os.path.isfile(path):
+    raise FileNotFoundError(f"{name}: no such file {path!r}")
+  with open(path, "r", encoding="utf-8-sig", newline="") as f:
+    reader = csv.DictReader(f)
+    header = [h.strip() for h in (reader.fieldnames or [])]
+    missing = [c for c in required if c not in header]
+    if missing:
+      raise ValueError(f"{name}: {path!r} is missing the column(s) {missing} "
+                       f"(columns: {header})")
+    return [{k.strip(): (v or "").strip() for k, v in r.items() if k} for r in reader]
+
+
+def _quadrant(v: float, a: float) -> int:
+  return (1 if v >= 0 else 2) if a >= 0 else (3 if v < 0 else 4)
+
+
+def read_user_quadrants(path: str) -> dict[tuple[str, str], int]:
+  """(image_id, user_id) -> quadrant chosen by the user."""
+  with open(path, "r", encoding="utf-8-sig") as f:
+    header = [h.strip() for h in f.readline().split(",")]
+  if "quadrant" in header:
+    rows = _rows(path, ("image_id", "user_id", "quadrant"), "user_quadrants")
+    out = {(r["image_id"], r["user_id"]): int(r["quadrant"]) for r in rows}
+  else:
+    rows = _rows(path, ("image_id", "user_id", "valence", "arousal"), "user_quadrants")
+    out = {(r["image_id"], r["user_id"]): _quadrant(float(r["valence"]), float(r["arousal"]))
+           for r in rows}
+  bad = sorted({q for q in out.values() if q not in (1, 2, 3, 4)})
+  if bad:
+    raise ValueError(f"user_quadrants: quadrants must be 1-4, got {bad}")
+  return out
+
+
+def read_system_quadrants(path: str) -> dict[str, dict[str, int]]:
+  """method -> image_id -> quadrant chosen by the system."""
+  out: dict[str, dict[str, int]] = defaultdict(dict)
+  for r in _rows(path, ("image_id", "quadrant"), "system_quadrants"):
+    out[r.get("method") or "system"][r["image_id"]] = int(r["quadrant"])
+  return dict(out)
+
+
+def quadrant_agreement(user: dict[tuple[str, str], int], system: dict[str, int]) -> dict:
+  """Table 1 for one method: selection rates and agreement per quadrant and overall (%)."""
+  pairs = [(q, system[img]) for (img, _), q in user.items() if img in system]
+  if not pairs:
+    raise ValueError("system: no image of the user study has a system quadrant")
+  users = np.array([p[0] for p in pairs])
+  sys_q = np.array([p[1] for p in pairs])
+  images = sorted({img for (img, _) in user if img in system})
+  sys_per_image = np.array([system[i] for i in images])
+  out = {"pairs": len(pairs), "images": len(images), "per_quadrant": {}}
+  for q in (1, 2, 3, 4):
+    sel = users == q
+    out["per_quadrant"][q] = {
+        "user_rate": 100.0 * sel.mean(),
+        "system_rate": 100.0 * (sys_per_image == q).mean(),
+        "agreement": 100.0 * (sys_q[sel] == q).mean() if sel.any() else None}
+  out["agreement"] = 100.0 * (users == sys_q).mean()
+  return out
+
+
+def read_ratings(path: str) -> list[dict[str, str]]:
+  rows = _rows(path, ("image_id", "user_id", "condition", "rating"), "ratings")
+  for n, r in enumerate(rows, start=2):
+    if r["condition"] not in CONDITIONS:
+      raise ValueError(f"ratings: {path!r} line {n}: condition must be one of {CONDITIONS}, "
+                       f"got {r['condition']!r}")
+    if r["rating"] and not 1 <= float(r["rating"]) <= 5:
+      raise ValueError(f"ratings: {path!r} line {n}: rating must be 1-5 or empty (failure)")
+  return rows
+
+
+def rating_measures(rows: list[dict[str, str]]) -> dict[str, dict[str, dict]]:
+  """Table 2: per method and condition, share of scores >= 4, mean score, failure share."""
+  scores: dict = defaultdict(lambda: defaultdict(list))
+  for r in rows:
+    key = (r.get("method") or "system", r["condition"])
+    scores[key][(r["image_id"], r["user_id"])].append(float(r["rating"]) if r["rating"]
+                                                      else None)
+  out: dict[str, dict[str, dict]] = defaultdict(dict)
+  for (method, cond), by_pair in scores.items():
+    failed = [p for p, v in by_pair.items() if all(x is None for x in v)]
+    per_pair = np.array([np.mean([x for x in v if x is not None])
+                         for v in by_pair.values() if any(x is not None for x in v)])
+    out[method][cond] = {
+        "pairs": len(by_pair),
+        "share_score_ge_4": 100.0 * float((per_pair >= 4).mean()) if per_pair.size else None,
+        "mean_score": float(per_pair.mean()) if per_pair.size else None,
+        "failure_share": 100.0 * len(failed) / len(by_pair)}
+  return dict(out)
+
+
+def evaluate_files(user_quadrants: str | None = None, system_quadrants: str | None = None,
+                   ratings: str | None = None) -> dict:
+  """All measures the given files allow."""
+  out: dict = {}
+  if user_quadrants and system_quadrants:
+    user = read_user_quadrants(user_quadrants)
+    out["quadrant_agreement"] = {m: quadrant_agreement(user, s)
+                                 for m, s in read_system_quadrants(system_quadrants).items()}
+  elif user_quadrants or system_quadrants:
+    raise ValueError("user_quadrants and system_quadrants: give both to measure agreement")
+  if ratings:
+    out["ratings"] = rating_measures(read_ratings(ratings))
+  if not out:
+    raise ValueError("evaluate: give user and system quadrant files and/or a ratings file")
+  return out
