@@ -38,10 +38,13 @@ def main() -> None:
   args = common.parse_args(__doc__.splitlines()[0], extra=[
       (("--no-reference",), {"action": "store_true", "help": "skip timing the mtcnn package"}),
       (("--dtype",), {"default": "float32", "choices": ["float32", "bfloat16"]}),
+      (("--sizes",), {"nargs": "+", "default": None, "help": "HxW frame sizes (default 480x640 1080x1920)"}),
+      (("--batches",), {"nargs": "+", "type": int, "default": None, "help": "batch sizes (default 1 16 64)"}),
   ])
+  sizes = [tuple(int(v) for v in s.split("x")) for s in (args.sizes or ["480x640", "1080x1920"])]
+  batches = args.batches or [1, 16, 64]
   configs = [((480, 640), 1), ((480, 640), 4)] if args.quick else [
-      ((480, 640), 1), ((480, 640), 16), ((480, 640), 64),
-      ((1080, 1920), 1), ((1080, 1920), 16), ((1080, 1920), 64)]
+      (hw, b) for hw in sizes for b in batches]
   repeats = args.repeats or (1 if args.quick else 3)
   params = weights.load_pretrained()
   dtype = jax.numpy.bfloat16 if args.dtype == "bfloat16" else jax.numpy.float32

@@ -50,10 +50,10 @@ def to_rgb_array(image: Any, name: str = "image") -> np.ndarray:
   if arr.ndim != 3 or arr.shape[-1] not in (1, 3, 4):
     raise ValueError(f"{name}: expected (H, W), (H, W, 1), (H, W, 3) or (H, W, 4), got shape {arr.shape}")
   arr = arr.astype(np.float32)
-  if np.issubdtype(np.asarray(image).dtype, np.floating) and arr.size and np.nanmax(arr) <= 1.0:
-    arr = arr * 255.0
   if not np.isfinite(arr).all():
     raise ValueError(f"{name}: contains NaN or infinite values")
+  if np.issubdtype(np.asarray(image).dtype, np.floating) and arr.size and arr.max() <= 1.0:
+    arr = arr * 255.0
   if arr.shape[-1] == 1:
     arr = np.repeat(arr, 3, axis=-1)
   elif arr.shape[-1] == 4:
