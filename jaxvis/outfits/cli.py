@@ -9,7 +9,8 @@ import sys
 
 # flag -> OutfitsConfig field
 _FLAGS = {
-    "data": ("data", str), "variant": ("variant", str), "model": ("model", str),
+    "data": ("data", str), "data_format": ("data_format", str), "variant": ("variant", str),
+    "min_likes": ("min_likes", int), "model": ("model", str),
     "hidden": ("hidden", int), "dropout": ("dropout", float), "optimizer": ("optimizer", str),
     "lr": ("learning_rate", float), "momentum": ("momentum", float),
     "batch_size": ("batch_size", int), "steps": ("num_steps", int),
@@ -75,7 +76,7 @@ def config_from_args(args):
     changes["filter_valid"] = False
   cfg = dataclasses.replace(base, **changes)
   if not cfg.data:
-    raise ValueError("--data: a Polyvore Outfits folder is required")
+    raise ValueError("--data: a dataset folder (or crawled sets file) is required")
   return cfg.validate()
 
 

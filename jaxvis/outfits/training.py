@@ -25,10 +25,15 @@ from jaxvis import train as train_lib
 from jaxvis.outfits import encode, features, metrics, models, negatives, polyvore
 
 
+DATA_FORMATS = ("polyvore_outfits", "maryland", "crawled")
+
+
 @dataclasses.dataclass(frozen=True)
 class OutfitsConfig:
-  data: str = ""                   # Polyvore Outfits root (holds polyvore_item_metadata.json)
-  variant: str = "disjoint"        # "disjoint" or "nondisjoint"
+  data: str = ""                   # dataset root (or the sets file for "crawled")
+  data_format: str = "polyvore_outfits"  # "polyvore_outfits", "maryland" or "crawled"
+  variant: str = "disjoint"        # Polyvore Outfits: "disjoint" or "nondisjoint"
+  min_likes: int = 1               # crawled: positives need this many likes (the paper: 1)
   model: str = "slot"              # "slot" (the paper), "deepsets" or "attention"
   hidden: int = 4096               # slot: hidden width; deepsets/attention: model width
   dropout: float = 0.5
@@ -70,6 +75,8 @@ class OutfitsConfig:
   def validate(self) -> "OutfitsConfig":
     if self.model not in models.GRADERS:
       raise ValueError(f"model: expected one of {sorted(models.GRADERS)}, got {self.model!r}")
+    if self.data_format not in DATA_FORMATS:
+      raise ValueError(f"data_format: expected one of {DATA_FORMATS}, got {self.data_format!r}")
     if self.optimizer not in ("adam", "sgd"):
       raise ValueError(f"optimizer: expected 'adam' or 'sgd', got {self.optimizer!r}")
     if self.dtype not in ("float32", "bfloat16"):
@@ -119,9 +126,28 @@ class FeatureNorm:
       return cls(f["mean"], f["std"])
 
 
+def load_dataset(cfg: OutfitsConfig) -> polyvore.PolyvoreData:
+  """Reads `cfg.data` in `cfg.data_format`.
+
+  Crawled sets (Polyvore409k form) have no published split: the liked valid
+  outfits are split by the paper's Algorithm 1 into train (A) and test (B);
+  outfits sharing items with both (C) are dropped, and there is no valid split.
+  """
+  if cfg.data_format == "polyvore_outfits":
+    return polyvore.read_polyvore_outfits(cfg.data, cfg.variant)
+  if cfg.data_format == "maryland":
+    return polyvore.read_maryland_polyvore(cfg.data)
+  items, outfits = polyvore.read_crawled_sets(cfg.data)
+  kept = polyvore.valid_outfits(outfits, items, min_likes=cfg.min_likes,
+                                require_feet=cfg.require_feet)
+  a, b, _ = polyvore.disjoint_split([o.item_ids for o in kept], cfg.seed)
+  return polyvore.PolyvoreData(items=items, outfits={"train": [kept[i] for i in a], "valid": [],
+                                                     "test": [kept[i] for i in b]})
+
+
 def prepare(cfg: OutfitsConfig, workdir: str, progress: bool = True) -> Prepared:
   """Reads `cfg.data` and makes sure every clothing item's feature is cached."""
-  data = polyvore.read_polyvore_outfits(cfg.data, cfg.variant)
+  data = load_dataset(cfg)
   part_of = {i: it.part for i, it in data.items.items() if it.part is not None}
   used: dict[str, str] = {}
   for outfits in data.outfits.values():
@@ -284,7 +310,7 @@ def train(cfg: OutfitsConfig, workdir: str, progress: bool = True
                                       model_state=model_state)
   step = train_lib.make_train_step(make_loss_fn(model), mesh)
   eval_fn = None
-  if cfg.eval_every and prep.data.compatibility.get("valid"):
+  if cfg.eval_every and prep.data.outfits.get("valid"):
     eval_fn = lambda s: _valid_metrics(cfg, model, s, prep)   # noqa: E731
   os.makedirs(workdir, exist_ok=True)
   np.save(os.path.join(workdir, "mean_feature.npy"), prep.mean_feature)

@@ -104,3 +104,44 @@ def test_recommend_errors_name_the_bad_input(trained, dataset, tmp_path, capsys)
     json.dump({**table, "teupp0000.jpg": "shirt"}, f)
   assert cli.main(["outfits", "recommend", folder, "--workdir", workdir]) == 2
   assert "unknown part label 'shirt'" in capsys.readouterr().err
+
+
+def test_item_id_closet_uses_the_feature_cache(trained, dataset, tmp_path, capsys):
+  workdir, _ = trained
+  grader = training.load(workdir)
+  cache = os.path.join(dataset, "features", grader.cfg.feature_config().key())
+  items = polyvore.read_polyvore_outfits(dataset, "disjoint").items
+  cached = json.load(open(os.path.join(cache, "meta.json")))["ids"]
+  names = [next(i for i in cached if items[i].part == p and i.startswith("te"))
+           for p in ("upper", "lower", "feet", "full")]
+  spec = {"feature_cache": os.path.relpath(cache, str(tmp_path)),
+          "items": [{"item_id": n, "part": items[n].part} for n in names]}
+  path = str(tmp_path / "closet.json")
+  with open(path, "w") as f:
+    json.dump(spec, f)
+  assert cli.main(["outfits", "recommend", path, "--workdir", workdir, "--top", "3",
+                   "--json"]) == 0
+  rows = json.loads(capsys.readouterr().out)
+  assert len(rows) == 2                 # upper+lower+feet and full+feet, no accessories
+  assert {i["name"] for r in rows for i in r["items"]} == set(names)
+
+
+def test_crawled_sets_train_a_set_grader_on_an_algorithm_1_split(dataset, tmp_path):
+  # Polyvore409k form: named items only, likes; split by Algorithm 1 at load time.
+  data = polyvore.read_polyvore_outfits(dataset, "nondisjoint")
+  sets = [{"set_id": o.set_id, "likes": 1 + (k % 3),
+           "items": [{"item_id": i, "name": data.items[i].name, "image": data.items[i].image}
+                     for i in o.item_ids]}
+          for k, o in enumerate(data.outfits["train"] + data.outfits["test"])]
+  path = str(tmp_path / "sets.jsonl")
+  with open(path, "w") as f:
+    f.write("\n".join(json.dumps(s) for s in sets))
+  cfg = training.OutfitsConfig.tiny(path, data_format="crawled", model="deepsets", num_steps=30,
+                                    feature_cache=os.path.join(dataset, "features"))
+  loaded = training.load_dataset(cfg)
+  train_items = {i for o in loaded.outfits["train"] for i in o.item_ids}
+  test_items = {i for o in loaded.outfits["test"] for i in o.item_ids}
+  assert loaded.outfits["test"] and not train_items & test_items
+  _, _, result = training.train(cfg, str(tmp_path / "run"), progress=False)
+  assert 0.0 <= result["auc"] <= 1.0 and result["num_outfits"] == 3 * len(loaded.outfits["test"])
+  assert "fitb_accuracy" not in result
