@@ -92,7 +92,10 @@ class FaceDetector:
                           scale_factor=float(self.scale_factor), **self.options)  # validates
 
   def detect(self, images: Any) -> list[list[Face]] | list[Face]:
-    """Faces of one image (returns list[Face]) or of a list of images (list of lists)."""
+    """Faces of one image (returns list[Face]), or of a list / (N, H, W, C) array of
+    images (returns a list of lists)."""
+    if isinstance(images, np.ndarray) and images.ndim == 4:
+      images = list(images)
     single = not isinstance(images, (list, tuple))
     items = [images] if single else list(images)
     arrays = [to_rgb_array(im, f"images[{i}]" if not single else "image") for i, im in enumerate(items)]

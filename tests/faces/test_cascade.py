@@ -96,6 +96,7 @@ def test_images_under_12_px_give_empty_results(mtcnn_params):
   fd = FaceDetector(params=mtcnn_params)
   assert fd(np.zeros((11, 11, 3), np.uint8)) == []
   assert fd([np.zeros((5, 400), np.uint8), np.zeros((19, 19, 3))]) == [[], []]  # 19*12/20 < 12
+  assert fd(np.zeros((3, 10, 10, 3), np.uint8)) == [[], [], []]  # an (N, H, W, C) batch
   det = cascade.detect(mtcnn_params, np.zeros((1, 15, 15, 3), np.float32))
   assert det.valid.shape == (1, cascade.CascadeConfig().max_faces) and not bool(det.valid.any())
 
