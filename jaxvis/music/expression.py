@@ -226,19 +226,19 @@ def dominant_expression(model: ExpressionCNN, variables, image: np.ndarray, boxe
 
 
 def default_face_boxes() -> Callable[[np.ndarray], np.ndarray] | None:
-  """A face-box callable from `jaxvis.faces` (None if that family is not available)."""
+  """A face-box callable backed by `jaxvis.faces.FaceDetector` (None if unavailable).
+
+  The detector (weights + compilation) is built on the first call only.
+  """
   try:
-    from jaxvis import faces
+    from jaxvis.faces import FaceDetector
   except ImportError:
     return None
-  detect = getattr(faces, "detect_boxes", None) or getattr(faces, "FaceDetector", None)
-  if detect is None:
-    return None
-  if isinstance(detect, type):
-    detector = detect()
+  holder: list = []
 
-    def boxes_fn(image):
-      out = detector(image)
-      return np.asarray(getattr(out, "boxes", out))[..., :4].reshape(-1, 4)
-    return boxes_fn
-  return lambda image: np.asarray(detect(image))[..., :4].reshape(-1, 4)
+  def boxes_fn(image: np.ndarray) -> np.ndarray:
+    if not holder:
+      holder.append(FaceDetector(batch_size=1))
+    faces = holder[0](image)
+    return np.asarray([f.box for f in faces], np.float32).reshape(-1, 4)
+  return boxes_fn

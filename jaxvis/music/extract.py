@@ -152,14 +152,17 @@ def _as_unit_rgb(image) -> np.ndarray:
   return image
 
 
-def dominant_colors(pixels: jax.Array, weights: jax.Array, key: jax.Array, k: int = 3
-                    ) -> tuple[jax.Array, jax.Array]:
+def dominant_colors(pixels: jax.Array, weights: jax.Array, key: jax.Array, k: int = 3,
+                    max_iters: int = 50) -> tuple[jax.Array, jax.Array]:
   """k-means (k = 3) on each region's pixel RGB values, all regions at once.
 
   Args:
     pixels: (P, 3) RGB in [0, 1] shared by the regions, or (R, P, 3).
     weights: (R, P) pixel weights (0 outside a region); each region needs >= k pixels.
     key: PRNG key.
+    k: colours per region (the paper: 3).
+    max_iters: Lloyd iterations; a batch runs until its slowest region stops, and
+      colour quantisation is settled long before scikit-learn's 300.
 
   Returns:
     centres (R, k, 3) RGB and their pixel shares (R, k) (summing to 1).
@@ -168,7 +171,7 @@ def dominant_colors(pixels: jax.Array, weights: jax.Array, key: jax.Array, k: in
   weights = jnp.asarray(weights, jnp.float32)
   if pixels.ndim == 2:
     pixels = jnp.broadcast_to(pixels, (weights.shape[0],) + pixels.shape)
-  res = cluster.kmeans(pixels, k, key=key, weights=weights, num_init=1)
+  res = cluster.kmeans(pixels, k, key=key, weights=weights, num_init=1, max_iters=max_iters)
   sizes = cluster.cluster_sizes(res.labels, k, weights)
   return res.centers, sizes / jnp.maximum(sizes.sum(-1, keepdims=True), 1e-12)
 
@@ -224,7 +227,7 @@ def insert_colors(tokens: list[str], labelled_colors: Sequence[tuple[str, str]],
     labels = [lab for lab, _ in labelled_colors]
     lv, lfound = wordvecs.vectors_for(labels)
     tv, tfound = wordvecs.vectors_for([tokens[i] for i in content])
-    sims = np.asarray(lv @ tv.T)                                   # (objects, content words)
+    sims = lv @ tv.T                                               # (objects, content words)
     sims = np.where(lfound[:, None] & tfound[None, :], sims, -np.inf)
     for o, (label, colour) in enumerate(labelled_colors):
       j = int(np.argmax(sims[o]))

@@ -209,21 +209,23 @@ class MusicRecommender:
                    else "no caption and no detections: only colours and faces describe the image")
 
     expression, num_faces = None, 0
-    if self.config.use_expression and self.face_boxes is not None:
+    if not self.config.use_expression:
+      pass
+    elif self.expression_model is None:
+      notes.append("no expression model given (train one with `jaxvis music "
+                   "train-expression`): expression step skipped")
+    elif self.face_boxes is None:
+      notes.append("no face detector: expression step skipped")
+    else:
       boxes = np.asarray(self.face_boxes(image), np.float32).reshape(-1, 4)
       num_faces = int(boxes.shape[0])
-      if num_faces and self.expression_model is not None:
+      if num_faces:
         model, variables, *names = self.expression_model
         expression, _ = expression_lib.dominant_expression(
             model, variables, image, boxes, names[0] if names else vocab.FER2013_CLASSES)
         if not any(t in vocab.PERSON_WORDS for t in tokens):
           tokens = tokens + ["person"]     # a face was seen: there is a person to describe
         tokens = extract.insert_expression(tokens, expression)
-      elif num_faces:
-        notes.append(f"{num_faces} face(s) found but no expression model given: "
-                     "expression step skipped")
-    elif self.config.use_expression and self.face_boxes is None:
-      notes.append("no face detector available: expression step skipped")
 
     colors = []
     if self.config.use_color:
@@ -251,7 +253,7 @@ class MusicRecommender:
     if not keep.any():
       return []
     kept = weights[keep]
-    padded = np.concatenate([kept, np.repeat(kept[:1], bucket(len(kept), 1) - len(kept), 0)])
+    padded = np.concatenate([kept, np.repeat(kept[:1], bucket(len(kept), 4) - len(kept), 0)])
     centres, shares = extract.dominant_colors(pixels, padded, jax.random.key(self.config.seed),
                                               self.config.color_clusters)
     names = extract.name_dominant_color(np.asarray(centres)[:len(kept)],
@@ -283,7 +285,8 @@ class MusicRecommender:
     weighting = "area" if ex.method == "A" else "similarity"
     # Pad the word axis to a bucketed size so that images reuse compilations.
     n, nb = len(ex.words), bucket(len(ex.words), 32)
-    vecs_p = jnp.zeros((nb, vecs.shape[1]), vecs.dtype).at[:n].set(vecs)
+    vecs_p = np.zeros((nb, vecs.shape[1]), np.float32)
+    vecs_p[:n] = vecs
     weights_p = np.zeros(nb, np.float32)
     weights_p[:n] = ex.weights
     found_p = np.zeros(nb, bool)

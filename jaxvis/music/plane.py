@@ -65,6 +65,7 @@ def _impression_points(word_vecs, word_weights, word_valid, imp_vecs, imp_va, k,
   return pts.reshape(flat + (2,)), w.reshape(flat), valid.reshape(flat)
 
 
+@jax.jit
 def quadrant_of(points: jax.Array) -> jax.Array:
   """(..., 2) (valence, arousal) -> (...) int32 quadrant in 1..4."""
   v, a = points[..., 0], points[..., 1]
@@ -128,10 +129,14 @@ def cluster_points(points: jax.Array, valid: jax.Array, key: jax.Array, k: int =
   """
   if center not in ("mean", "direction"):
     raise ValueError(f"center: expected 'mean' or 'direction', got {center!r}")
-  nonzero = valid & (jnp.linalg.norm(points, axis=-1) > 0)
-  res = cluster.spherical_kmeans(points, k, key=key, weights=nonzero.astype(jnp.float32),
-                                 num_init=num_init)
-  return _finish_clusters(points, nonzero, res.labels, res.centers, k, center)
+  nonzero = _nonzero(points, valid)
+  res = cluster.spherical_kmeans(points, k, key=key, weights=nonzero, num_init=num_init)
+  return _finish_clusters(points, nonzero > 0, res.labels, res.centers, k, center)
+
+
+@jax.jit
+def _nonzero(points, valid):
+  return (valid & (jnp.linalg.norm(points, axis=-1) > 0)).astype(jnp.float32)
 
 
 @functools.partial(jax.jit, static_argnames=("k", "center"))

@@ -75,12 +75,12 @@ class WordVectors:
         return [j for i in ids for j in i]
     return None
 
-  def vectors_for(self, words: Sequence[str]) -> tuple[jax.Array, np.ndarray]:
+  def vectors_for(self, words: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     """Unit vectors for `words`; a phrase is the normalised mean of its tokens.
 
     Returns:
-      (N, D) float32 vectors (zero rows for unknown words) and `found`, a (N,)
-      bool numpy array marking the words in the vocabulary.
+      (N, D) float32 numpy vectors (zero rows for unknown words) and `found`, a
+      (N,) bool array marking the words in the vocabulary.
     """
     rows = [self._find(w) for w in words]
     found = np.array([r is not None for r in rows], bool)
@@ -92,7 +92,7 @@ class WordVectors:
       if r:
         ids[i, :len(r)] = r
         mask[i, :len(r)] = 1.0
-    return _gather_mean(self.vectors, jnp.asarray(ids), jnp.asarray(mask))[:n], found
+    return np.asarray(_gather_mean(self.vectors, jnp.asarray(ids), jnp.asarray(mask)))[:n], found
 
   def similarity(self, a: str, b: str) -> float:
     """Cosine similarity of two words (ValueError if either is unknown)."""
@@ -100,7 +100,7 @@ class WordVectors:
     if not found.all():
       missing = [w for w, f in zip((a, b), found) if not f]
       raise ValueError(f"words: not in the vocabulary: {missing}")
-    return float(v[0] @ v[1])
+    return float(np.dot(v[0], v[1]))
 
   # ---------------------------------------------------------------- back ends
 

@@ -87,6 +87,11 @@ def srgb_to_lab(rgb: jax.Array) -> jax.Array:
   _check_last3(rgb, "rgb")
   if rgb.dtype == jnp.uint8:
     rgb = rgb.astype(jnp.float32) / 255.0
+  return _srgb_to_lab(_as_float(rgb))
+
+
+@jax.jit
+def _srgb_to_lab(rgb):
   return xyz_to_lab(srgb_to_xyz(rgb))
 
 
@@ -108,6 +113,16 @@ def ciede2000(lab1: jax.Array, lab2: jax.Array, kl: float = 1.0, kc: float = 1.0
   lab1, lab2 = _as_float(lab1), _as_float(lab2)
   _check_last3(lab1, "lab1")
   _check_last3(lab2, "lab2")
+  try:
+    jnp.broadcast_shapes(lab1.shape, lab2.shape)
+  except ValueError:
+    raise ValueError(f"lab1, lab2: shapes {lab1.shape} and {lab2.shape} do not broadcast"
+                     ) from None
+  return _ciede2000(lab1, lab2, float(kl), float(kc), float(kh))
+
+
+@functools.partial(jax.jit, static_argnums=(2, 3, 4))
+def _ciede2000(lab1, lab2, kl, kc, kh):
   dtype = jnp.result_type(lab1.dtype, lab2.dtype)
   lab1, lab2 = lab1.astype(dtype), lab2.astype(dtype)
   l1, a1, b1 = lab1[..., 0], lab1[..., 1], lab1[..., 2]
@@ -232,7 +247,12 @@ def nearest_color(lab: jax.Array, table_lab: jax.Array) -> tuple[jax.Array, jax.
   _check_last3(lab, "lab")
   if table_lab.ndim != 2 or table_lab.shape[-1] != 3 or table_lab.shape[0] == 0:
     raise ValueError(f"table_lab: expected shape (K, 3) with K >= 1, got {table_lab.shape}")
-  d = ciede2000(lab[..., None, :], table_lab)                       # (..., K)
+  return _nearest(lab, table_lab)
+
+
+@jax.jit
+def _nearest(lab, table_lab):
+  d = _ciede2000(lab[..., None, :], table_lab, 1.0, 1.0, 1.0)      # (..., K)
   idx = jnp.argmin(d, axis=-1).astype(jnp.int32)
   return idx, jnp.take_along_axis(d, idx[..., None], axis=-1)[..., 0]
 

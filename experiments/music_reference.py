@@ -1,0 +1,74 @@
+"""Reference averages for quadrant narrowing (paper 4.4: words per quadrant over 60 images).
+
+Reads a folder of images, each with optional `<stem>.txt` (caption) and
+`<stem>.json` (detections) beside it, runs extraction + impression mapping, and
+writes {"reference_means": [q1, q2, q3, q4], "images": N, ...} for
+`jaxvis music recommend --reference`.
+
+    python experiments/music_reference.py IMAGES_DIR --out reference.json
+    python experiments/music_reference.py --tiny --out /tmp/reference.json   # skimage photos
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import os
+
+import numpy as np
+
+from jaxvis.music import extract, synthetic
+from jaxvis.music.pipeline import MusicRecommender
+
+_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
+
+
+def _inputs(folder: str):
+  from PIL import Image
+  for path in sorted(glob.glob(os.path.join(folder, "*"))):
+    stem, ext = os.path.splitext(path)
+    if ext.lower() not in _EXTS:
+      continue
+    caption = open(stem + ".txt", encoding="utf-8").read() if os.path.isfile(stem + ".txt") else None
+    dets = extract.load_detections(stem + ".json") if os.path.isfile(stem + ".json") else None
+    with Image.open(path) as im:
+      yield os.path.basename(path), np.asarray(im.convert("RGB")), caption, dets
+
+
+def _tiny_inputs():
+  from jaxvis.music.demo import PHOTOS, _photo
+  for name, (caption, boxes) in PHOTOS.items():
+    dets = extract.parse_detections([{"label": b[0], "box": list(b[1:])} for b in boxes])
+    yield name, _photo(name), caption, dets
+
+
+def main() -> None:
+  ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  ap.add_argument("images", nargs="?", help="folder of reference images")
+  ap.add_argument("--out", required=True)
+  ap.add_argument("--method", choices=("A", "B"), default=None)
+  ap.add_argument("--tiny", action="store_true", help="the four scikit-image demo photos")
+  args = ap.parse_args()
+  if not args.tiny and not args.images:
+    ap.error("images: give a folder, or --tiny")
+  rec = MusicRecommender(synthetic.illustrative_songs(10), face_boxes=None)
+  counts, names = [], []
+  for name, image, caption, dets in (_tiny_inputs() if args.tiny else _inputs(args.images)):
+    out = rec.recommend(image, dets, caption, args.method)
+    if out.quadrant:
+      counts.append(out.counts)
+      names.append(name)
+  if not counts:
+    raise SystemExit("no image gave any impression word")
+  means = np.mean(counts, 0)
+  result = {"reference_means": [float(m) for m in np.maximum(means, 1e-3)],
+            "images": len(counts), "per_image_counts": dict(zip(names, np.asarray(counts).tolist())),
+            "lexicon": rec.lexicon.source, "word_vectors": rec.wordvecs.source}
+  with open(args.out, "w", encoding="utf-8") as f:
+    json.dump(result, f, indent=2)
+  print(json.dumps({k: result[k] for k in ("reference_means", "images")}))
+
+
+if __name__ == "__main__":
+  main()

@@ -1,0 +1,68 @@
+"""User-study measures: quadrant agreement (Table 1) and rating measures (Table 2)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from jaxvis import cli
+from jaxvis.music import evaluate
+
+
+def _write(tmp_path, name, text):
+  p = tmp_path / name
+  p.write_text(text)
+  return str(p)
+
+
+def test_quadrant_agreement_per_quadrant_and_overall(tmp_path):
+  # 2 images x 2 users; user points -> quadrants: img1: q1, q4; img2: q1, q1.
+  users = _write(tmp_path, "u.csv", "image_id,user_id,valence,arousal\n"
+                 "img1,u1,0.5,0.5\nimg1,u2,0.3,-0.2\nimg2,u1,0.1,0.9\nimg2,u2,0.0,0.0\n")
+  system = _write(tmp_path, "s.csv", "image_id,method,quadrant\nimg1,A,1\nimg2,A,2\n"
+                  "img1,B,4\nimg2,B,1\n")
+  res = evaluate.evaluate_files(users, system)["quadrant_agreement"]
+  a, b = res["A"], res["B"]
+  assert a["pairs"] == 4 and a["images"] == 2
+  assert a["per_quadrant"][1]["user_rate"] == pytest.approx(75.0)
+  assert a["per_quadrant"][4]["user_rate"] == pytest.approx(25.0)
+  assert a["per_quadrant"][1]["system_rate"] == pytest.approx(50.0)
+  assert a["per_quadrant"][1]["agreement"] == pytest.approx(100 / 3)   # 1 of 3 q1 pairs
+  assert a["per_quadrant"][4]["agreement"] == pytest.approx(0.0)
+  assert a["per_quadrant"][2]["agreement"] is None                     # no user chose q2
+  assert a["agreement"] == pytest.approx(25.0)
+  assert b["agreement"] == pytest.approx(75.0)
+
+
+def test_rating_measures_scores_and_failures(tmp_path):
+  ratings = _write(tmp_path, "r.csv", "image_id,user_id,method,condition,rating,song_id\n"
+                   # without narrowing: 2 songs each; pair means 4.5 and 2.0
+                   "img1,u1,B,without,5,s1\nimg1,u1,B,without,4,s2\n"
+                   "img1,u2,B,without,2,s1\nimg1,u2,B,without,2,s2\n"
+                   # with narrowing: pair means 4 and 3
+                   "img1,u1,B,with,4,s1\nimg1,u2,B,with,3,s1\n"
+                   # user quadrant: one failure
+                   "img1,u1,B,user,5,s3\nimg1,u2,B,user,,\n")
+  res = evaluate.evaluate_files(ratings=ratings)["ratings"]["B"]
+  assert res["without"] == pytest.approx({"pairs": 2, "share_score_ge_4": 50.0,
+                                          "mean_score": 3.25, "failure_share": 0.0})
+  assert res["with"]["mean_score"] == pytest.approx(3.5)
+  assert res["user"]["failure_share"] == pytest.approx(50.0)
+  assert res["user"]["share_score_ge_4"] == pytest.approx(100.0)
+
+
+def test_bad_files_and_cli(tmp_path, capsys):
+  bad = _write(tmp_path, "r.csv", "image_id,user_id,condition,rating\nimg1,u1,sometimes,3\n")
+  with pytest.raises(ValueError, match="condition"):
+    evaluate.evaluate_files(ratings=bad)
+  missing = _write(tmp_path, "m.csv", "image_id,rating\n")
+  with pytest.raises(ValueError, match="user_id"):
+    evaluate.evaluate_files(ratings=missing)
+  with pytest.raises(ValueError, match="both"):
+    evaluate.evaluate_files(user_quadrants=missing)
+  good = _write(tmp_path, "g.csv", "image_id,user_id,condition,rating\nimg1,u1,with,4\n")
+  assert cli.main(["music", "evaluate", "--ratings", good, "--json"]) == 0
+  out = json.loads(capsys.readouterr().out)
+  assert out["ratings"]["system"]["with"]["mean_score"] == 4.0
+  assert cli.main(["music", "evaluate", "--ratings", bad]) == 2
