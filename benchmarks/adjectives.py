@@ -17,14 +17,14 @@ import numpy as np
 import common
 from jaxvis import train
 from jaxvis.adjectives import relevance
-from jaxvis.adjectives.train import SCAEConfig, _encoder_fn, _stage_optimizer, init_params, \
+from jaxvis.adjectives.train import SCAEConfig, make_encoder_fn, stage_optimizer, init_params, \
     make_loss_fn
 
 
 def bench_training(config: SCAEConfig, batch: int, repeats: int) -> None:
   mesh = train.make_mesh()
   params = init_params(config, (100, 100, 3))
-  state = train.replicate(train.TrainState.create(params, _stage_optimizer(config, params, None)),
+  state = train.replicate(train.TrainState.create(params, stage_optimizer(config, params, None)),
                           mesh)
   step = train.make_train_step(make_loss_fn(config, None), mesh, donate=False)
   rng = np.random.default_rng(0)
@@ -39,8 +39,8 @@ def bench_training(config: SCAEConfig, batch: int, repeats: int) -> None:
 
 def bench_ranking(config: SCAEConfig, batch: int, repeats: int) -> None:
   params = init_params(config, (100, 100, 3))
-  encode = _encoder_fn(config.model(), 2)
-  dim = 2 * 2 * config.features[-1]
+  encode = make_encoder_fn(config.model(), 2, "all")
+  dim = 2 * 2 * sum(config.features)
   model = relevance.RelevanceModel(jnp.zeros(dim), jnp.ones(dim), jnp.ones(dim) / dim, jnp.zeros(()))
 
   @jax.jit

@@ -95,9 +95,9 @@ def warm(images: np.ndarray, strength: float = 1.0) -> np.ndarray:
 
 
 def soft(images: np.ndarray, strength: float = 1.0) -> np.ndarray:
-  """Softness: a Gaussian blur (sigma 1.6 px per 100 px of image side)."""
+  """Softness: a Gaussian blur (sigma 2.5 px per 100 px of image side)."""
   import jax.numpy as jnp
-  sigma = 1.6 * strength * images.shape[1] / 100.0
+  sigma = 2.5 * strength * images.shape[1] / 100.0
   return np.clip(np.asarray(image_ops.gaussian_blur(jnp.asarray(images), sigma)), 0, 1)
 
 

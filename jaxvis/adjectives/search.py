@@ -31,7 +31,8 @@ class SearchConfig:
   scae: SCAEConfig = SCAEConfig()
   num_clusters: int = 2                # K of the K-means on difference features
   kmeans_restarts: int = 10
-  grid: int | None = 2                 # code pooled to grid x grid cells (None: whole map)
+  grid: int | None = 2                 # codes pooled to grid x grid cells (None: whole maps)
+  feature_levels: str = "all"          # "all" levels' codes concatenated, or the "top" one
   relevance: str = "logistic"          # "logistic" or "centroid"
   l2: float = 1e-2                     # logistic regression weight decay
   relevance_steps: int = 500
@@ -107,8 +108,8 @@ def rank_query(P, Q, config: SearchConfig = SearchConfig(), *,
   else:
     arrays = {"image": np.concatenate([P, Q])}
   params = train_scae(config.scae, arrays, workdir=workdir, progress=progress)
-  code_p = encode(config.scae, params, P, grid=config.grid)
-  code_q = encode(config.scae, params, Q, grid=config.grid)
+  code_p = encode(config.scae, params, P, grid=config.grid, levels=config.feature_levels)
+  code_q = encode(config.scae, params, Q, grid=config.grid, levels=config.feature_levels)
   diffs = relevance.difference_features(code_p, code_q, pairs.p, pairs.q)
   clusters = relevance.cluster_pairs(diffs, config.num_clusters,
                                      key=jax.random.key(config.seed),
@@ -118,7 +119,7 @@ def rank_query(P, Q, config: SearchConfig = SearchConfig(), *,
                                   method=config.relevance, l2=config.l2,
                                   steps=config.relevance_steps)
   code_c = np.concatenate([code_p, code_q]) if candidates is None else \
-      encode(config.scae, params, cand, grid=config.grid)
+      encode(config.scae, params, cand, grid=config.grid, levels=config.feature_levels)
   scores = np.asarray(relevance.relevance_scores(model, code_c))
   return SearchResult(scores, relevance.rank(scores), pairs, clusters, params, model)
 

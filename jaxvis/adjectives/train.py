@@ -44,7 +44,7 @@ class SCAEConfig:
 
   @classmethod
   def tiny(cls, **overrides) -> "SCAEConfig":
-    """Small network and few steps for tests (use with 28x28 inputs)."""
+    """Small network and few steps for tests (28x28 inputs work)."""
     base = dict(features=(4, 4), batch_size=8, greedy_steps=10, finetune_steps=10)
     base.update(overrides)
     return cls(**base)
@@ -94,7 +94,7 @@ def make_loss_fn(config: SCAEConfig, stage: int | None):
   return loss_fn
 
 
-def _stage_optimizer(config: SCAEConfig, params, stage: int | None):
+def stage_optimizer(config: SCAEConfig, params, stage: int | None):
   """Adam on the stage's level; zero updates for the other levels."""
   adam = optax.adam(config.learning_rate)
   if stage is None:
@@ -158,7 +158,7 @@ def train_scae(config: SCAEConfig, arrays: dict[str, np.ndarray], *, workdir: st
     if steps == 0:
       continue
     name = "finetune" if stage is None else f"level{stage}"
-    state = train.TrainState.create(params, _stage_optimizer(config, params, stage))
+    state = train.TrainState.create(params, stage_optimizer(config, params, stage))
     step_fn = train.make_train_step(make_loss_fn(config, stage), mesh)
     it = data.loader(source, config.batch_size, seed=config.seed + (stage or 0))
     state = train.fit(state, step_fn, it, num_steps=steps, rng=jax.random.fold_in(rng, stage or 0),
@@ -171,29 +171,39 @@ def train_scae(config: SCAEConfig, arrays: dict[str, np.ndarray], *, workdir: st
 
 
 def encode(config: SCAEConfig, params, images: np.ndarray, *, batch_size: int = 64,
-           grid: int | None = 2) -> np.ndarray:
-  """Top-level codes of `images`, average-pooled to `grid` x `grid` cells and flattened.
+           grid: int | None = 2, levels: str = "all") -> np.ndarray:
+  """Codes of `images`, average-pooled to `grid` x `grid` cells and flattened.
 
-  `grid=None` keeps the whole code map (Table 2: 22*22*20 values per image).
+  Args:
+    levels: "top" (the top-level code, as the paper says) or "all" (every
+      encoding process's code, concatenated: the lower level keeps colour and
+      fine texture that the top one pools away).
+    grid: cells per side; None keeps the whole code maps (Table 2: 22*22*20 at the top).
   """
   images = np.asarray(images, np.float32)
   if images.ndim != 4:
     raise ValueError(f"images: expected (N, H, W, C), got shape {images.shape}")
+  if levels not in ("top", "all"):
+    raise ValueError(f"levels: expected 'top' or 'all', got {levels!r}")
   check_image_size(config.model(), images.shape[1], images.shape[2])
-  fn = _encoder_fn(config.model(), grid)
+  fn = make_encoder_fn(config.model(), grid, levels)
   out = [np.asarray(fn(params, images[i:i + batch_size]))
          for i in range(0, len(images), batch_size)]
   return np.concatenate(out, 0) if out else np.zeros((0, 0), np.float32)
 
 
-def _encoder_fn(model: StackedCAE, grid: int | None):
+def make_encoder_fn(model: StackedCAE, grid: int | None, levels: str = "top"):
   @jax.jit
   def fn(params, x):
-    code = model.apply({"params": params}, x, method=StackedCAE.features_of)
-    code = code.astype(jnp.float32)
-    if grid is not None:
-      code = pool_to_grid(code, grid)
-    return code.reshape(code.shape[0], -1)
+    codes = model.apply({"params": params}, x, method=StackedCAE.encode)[1:]
+    codes = codes[-1:] if levels == "top" else codes
+    flat = []
+    for code in codes:
+      code = code.astype(jnp.float32)
+      if grid is not None:
+        code = pool_to_grid(code, grid)
+      flat.append(code.reshape(code.shape[0], -1))
+    return jnp.concatenate(flat, axis=1)
   return fn
 
 
