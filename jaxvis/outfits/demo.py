@@ -20,12 +20,12 @@ from jaxvis.outfits import polyvore, recommend, sheet, synthetic, training
 def section(report, quick: bool) -> None:
   report.section("Outfits: grading and closet recommendation (Tangseng et al. 2017)")
   root = os.path.join(report.out_dir, "outfits_data")
-  n_train = 160 if quick else 400
+  n_train = 300 if quick else 400
   synthetic.make_dataset(root, synthetic.SyntheticConfig(
       num_outfits=(n_train, 40, 40), items_per_palette=4, image_size=64))
   report.text(f"Synthetic Polyvore Outfits dataset ({n_train} training outfits; rule: an outfit "
               "is good iff all its items share one hue family), disjoint split.")
-  cfg = training.OutfitsConfig.tiny(root, num_steps=150 if quick else 600,
+  cfg = training.OutfitsConfig.tiny(root, num_steps=200 if quick else 600,
                                     hidden=64 if quick else 256)
   start = time.time()
   workdir = os.path.join(report.out_dir, "outfits_grader")

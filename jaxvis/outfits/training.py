@@ -59,7 +59,7 @@ class OutfitsConfig:
   @classmethod
   def tiny(cls, data: str = "", **overrides) -> "OutfitsConfig":
     """A CPU-sized run on the synthetic dataset."""
-    base = dict(data=data, hidden=64, dropout=0.2, batch_size=32, num_steps=300,
+    base = dict(data=data, hidden=64, dropout=0.2, batch_size=32, num_steps=500,
                 backbone="tiny", image_size=64, checkpoint_every=0, standardize_features=True)
     base.update(overrides)
     return cls(**base)

@@ -14,7 +14,7 @@ from jaxvis.outfits import polyvore, recommend, synthetic, training
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory):
   root = str(tmp_path_factory.mktemp("polyvore_outfits"))
-  synthetic.make_dataset(root, synthetic.SyntheticConfig(num_outfits=(200, 40, 40),
+  synthetic.make_dataset(root, synthetic.SyntheticConfig(num_outfits=(400, 40, 40),
                                                           items_per_palette=4, image_size=64))
   return root
 
@@ -119,7 +119,7 @@ def test_item_id_closet_uses_the_feature_cache(trained, dataset, tmp_path, capsy
   path = str(tmp_path / "closet.json")
   with open(path, "w") as f:
     json.dump(spec, f)
-  assert cli.main(["outfits", "recommend", path, "--workdir", workdir, "--top", "3",
+  assert cli.main(["outfits", "recommend", path, "--workdir", workdir, "--top", "5",
                    "--json"]) == 0
   rows = json.loads(capsys.readouterr().out)
   assert len(rows) == 2                 # upper+lower+feet and full+feet, no accessories
@@ -136,7 +136,7 @@ def test_crawled_sets_train_a_set_grader_on_an_algorithm_1_split(dataset, tmp_pa
   path = str(tmp_path / "sets.jsonl")
   with open(path, "w") as f:
     f.write("\n".join(json.dumps(s) for s in sets))
-  cfg = training.OutfitsConfig.tiny(path, data_format="crawled", model="deepsets", num_steps=30,
+  cfg = training.OutfitsConfig.tiny(path, data_format="crawled", model="deepsets", num_steps=20,
                                     feature_cache=os.path.join(dataset, "features"))
   loaded = training.load_dataset(cfg)
   train_items = {i for o in loaded.outfits["train"] for i in o.item_ids}
@@ -145,3 +145,12 @@ def test_crawled_sets_train_a_set_grader_on_an_algorithm_1_split(dataset, tmp_pa
   _, _, result = training.train(cfg, str(tmp_path / "run"), progress=False)
   assert 0.0 <= result["auc"] <= 1.0 and result["num_outfits"] == 3 * len(loaded.outfits["test"])
   assert "fitb_accuracy" not in result
+  # a set grader recommends through the full (naive) scorer
+  grader = training.load(str(tmp_path / "run"))
+  assert grader.cfg.model == "deepsets" and grader.norm is not None
+  cache = os.path.join(dataset, "features", cfg.feature_config().key())
+  ids = json.load(open(os.path.join(cache, "meta.json")))["ids"]
+  names = [next(i for i in ids if data.items[i].part == p) for p in ("upper", "lower", "feet")]
+  closet = closet_lib.Closet(names, [data.items[i].part for i in names], [""] * 3, cache)
+  top = recommend.recommend_closet(grader, closet, k=3)
+  assert len(top) == 1 and top[0].items == (0, 1, 2) and 0 < top[0].score < 1
