@@ -149,25 +149,35 @@ class FeatureCache:
       self.mean_feature = np.load(os.path.join(directory, "mean_feature.npy"))
 
   def update(self, images: Mapping[str, str], extractor: FeatureExtractor | None = None,
-             progress: bool = True) -> None:
-    """Extracts and stores features of the items in `images` (id -> path) not cached yet."""
-    todo = [i for i in images if i not in set(self.ids)]
+             progress: bool = True, save_every: int = 64) -> None:
+    """Extracts and stores features of the items in `images` (id -> path) not cached yet.
+
+    Progress is saved every `save_every` chunks, so an interrupted extraction resumes.
+    """
+    cached = set(self.ids)
+    todo = [i for i in images if i not in cached]
     if not todo:
       return
     extractor = extractor or FeatureExtractor(self.cfg)
     size, bs = self.cfg.image_size, self.cfg.batch_size * 8
-    feats, pixel_sum = [], np.zeros((size, size, 3), np.float64)
-    for start in tqdm(range(0, len(todo), bs), desc="item features", disable=not progress):
-      batch = np.stack([load_image(images[i], size) for i in todo[start:start + bs]])
-      pixel_sum += batch.sum(0, dtype=np.float64)
-      feats.append(extractor(batch))
-    new = np.concatenate(feats).astype(np.float32)
-    self.table = new if self.table is None else np.concatenate([self.table, new])
-    self.pixel_sum = pixel_sum if self.pixel_sum is None else self.pixel_sum + pixel_sum
-    self.ids = self.ids + todo
-    mean_image = np.round(self.pixel_sum / len(self.ids)).astype(np.uint8)[None]
-    self.mean_feature = extractor(mean_image)[0].astype(np.float32)
-    self._save()
+    pending_ids: list[str] = []
+    pending: list[np.ndarray] = []
+    for n, start in enumerate(tqdm(range(0, len(todo), bs), desc="item features",
+                                   disable=not progress)):
+      ids = todo[start:start + bs]
+      batch = np.stack([load_image(images[i], size) for i in ids])
+      pixels = batch.sum(0, dtype=np.float64)
+      self.pixel_sum = pixels if self.pixel_sum is None else self.pixel_sum + pixels
+      pending.append(extractor(batch).astype(np.float32))
+      pending_ids += ids
+      if (n + 1) % save_every == 0 or start + bs >= len(todo):
+        new = np.concatenate(pending)
+        self.table = new if self.table is None else np.concatenate([self.table, new])
+        self.ids = self.ids + pending_ids
+        pending, pending_ids = [], []
+        mean_image = np.round(self.pixel_sum / len(self.ids)).astype(np.uint8)[None]
+        self.mean_feature = extractor(mean_image)[0].astype(np.float32)
+        self._save()
 
   def _save(self) -> None:
     d = self.directory
