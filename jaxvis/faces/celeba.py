@@ -1,0 +1,88 @@
+"""Reader for CelebA's in-the-wild annotations: `list_bbox_celeba.txt` + `list_landmarks_celeba.txt`.
+
+Both files: line 1 the image count, line 2 the column names, then one row per
+image: `000001.jpg    95  71 226 313` (x_1 y_1 width height) and
+`000001.jpg 69 109 106 113 77 142 73 152 108 154` (left eye, right eye, nose,
+left mouth, right mouth as x y pairs). The images are `img_celeba/<name>`.
+Boxes come back as xyxy inclusive pixels, landmarks as (5, 2) (x, y).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+
+import numpy as np
+
+
+@dataclasses.dataclass(frozen=True)
+class CelebaRecord:
+  path: str
+  name: str
+  box: np.ndarray        # (4,) xyxy
+  landmarks: np.ndarray  # (5, 2)
+
+
+def _read_table(path: str, argname: str, ncols: int) -> dict[str, np.ndarray]:
+  if not os.path.isfile(path):
+    raise ValueError(f"{argname}: {path!r} does not exist")
+  with open(path, encoding="utf-8") as f:
+    lines = [ln.split() for ln in f if ln.strip()]
+  if len(lines) < 2:
+    raise ValueError(f"{argname}: expected a count line and a header line, got {len(lines)} line(s)")
+  try:
+    count = int(lines[0][0])
+  except ValueError:
+    raise ValueError(f"{argname}: line 1: expected the image count, got {' '.join(lines[0])!r}") from None
+  rows = {}
+  for k, parts in enumerate(lines[2:], start=3):
+    if len(parts) != ncols + 1:
+      raise ValueError(f"{argname}: line {k}: expected an image name and {ncols} numbers, got {' '.join(parts)!r}")
+    rows[parts[0]] = np.asarray([float(v) for v in parts[1:]], np.float32)
+  if len(rows) != count:
+    raise ValueError(f"{argname}: line 1 announces {count} images, found {len(rows)}")
+  return rows
+
+
+def read_celeba(root: str, bbox_file: str | None = None, landmarks_file: str | None = None,
+                images_dir: str | None = None) -> list[CelebaRecord]:
+  """Reads the in-the-wild CelebA boxes and landmarks of the images present in both files.
+
+  Args:
+    root: CelebA folder holding `Anno/` (or the two files directly) and `img_celeba/`.
+    bbox_file, landmarks_file, images_dir: override the default locations.
+  """
+  def find(name):
+    for cand in (os.path.join(root, "Anno", name), os.path.join(root, name)):
+      if os.path.isfile(cand):
+        return cand
+    return os.path.join(root, "Anno", name)
+  bbox_file = bbox_file or find("list_bbox_celeba.txt")
+  landmarks_file = landmarks_file or find("list_landmarks_celeba.txt")
+  images_dir = images_dir or os.path.join(root, "img_celeba")
+  boxes = _read_table(bbox_file, "bbox_file", 4)
+  marks = _read_table(landmarks_file, "landmarks_file", 10)
+  out = []
+  for name, xywh in boxes.items():
+    if name not in marks:
+      continue
+    box = np.array([xywh[0], xywh[1], xywh[0] + xywh[2] - 1, xywh[1] + xywh[3] - 1], np.float32)
+    out.append(CelebaRecord(os.path.join(images_dir, name), name, box, marks[name].reshape(5, 2)))
+  return out
+
+
+def write_celeba(root: str, records) -> None:
+  """Writes (name, box xyxy, landmarks (5, 2)) tuples as `Anno/list_bbox_celeba.txt`
+  and `Anno/list_landmarks_celeba.txt` in the published layout."""
+  os.makedirs(os.path.join(root, "Anno"), exist_ok=True)
+  records = list(records)
+  with open(os.path.join(root, "Anno", "list_bbox_celeba.txt"), "w") as f:
+    f.write(f"{len(records)}\nimage_id x_1 y_1 width height\n")
+    for name, box, _ in records:
+      x, y = int(round(box[0])), int(round(box[1]))
+      f.write(f"{name} {x:5d} {y:4d} {int(round(box[2] - box[0] + 1)):4d} {int(round(box[3] - box[1] + 1)):4d}\n")
+  with open(os.path.join(root, "Anno", "list_landmarks_celeba.txt"), "w") as f:
+    f.write(f"{len(records)}\nlefteye_x lefteye_y righteye_x righteye_y nose_x nose_y "
+            "leftmouth_x leftmouth_y rightmouth_x rightmouth_y\n")
+    for name, _, lm in records:
+      f.write(name + " " + " ".join(f"{int(round(v)):4d}" for v in np.asarray(lm).reshape(-1)) + "\n")
