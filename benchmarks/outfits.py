@@ -74,9 +74,12 @@ def bench_scorers(args, per_part: int, naive_n: int, repeats: int) -> None:
                "seconds": round(seconds, 4)})
 
   tile = (args.tile_bodies, args.tile_sets)
-  run = lambda: recommend.decomposed_top_k(variables, feats, mean, labels, k=10, tile=tile)  # noqa
+  mesh = train.make_mesh() if jax.device_count() > 1 else None   # bodies split over devices
+  run = lambda: recommend.decomposed_top_k(variables, feats, mean, labels, k=10, tile=tile,  # noqa
+                                           mesh=mesh)
   compile_s, seconds = common.measure(run, repeats=repeats, warmup=0)
   common.emit({"bench": "outfits", "scorer": "decomposed", "dtype": "float32",
+               "devices": jax.device_count(),
                "batch": tile[0] * tile[1], "closet_per_part": per_part, "outfits": total,
                "closet_outfits": total, "items_per_s": total / seconds, "compile_s": compile_s,
                "seconds": round(seconds, 4),

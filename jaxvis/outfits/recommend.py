@@ -187,26 +187,25 @@ def _tile_scores(proj: SlotProjections, radix, offset, body_ids, sets, per_body:
   return (jnp.maximum(body[:, None, :] + acc[None, :, :], 0) * proj.w).sum(-1) + proj.w0
 
 
-@functools.partial(jax.jit, static_argnames=("k", "tb", "ta", "per_body"))
-def _config_top_k(proj: SlotProjections, radix, offset, num_bodies, sets, num_sets, *, k: int,
-                  tb: int, ta: int, per_body: bool):
-  """Exact top-k over num_bodies x num_sets outfits of one configuration.
+def _range_top_k(proj: SlotProjections, radix, offset, body_lo, body_hi, sets, num_sets, *,
+                 k: int, tb: int, ta: int, per_body: bool):
+  """Exact top-k over bodies [body_lo, body_hi) x num_sets accessory sets of one configuration.
 
   `sets` (accessory-table rows, (S, 3)) is padded to at least ceil(num_sets / ta) * ta
   rows; the padding's size only buckets shapes so that closets share compiles.
   """
-  n_btiles = (num_bodies + tb - 1) // tb
+  n_btiles = (jnp.maximum(body_hi - body_lo, 0) + tb - 1) // tb
   n_atiles = (num_sets + ta - 1) // ta
 
   def body_step(bt, carry):
     def set_step(at, carry):
       vals, bids, sids = carry
-      b_ids = bt * tb + jnp.arange(tb)
+      b_ids = body_lo + bt * tb + jnp.arange(tb)
       s_ids = at * ta + jnp.arange(ta)
       tile_sets = jax.lax.dynamic_slice_in_dim(sets, at * ta, ta)
-      scores = _tile_scores(proj, radix, offset, jnp.minimum(b_ids, num_bodies - 1), tile_sets,
+      scores = _tile_scores(proj, radix, offset, jnp.minimum(b_ids, body_hi - 1), tile_sets,
                             per_body)
-      valid = (b_ids < num_bodies)[:, None] & (s_ids < num_sets)[None, :]
+      valid = (b_ids < body_hi)[:, None] & (s_ids < num_sets)[None, :]
       scores = jnp.where(valid, scores, -jnp.inf).reshape(-1)
       tv, ti = jax.lax.top_k(scores, min(k, scores.shape[0]))
       all_v = jnp.concatenate([vals, tv])
@@ -221,9 +220,30 @@ def _config_top_k(proj: SlotProjections, radix, offset, num_bodies, sets, num_se
   return jax.lax.fori_loop(0, n_btiles, body_step, init)
 
 
+_config_top_k = jax.jit(_range_top_k, static_argnames=("k", "tb", "ta", "per_body"))
+
+
+@functools.lru_cache(maxsize=16)
+def _sharded_top_k(mesh, k: int, tb: int, ta: int, per_body: bool):
+  """`_range_top_k` with the body range split over the mesh's `data` axis: each device keeps
+  its own top-k, (devices, k) candidates come back to be merged."""
+  P = jax.sharding.PartitionSpec
+
+  def local(proj, radix, offset, lo, hi, sets, num_sets):
+    v, b, s = _range_top_k(proj, radix, offset, lo[0], hi[0], sets, num_sets, k=k, tb=tb, ta=ta,
+                           per_body=per_body)
+    return v[None], b[None], s[None]
+
+  repl = P()
+  # check_vma=False: the loop carry starts replicated and becomes per-device.
+  return jax.jit(jax.shard_map(local, mesh=mesh,
+                               in_specs=(repl, repl, repl, P("data"), P("data"), repl, repl),
+                               out_specs=(P("data"), P("data"), P("data")), check_vma=False))
+
+
 def decomposed_top_k(variables, feats, mean_feature, part_labels: Sequence[str], k: int = 10,
                      tile: tuple[int, int] = (64, 256), messages: list[str] | None = None,
-                     per_body: bool | None = None) -> list[Outfit]:
+                     per_body: bool | None = None, mesh=None) -> list[Outfit]:
   """The exact top-k outfits of a closet under a slot grader (decomposed scoring).
 
   Args:
@@ -236,6 +256,8 @@ def decomposed_top_k(variables, feats, mean_feature, part_labels: Sequence[str],
     messages: receives one line per configuration skipped.
     per_body: score a tile body by body (fast on CPU) or as one fused reduction
       (GPU/TPU); None picks by the default backend.
+    mesh: a mesh with a `data` axis (e.g. `jaxvis.train.make_mesh()`): body combinations are
+      split over its devices. None: one device.
 
   Returns:
     Outfits sorted by score, best first.
@@ -267,10 +289,19 @@ def decomposed_top_k(variables, feats, mean_feature, part_labels: Sequence[str],
     radix = np.array([len(by_part[p]) if p in config else 1 for p in BODY_SLOTS], np.int32)
     offset = np.array([0 if p in config else len(by_part[p]) for p in BODY_SLOTS], np.int32)
     n_bodies = int(np.prod(radix))
-    vals, bids, sids = _config_top_k(proj, jnp.asarray(radix), jnp.asarray(offset),
-                                     jnp.int32(n_bodies), jnp.asarray(padded), jnp.int32(n_sets),
-                                     k=k, tb=tb, ta=ta,
-                                     per_body=per_body)
+    args = (proj, jnp.asarray(radix), jnp.asarray(offset))
+    if mesh is None or mesh.devices.size == 1:
+      vals, bids, sids = _config_top_k(*args, jnp.int32(0), jnp.int32(n_bodies),
+                                       jnp.asarray(padded), jnp.int32(n_sets), k=k, tb=tb, ta=ta,
+                                       per_body=per_body)
+    else:
+      n_dev = mesh.devices.size
+      share = -(-n_bodies // n_dev)
+      lo = np.minimum(np.arange(n_dev) * share, n_bodies).astype(np.int32)
+      hi = np.minimum(lo + share, n_bodies).astype(np.int32)
+      vals, bids, sids = _sharded_top_k(mesh, k, tb, ta, per_body)(
+          *args, jnp.asarray(lo), jnp.asarray(hi), jnp.asarray(padded), jnp.int32(n_sets))
+      vals, bids, sids = (np.asarray(x).reshape(-1) for x in (vals, bids, sids))
     vals, bids, sids = (np.asarray(x) for x in (vals, bids, sids))
     for v, b, s in zip(vals, bids, sids):
       if not np.isfinite(v):
@@ -322,7 +353,9 @@ def recommend_closet(grader, closet, k: int = 10, messages: list[str] | None = N
   raw = closet_lib.closet_features(closet, grader.cfg.feature_config())
   feats = grader.to_grader_space(raw)
   if grader.cfg.model == "slot":
+    from jaxvis import train
+    mesh = train.make_mesh() if jax.device_count() > 1 else None
     return decomposed_top_k(grader.variables, feats, grader.mean_feature, closet.parts, k, tile,
-                            messages)
+                            messages, mesh=mesh)
   return naive_top_k(grader.model, grader.variables, feats, grader.mean_feature, closet.parts, k,
                      messages=messages)

@@ -91,3 +91,36 @@ def test_twenty_items_per_part_closet_runs_in_tiles():
   out = recommend.decomposed_top_k(v, feats, np.zeros(6, np.float32), labels, k=25, tile=TILE)
   assert len(out) == 25 and all(math.isfinite(o.score) for o in out)
   assert [o.score for o in out] == sorted([o.score for o in out], reverse=True)
+
+
+_SHARDED = r"""
+import json, numpy as np, jax
+from jaxvis import train
+from jaxvis.outfits import recommend
+import test_recommend as t
+model, v = t._grader()
+labels = ["outer"] * 2 + ["upper"] * 3 + ["lower"] * 2 + ["full"] * 3 + ["feet"] * 2 + ["accessory"] * 3
+rng = np.random.default_rng(4)
+feats = rng.normal(size=(len(labels), 6)).astype(np.float32)
+mean = rng.normal(size=6).astype(np.float32)
+one = recommend.decomposed_top_k(v, feats, mean, labels, k=30, tile=t.TILE)
+four = recommend.decomposed_top_k(v, feats, mean, labels, k=30, tile=t.TILE, mesh=train.make_mesh())
+print(json.dumps({"devices": jax.device_count(), "one": [[o.items, o.score] for o in one],
+                  "four": [[o.items, o.score] for o in four]}))
+"""
+
+
+def test_sharded_enumeration_over_devices_equals_one_device():
+  import json
+  import os
+  import subprocess
+  import sys
+  env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=4",
+             JAX_PLATFORMS="cpu", PYTHONPATH=os.path.dirname(__file__))
+  out = subprocess.run([sys.executable, "-c", _SHARDED], env=env, capture_output=True, text=True,
+                       timeout=300)
+  assert out.returncode == 0, out.stderr[-2000:]
+  res = json.loads(out.stdout.strip().splitlines()[-1])
+  assert res["devices"] == 4
+  assert [r[0] for r in res["four"]] == [r[0] for r in res["one"]]
+  np.testing.assert_allclose([r[1] for r in res["four"]], [r[1] for r in res["one"]], rtol=1e-6)
