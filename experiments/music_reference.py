@@ -49,24 +49,34 @@ def main() -> None:
   ap.add_argument("--out", required=True)
   ap.add_argument("--method", choices=("A", "B"), default=None)
   ap.add_argument("--tiny", action="store_true", help="the four scikit-image demo photos")
+  ap.add_argument("--system-out", help="also write image_id,method,quadrant CSV (the system "
+                                       "quadrants that `jaxvis music evaluate` compares to users)")
   args = ap.parse_args()
   if not args.tiny and not args.images:
     ap.error("images: give a folder, or --tiny")
   rec = MusicRecommender(synthetic.illustrative_songs(10), face_boxes=None)
-  counts, names = [], []
+  counts, names, extractions = [], [], []
   for name, image, caption, dets in (_tiny_inputs() if args.tiny else _inputs(args.images)):
-    out = rec.recommend(image, dets, caption, args.method)
+    ex = rec.extract(image, dets, caption, args.method)
+    out = rec.recommend_words(ex)
     if out.quadrant:
       counts.append(out.counts)
       names.append(name)
+      extractions.append(ex)
   if not counts:
     raise SystemExit("no image gave any impression word")
-  means = np.mean(counts, 0)
-  result = {"reference_means": [float(m) for m in np.maximum(means, 1e-3)],
+  means = np.maximum(np.mean(counts, 0), 1e-3)
+  result = {"reference_means": [float(m) for m in means],
             "images": len(counts), "per_image_counts": dict(zip(names, np.asarray(counts).tolist())),
             "lexicon": rec.lexicon.source, "word_vectors": rec.wordvecs.source}
   with open(args.out, "w", encoding="utf-8") as f:
     json.dump(result, f, indent=2)
+  if args.system_out:
+    narrowed = MusicRecommender(rec.songs, face_boxes=None, reference_means=means)
+    with open(args.system_out, "w", encoding="utf-8") as f:
+      f.write("image_id,method,quadrant\n")
+      for name, ex in zip(names, extractions):
+        f.write(f"{name},{ex.method},{narrowed.recommend_words(ex).quadrant}\n")
   print(json.dumps({k: result[k] for k in ("reference_means", "images")}))
 
 

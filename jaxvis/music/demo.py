@@ -46,7 +46,7 @@ def section(report, quick: bool) -> None:
   report.text(f"Impression words: {rec.lexicon.source} ({len(rec.lexicon)} words). "
               f"Word vectors: {rec.wordvecs.source}. Captions and boxes below are written "
               "by hand as demo inputs (the paper used cloud captioning and detection).")
-  names = list(PHOTOS)[:2] if quick else list(PHOTOS)
+  names = list(PHOTOS)[:1] if quick else list(PHOTOS)
   images = {n: _photo(n) for n in names}
   extractions = {}
   for n in names:

@@ -66,3 +66,11 @@ def test_dominant_expression_on_faces_pasted_in_an_image(trained_expression):
   assert probs.shape == (1, 7) and label == expression.FER2013_CLASSES[int(probs[0].argmax())]
   none, empty = expression.dominant_expression(model, variables, image, np.zeros((0, 4)))
   assert none is None and empty.shape == (0, 7)
+
+
+def test_train_expression_cli_rejects_a_non_fer_file(tmp_path, capsys):
+  from jaxvis import cli
+  bad = tmp_path / "bad.csv"
+  bad.write_text("label,pixels\n0,1 2 3\n")
+  assert cli.main(["music", "train-expression", str(bad), "--out", str(tmp_path / "m")]) == 2
+  assert "emotion" in capsys.readouterr().err
