@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from typing import Any
@@ -79,10 +80,15 @@ def explain(params: MaskingParams, images: jax.Array, class_ids: jax.Array,
   images = jnp.asarray(images)
   class_ids = jnp.asarray(class_ids)
   validate_inputs(params.config, images, class_ids)
+  return _masks(params.variables, images, class_ids, params.config, dtype or "float32")
+
+
+@functools.partial(jax.jit, static_argnames=("config", "dtype"))
+def _masks(variables, images, class_ids, config, dtype):
+  # One compiled program even when `explain` is called eagerly (inlined under an outer jit).
   images = jnp.where(jnp.isfinite(images), images, 0.0)
-  class_ids = jnp.clip(class_ids, 0, params.config.num_classes - 1)
-  module = model_lib.build(params.config, dtype or "float32")
-  masks, _ = module.apply(params.variables, images, class_ids, train=False)
+  class_ids = jnp.clip(class_ids, 0, config.num_classes - 1)
+  masks, _ = model_lib.build(config, dtype).apply(variables, images, class_ids, train=False)
   return jnp.where(jnp.isnan(masks), 0.0, masks)
 
 

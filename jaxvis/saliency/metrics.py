@@ -12,6 +12,7 @@ from typing import Callable
 import jax
 import jax.numpy as jnp
 
+from jaxvis.ops import boxes as box_ops
 from jaxvis.ops import image as image_ops
 
 
@@ -45,16 +46,7 @@ def mask_to_box(masks: jax.Array, threshold: float = 0.5) -> tuple[jax.Array, ja
 
 def box_area(boxes: jax.Array) -> jax.Array:
   """Pixel count of inclusive boxes (..., 4)."""
-  return jnp.maximum(boxes[..., 2] - boxes[..., 0] + 1, 0) * jnp.maximum(boxes[..., 3] - boxes[..., 1] + 1, 0)
-
-
-def box_iou(a: jax.Array, b: jax.Array) -> jax.Array:
-  """IoU of inclusive pixel boxes, broadcasting over leading dims."""
-  ix = jnp.minimum(a[..., 2], b[..., 2]) - jnp.maximum(a[..., 0], b[..., 0]) + 1
-  iy = jnp.minimum(a[..., 3], b[..., 3]) - jnp.maximum(a[..., 1], b[..., 1]) + 1
-  inter = jnp.maximum(ix, 0) * jnp.maximum(iy, 0)
-  union = box_area(a) + box_area(b) - inter
-  return inter / jnp.maximum(union, 1e-9)
+  return box_ops.area(boxes, offset=1.0)
 
 
 def localisation_success(pred_boxes: jax.Array, gt_boxes: jax.Array, gt_valid: jax.Array | None = None,
@@ -72,7 +64,7 @@ def localisation_success(pred_boxes: jax.Array, gt_boxes: jax.Array, gt_valid: j
   """
   if gt_boxes.ndim != 3 or gt_boxes.shape[-1] != 4 or gt_boxes.shape[0] != pred_boxes.shape[0]:
     raise ValueError(f"gt_boxes: expected (N, K, 4) with N={pred_boxes.shape[0]}, got {gt_boxes.shape}")
-  iou = box_iou(pred_boxes[:, None, :], gt_boxes)
+  iou = box_ops.iou(pred_boxes[:, None, :], gt_boxes, offset=1.0)[:, 0, :]
   if gt_valid is not None:
     iou = jnp.where(gt_valid, iou, 0.0)
   ok = jnp.any(iou > iou_threshold, axis=1)

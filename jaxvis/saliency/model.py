@@ -266,7 +266,7 @@ def init(config: MaskingConfig, rng: jax.Array, image_size: Sequence[int]) -> di
   h, w = int(image_size[0]), int(image_size[1])
   check_spatial_size(config, h, w)
   x = jnp.zeros((1, h, w, config.in_channels), jnp.float32)
-  return dict(build(config).init(rng, x, jnp.zeros((1,), jnp.int32)))
+  return dict(jax.jit(build(config).init)(rng, x, jnp.zeros((1,), jnp.int32)))
 
 
 def check_spatial_size(config: MaskingConfig, h: int, w: int) -> None:

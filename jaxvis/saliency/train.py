@@ -122,8 +122,11 @@ def create_state(cfg: TrainConfig, black_box_variables, encoder_variables: dict 
   """Initial train state; `encoder_variables` (e.g. pretrained ResNet-50 `{"params", "batch_stats"}`)
   replace the encoder's random init."""
   variables = model_lib.init(cfg.masking, jax.random.key(cfg.seed), cfg.image_size)
+  # The train step donates its state: own copies keep the caller's arrays alive.
+  copy = lambda tree: jax.tree.map(lambda a: jnp.array(a, copy=True), tree)
+  black_box_variables = copy(black_box_variables)
   if encoder_variables is not None:
-    variables = set_encoder_variables(variables, encoder_variables)
+    variables = set_encoder_variables(variables, copy(encoder_variables))
   params = variables["params"]
   masking_state = {k: v for k, v in variables.items() if k != "params"}
   return train_lib.TrainState.create(params=params, tx=make_optimizer(cfg, params),
@@ -155,7 +158,8 @@ def train_masking_model(cfg: TrainConfig, images: np.ndarray, labels: np.ndarray
                         black_box_apply: ApplyFn, black_box_variables, *,
                         workdir: str | None = None, encoder_variables: dict | None = None,
                         checkpoint_every: int = 200, progress: bool = True, mesh=None,
-                        eval_fn: Callable | None = None, eval_every: int = 0) -> MaskingParams:
+                        eval_fn: Callable | None = None, eval_every: int = 0,
+                        stop_after: int | None = None) -> MaskingParams:
   """Trains a masking model against a frozen black box; resumes from `workdir` if it holds a checkpoint.
 
   Args:
@@ -166,6 +170,8 @@ def train_masking_model(cfg: TrainConfig, images: np.ndarray, labels: np.ndarray
     black_box_variables: its (frozen) variables.
     workdir: checkpoints + metrics.jsonl; None keeps nothing.
     encoder_variables: pretrained encoder variables for the ResNet variants.
+    stop_after: stop (checkpointed) at this step although the run, and its learning-rate
+      schedule, is `cfg.num_steps` long; a later call with the same workdir continues it.
   """
   images = np.asarray(images, np.float32)
   labels = np.asarray(labels, np.int32)
@@ -182,7 +188,7 @@ def train_masking_model(cfg: TrainConfig, images: np.ndarray, labels: np.ndarray
   step = train_lib.make_train_step(make_loss_fn(cfg, black_box_apply), mesh)
   it = data_lib.loader(data_lib.ArraySource({"image": images, "label": labels}),
                        batch_size=cfg.batch_size, seed=cfg.seed)
-  state = train_lib.fit(state, step, it, num_steps=cfg.num_steps, rng=jax.random.key(cfg.seed + 1),
+  state = train_lib.fit(state, step, it, num_steps=min(stop_after or cfg.num_steps, cfg.num_steps), rng=jax.random.key(cfg.seed + 1),
                         mesh=mesh, workdir=workdir, config=cfg, checkpoint_every=checkpoint_every,
                         progress=progress, desc="masking model", eval_fn=eval_fn, eval_every=eval_every)
   return params_from_state(cfg, state)

@@ -1,0 +1,71 @@
+"""Masks/s of the ResNet-50 masking model vs a plain ResNet-50 forward (same inputs), and training images/s.
+
+    python benchmarks/saliency.py            # batch 1, 32, 256 at 224x224, float32 and bfloat16, + training
+    python benchmarks/saliency.py --quick    # batch 1 and 4, float32, no training step (< 1 min)
+
+Each masking record carries `ratio_to_resnet50` = its time per batch / a ResNet-50 forward's
+at the same batch and dtype (the issue's floor: <= 1.6).
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+import common
+from jaxvis import train as jtrain
+from jaxvis.nn import resnet
+from jaxvis.saliency import model as model_lib
+from jaxvis.saliency import objective as obj_lib
+from jaxvis.saliency import train as train_lib
+from jaxvis.saliency.explain import MaskingParams, explain
+
+
+def main() -> None:
+  args = common.parse_args(__doc__.splitlines()[0], extra=[
+      (("--no-train",), {"action": "store_true", "help": "skip the training-step measurement"}),
+      (("--train-batch",), {"type": int, "default": 32, "help": "batch of the training-step measurement"})])
+  size = 224
+  batches = (1, 4) if args.quick else (1, 32, 256)
+  dtypes = ("float32",) if args.quick else ("float32", "bfloat16")
+  repeats = args.repeats or (1 if args.quick else 5)
+  warmup = 0 if args.quick else 1
+  cfg = model_lib.MaskingConfig.imagenet(1000)
+  x0 = jnp.zeros((1, size, size, 3), jnp.float32)
+  mask_vars = jax.jit(lambda k: model_lib.build(cfg).init(k, x0, jnp.zeros((1,), jnp.int32)))(jax.random.key(0))
+  params = MaskingParams(dict(mask_vars), cfg)
+  net = resnet.ResNet50()
+  net_vars = jax.jit(net.init)(jax.random.key(1), x0)
+  for dtype in dtypes:
+    masking_fn = jax.jit(lambda p, x, c: explain(p, x, c, dtype=dtype))
+    forward = jax.jit(resnet.ResNet50(dtype=getattr(jnp, dtype)).apply)
+    for batch in batches:
+      x = jax.random.uniform(jax.random.key(2), (batch, size, size, 3), jnp.float32)
+      ids = jnp.arange(batch, dtype=jnp.int32) % 1000
+      r_compile, r_s = common.measure(forward, net_vars, x, repeats=repeats, warmup=warmup)
+      common.emit({"bench": "saliency", "model": "resnet50", "dtype": dtype, "batch": batch,
+                   "height": size, "width": size, "items_per_s": batch / r_s, "compile_s": r_compile})
+      m_compile, m_s = common.measure(masking_fn, params, x, ids, repeats=repeats, warmup=warmup)
+      common.emit({"bench": "saliency", "model": "masking", "dtype": dtype, "batch": batch,
+                   "height": size, "width": size, "items_per_s": batch / m_s, "compile_s": m_compile,
+                   "ratio_to_resnet50": round(m_s / r_s, 3)})
+  if args.quick or args.no_train:
+    return
+  # One training step: masking model fwd/bwd (frozen encoder) + two black-box ResNet-50 passes.
+  tcfg = train_lib.TrainConfig(masking=cfg, objective=obj_lib.ObjectiveConfig(
+      removal=obj_lib.EvidenceRemoval(value_range=(-124.0, 152.0))), image_size=(size, size),
+      batch_size=args.train_batch, num_steps=10)
+  mesh = jtrain.make_mesh()
+  state = jtrain.replicate(train_lib.create_state(tcfg, net_vars, encoder_variables=net_vars), mesh)
+  step = jtrain.make_train_step(train_lib.make_loss_fn(tcfg, net.apply), mesh, donate=False)
+  batch = jtrain.shard_batch({
+      "image": jax.device_get(jax.random.normal(jax.random.key(3), (args.train_batch, size, size, 3))) * 60.0,
+      "label": jax.device_get(jnp.arange(args.train_batch, dtype=jnp.int32) % 1000)}, mesh)
+  t_compile, t_s = common.measure(step, state, batch, jax.random.key(4), repeats=max(1, repeats // 2), warmup=0)
+  common.emit({"bench": "saliency", "model": "masking_train_step", "dtype": "float32",
+               "batch": args.train_batch, "height": size, "width": size,
+               "items_per_s": args.train_batch / t_s, "compile_s": t_compile})
+
+
+if __name__ == "__main__":
+  main()

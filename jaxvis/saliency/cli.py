@@ -1,0 +1,147 @@
+"""`jaxvis saliency train | explain | evaluate`."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import sys
+
+import numpy as np
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+  sub = parser.add_subparsers(dest="saliency_command", required=True)
+
+  p = sub.add_parser("train", help="train a black-box CNN and a masking model (cluttered digits or CIFAR-10)")
+  p.add_argument("--dataset", choices=("digits", "cifar10"), default="digits")
+  p.add_argument("--data-dir", default=None, help="cifar-10-batches-py folder (for --dataset cifar10)")
+  p.add_argument("--out", required=True, help="output folder: the explainer + black box (+ checkpoints)")
+  p.add_argument("--steps", type=int, default=None, help="masking-model steps")
+  p.add_argument("--cnn-steps", type=int, default=None, help="black-box classifier steps")
+  p.add_argument("--num-train", type=int, default=None, help="training images to use")
+  p.add_argument("--objective", choices=("authors", "paper"), default="authors")
+  p.add_argument("--tiny", action="store_true", help="a seconds-long run")
+  p.set_defaults(func=run_train)
+
+  p = sub.add_parser("explain", help="mask for one image: writes the Figure-1 overlay PNG")
+  p.add_argument("image", help="an image file (PNG/JPEG)")
+  p.add_argument("--class", dest="class_id", type=int, required=True, help="class id to explain")
+  p.add_argument("--checkpoint", required=True, help="folder written by `jaxvis saliency train`")
+  p.add_argument("--out", required=True, help="overlay PNG path")
+  p.add_argument("--dtype", choices=("float32", "bfloat16"), default="float32")
+  p.set_defaults(func=run_explain)
+
+  p = sub.add_parser("evaluate", help="score all methods on held-out data; write a Figure-5 PNG grid")
+  p.add_argument("--checkpoint", required=True, help="folder written by `jaxvis saliency train`")
+  p.add_argument("--out", required=True, help="grid PNG path")
+  p.add_argument("--json", default=None, help="also write the scores here")
+  p.add_argument("--num", type=int, default=64, help="evaluation canvases (digits)")
+  p.add_argument("--iterations", type=int, default=100, help="iterative-mask gradient steps")
+  p.set_defaults(func=run_evaluate)
+
+
+def _small_config(args, num_classes: int, in_channels: int = 3):
+  from jaxvis.saliency import experiment as exp
+  from jaxvis.saliency import model as model_lib
+  from jaxvis.saliency import objective as obj_lib
+  if args.tiny:
+    cfg = exp.SmallExperimentConfig(
+        cnn_widths=(8, 16, 32), cnn_steps=20, cnn_batch=16,
+        masking=model_lib.MaskingConfig.small(num_classes, small_widths=(8, 16, 16), convs_per_block=2,
+                                              upsampler_base=16, in_channels=in_channels),
+        mask_steps=10, mask_batch=8)
+  else:
+    cfg = exp.SmallExperimentConfig(masking=model_lib.MaskingConfig.small(
+        num_classes, small_widths=(32, 64, 128), upsampler_base=64, in_channels=in_channels))
+  objective = obj_lib.ObjectiveConfig.paper() if args.objective == "paper" else obj_lib.ObjectiveConfig()
+  repl = {"objective": objective}
+  if args.steps:
+    repl["mask_steps"] = args.steps
+  if args.cnn_steps:
+    repl["cnn_steps"] = args.cnn_steps
+  return dataclasses.replace(cfg, **repl)
+
+
+def run_train(args) -> int:
+  from jaxvis.saliency import blackbox
+  from jaxvis.saliency import cifar10
+  from jaxvis.saliency import experiment as exp
+  from jaxvis.saliency import explain as explain_lib
+  if args.dataset == "cifar10":
+    if not args.data_dir:
+      print("error: --data-dir: the cifar-10-batches-py folder is required for --dataset cifar10", file=sys.stderr)
+      return 2
+    xtr, ytr = cifar10.load_split(args.data_dir, "train")
+    xte, yte = cifar10.load_split(args.data_dir, "test")
+  else:
+    n = args.num_train or (128 if args.tiny else 5000)
+    (xtr, ytr, _), (xte, yte, _) = exp.cluttered_digits_data(n, 16 if args.tiny else 500)
+  if args.num_train:
+    xtr, ytr = xtr[:args.num_train], ytr[:args.num_train]
+  cfg = _small_config(args, 10)
+  models = exp.train_models(cfg, xtr, ytr, xte, yte, workdir=os.path.join(args.out, "runs"))
+  explain_lib.save(args.out, models.masking, {
+      "black_box": blackbox.spec_for(models.classifier), "dataset": args.dataset,
+      "image_size": list(xtr.shape[1:3]), "preprocess": "unit",
+      "classifier_test_accuracy": models.classifier_accuracy})
+  blackbox.save_black_box(args.out, models.classifier_variables)
+  print(f"saved to {args.out} (black-box test accuracy {models.classifier_accuracy:.1f}%)")
+  return 0
+
+
+def load_image(path: str, size, preprocess: str = "unit") -> np.ndarray:
+  """An image file -> (1, H, W, 3) float32 as the checkpoint's black box expects."""
+  from PIL import Image
+  if not os.path.exists(path):
+    raise FileNotFoundError(f"image: {path!r} does not exist")
+  im = Image.open(path).convert("RGB").resize((int(size[1]), int(size[0])), Image.BILINEAR)
+  x = np.asarray(im, np.float32)[None] / 255.0
+  if preprocess == "caffe":
+    from jaxvis.nn import resnet
+    return np.asarray(resnet.preprocess(x, "caffe"))
+  return x
+
+
+def run_explain(args) -> int:
+  import jax.numpy as jnp
+  from jaxvis.saliency import explain as explain_lib
+  from jaxvis.saliency import figures
+  params, meta = explain_lib.load(args.checkpoint)
+  size = meta.get("image_size", [224, 224])
+  x = load_image(args.image, size, meta.get("preprocess", "unit"))
+  if not 0 <= args.class_id < params.config.num_classes:
+    print(f"error: --class: expected 0..{params.config.num_classes - 1}, got {args.class_id}", file=sys.stderr)
+    return 2
+  mask = np.asarray(explain_lib.explain(params, jnp.asarray(x), jnp.array([args.class_id]),
+                                        dtype=args.dtype))[0]
+  shown = load_image(args.image, size, "unit")[0]
+  figures.save_overlay(args.out, shown, mask, scale=max(1, 256 // int(size[0])))
+  print(f"wrote {args.out} (mask area {mask.mean():.3f})")
+  return 0
+
+
+def run_evaluate(args) -> int:
+  from jaxvis.saliency import blackbox
+  from jaxvis.saliency import experiment as exp
+  from jaxvis.saliency import explain as explain_lib
+  from jaxvis.saliency import figures
+  params, meta = explain_lib.load(args.checkpoint)
+  if meta.get("dataset") not in ("digits", "cluttered_digits"):
+    print("error: --checkpoint: evaluate needs ground-truth boxes; only cluttered-digits checkpoints "
+          "are supported here (use experiments/saliency_imagenet.py for ImageNet)", file=sys.stderr)
+    return 2
+  cnn, cnn_vars = blackbox.load_black_box(args.checkpoint, meta["black_box"])
+  models = exp.TrainedModels(cnn, cnn_vars, params, float("nan"), {})
+  cfg = exp.SmallExperimentConfig(masking=params.config, iterative_iterations=args.iterations,
+                                  eval_batch=min(args.num, 100))
+  _, (xte, yte, bte) = exp.cluttered_digits_data(8, args.num, seed=123)
+  results, maps = exp.evaluate_models(cfg, models, xte, yte, bte, keep_maps=8)
+  figures.save_grid(args.out, xte[:8], {k: maps[k] for k in ("masking_model", "gradient", "grad_cam",
+                                                              "iterative_mask")}, boxes=bte[:8])
+  if args.json:
+    with open(args.json, "w") as f:
+      json.dump({"methods": results}, f, indent=1)
+  print(exp.markdown_table(results))
+  return 0

@@ -1,0 +1,143 @@
+"""The shared experiment pipeline: train a black box, train a masking model against it, and score
+every saliency method with the paper's protocol. Used by the experiment scripts, the CLI and the demo.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from typing import Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxvis.nn.classifiers import SmallCNN
+from jaxvis.saliency import digits as digits_lib
+from jaxvis.saliency import evaluate as eval_lib
+from jaxvis.saliency import methods as methods_lib
+from jaxvis.saliency import model as model_lib
+from jaxvis.saliency import objective as obj_lib
+from jaxvis.saliency import train as train_lib
+from jaxvis.saliency.explain import MaskingParams, explain
+
+METHOD_ORDER = ("masking_model", "gradient", "smoothgrad", "integrated_gradients", "grad_cam", "iterative_mask")
+
+
+@dataclasses.dataclass(frozen=True)
+class SmallExperimentConfig:
+  """A from-scratch experiment on small images (cluttered digits, CIFAR-10).
+
+  Attributes:
+    cnn_widths: black-box SmallCNN stage widths.
+    cnn_steps, cnn_batch: black-box training.
+    masking: the masking model (small encoder).
+    objective: its objective.
+    mask_steps, mask_batch, mask_lr: masking-model training.
+    iterative_iterations: gradient steps of the iterative-mask baseline per image.
+    smoothgrad_samples, ig_steps: SmoothGrad / Integrated Gradients samples.
+    eval_batch: batch size for timing the one-pass methods.
+    seed: everything's seed.
+  """
+  cnn_widths: tuple[int, ...] = (32, 64, 128)
+  cnn_steps: int = 600
+  cnn_batch: int = 64
+  masking: model_lib.MaskingConfig = model_lib.MaskingConfig.small(10, small_widths=(32, 64, 128),
+                                                                    upsampler_base=64)
+  objective: obj_lib.ObjectiveConfig = obj_lib.ObjectiveConfig()
+  mask_steps: int = 600
+  mask_batch: int = 32
+  mask_lr: float = 1e-3
+  iterative_iterations: int = 300
+  smoothgrad_samples: int = 16
+  ig_steps: int = 32
+  eval_batch: int = 100
+  seed: int = 0
+
+
+@dataclasses.dataclass
+class TrainedModels:
+  classifier: SmallCNN
+  classifier_variables: dict
+  masking: MaskingParams
+  classifier_accuracy: float
+  seconds: dict
+
+
+def train_models(cfg: SmallExperimentConfig, train_images, train_labels, test_images, test_labels,
+                 workdir: str | None = None, progress: bool = True) -> TrainedModels:
+  """Trains the SmallCNN black box, then the masking model against it (both through jaxvis.train.fit)."""
+  n_cls = cfg.masking.num_classes
+  cnn = SmallCNN(n_cls, widths=cfg.cnn_widths, in_channels=train_images.shape[-1])
+  t0 = time.perf_counter()
+  cnn_vars = train_lib.train_classifier(cnn, train_images, train_labels, num_steps=cfg.cnn_steps,
+                                        batch_size=cfg.cnn_batch, seed=cfg.seed, progress=progress,
+                                        workdir=None if workdir is None else f"{workdir}/classifier")
+  t1 = time.perf_counter()
+  acc = train_lib.accuracy(cnn.apply, cnn_vars, test_images, test_labels)
+  tcfg = train_lib.TrainConfig(masking=cfg.masking, objective=cfg.objective,
+                               image_size=tuple(train_images.shape[1:3]), batch_size=cfg.mask_batch,
+                               num_steps=cfg.mask_steps, learning_rate=cfg.mask_lr, seed=cfg.seed)
+  params = train_lib.train_masking_model(tcfg, train_images, train_labels, cnn.apply, cnn_vars,
+                                         workdir=None if workdir is None else f"{workdir}/masking",
+                                         progress=progress, checkpoint_every=max(cfg.mask_steps // 4, 1))
+  t2 = time.perf_counter()
+  return TrainedModels(cnn, cnn_vars, params, acc, {"classifier_train_s": t1 - t0, "masking_train_s": t2 - t1})
+
+
+def method_fns(cfg: SmallExperimentConfig, models: TrainedModels, include: tuple[str, ...] = METHOD_ORDER
+               ) -> dict[str, tuple[Callable, int]]:
+  """name -> ((images, class_ids) -> maps, batch size) for every compared method."""
+  cnn, v = models.classifier, models.classifier_variables
+  clf = lambda x: cnn.apply(v, x)
+  feats = lambda x: cnn.apply(v, x, method=SmallCNN.features)
+  head = lambda f: cnn.apply(v, f, method=SmallCNN.head)
+  key = jax.random.key(cfg.seed + 7)
+  it_cfg = methods_lib.IterativeMaskConfig(num_iterations=cfg.iterative_iterations,
+                                           mask_stride=cfg.masking.mask_stride, objective=cfg.objective)
+  b = cfg.eval_batch
+  all_fns = {
+      "masking_model": (lambda x, c: explain(models.masking, x, c), b),
+      "gradient": (lambda x, c: methods_lib.gradient(clf, x, c), b),
+      "smoothgrad": (lambda x, c: methods_lib.smoothgrad(clf, x, c, key, cfg.smoothgrad_samples), b),
+      "integrated_gradients": (lambda x, c: methods_lib.integrated_gradients(clf, x, c, num_steps=cfg.ig_steps), b),
+      "grad_cam": (lambda x, c: methods_lib.grad_cam(feats, head, x, c), b),
+      "iterative_mask": (lambda x, c: methods_lib.iterative_mask(clf, x, c, key, it_cfg), b),
+  }
+  return {k: all_fns[k] for k in include}
+
+
+def evaluate_models(cfg: SmallExperimentConfig, models: TrainedModels, images, labels, gt_boxes,
+                    gt_valid=None, keep_maps: int = 0, include: tuple[str, ...] = METHOD_ORDER):
+  cnn, v = models.classifier, models.classifier_variables
+  return eval_lib.evaluate_methods(lambda x: cnn.apply(v, x), method_fns(cfg, models, include), images,
+                                   labels, gt_boxes, gt_valid, keep_maps=keep_maps)
+
+
+def cluttered_digits_data(num_train: int, num_test: int, seed: int = 0,
+                          data_cfg: digits_lib.ClutteredDigitsConfig = digits_lib.ClutteredDigitsConfig()):
+  train = digits_lib.make_cluttered_digits(num_train, "train", seed, data_cfg)
+  test = digits_lib.make_cluttered_digits(num_test, "test", seed + 1, data_cfg)
+  return train, test
+
+
+def results_table(results: dict) -> tuple[list[str], list[list]]:
+  """(header, rows) for a Markdown/HTML table of `evaluate_methods` results."""
+  header = ["method", "localisation error (%)", "saliency metric", "masks/s"]
+  rows = []
+  for name, r in results.items():
+    rate = r.get("masks_per_s")
+    rows.append([name, f"{r['localisation_error']:.1f}", f"{r['saliency_metric']:.3f}",
+                 "-" if rate is None else f"{rate:.1f}"])
+  return header, rows
+
+
+def markdown_table(results: dict) -> str:
+  header, rows = results_table(results)
+  lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+  lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+  return "\n".join(lines)
+
+
+def to_numpy_tree(tree):
+  return jax.tree.map(lambda x: np.asarray(x) if isinstance(x, (jax.Array, jnp.ndarray)) else x, tree)

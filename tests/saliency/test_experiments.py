@@ -1,0 +1,101 @@
+"""End-to-end: the experiment scripts (--tiny) and the CLI, on generated data in the real formats."""
+
+import importlib.util
+import json
+import os
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from jaxvis.saliency import cifar10, imagenet
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+METHOD_KEYS = {"masking_model", "center_box", "max_box", "gradient", "grad_cam", "iterative_mask"}
+
+
+def _script(name):
+  spec = importlib.util.spec_from_file_location(name, os.path.join(ROOT, "experiments", f"{name}.py"))
+  mod = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(mod)
+  return mod
+
+
+def _check_method(r, timed):
+  assert 0.0 <= r["localisation_error"] <= 100.0
+  assert np.isfinite(r["saliency_metric"]) and r["saliency_metric"] >= np.log(0.05) - 1e-6
+  if timed:
+    assert r["masks_per_s"] > 0
+
+
+def test_cluttered_digits_tiny_json_schema(tmp_path):
+  out = tmp_path / "digits.json"
+  grid = tmp_path / "grid.png"
+  assert _script("saliency_cluttered_digits").main(["--tiny", "--json", str(out), "--grid", str(grid)]) == 0
+  res = json.loads(out.read_text())
+  assert METHOD_KEYS <= set(res["methods"])
+  for name, r in res["methods"].items():
+    assert {"localisation_error", "saliency_metric", "masks_per_s"} <= set(r)
+    _check_method(r, name not in ("center_box", "max_box", "ground_truth_boxes"))
+  # the whole-image box fails every digit (digits cover < 25% of a canvas): error 100%
+  assert res["methods"]["max_box"]["localisation_error"] == 100.0
+  assert res["methods"]["ground_truth_boxes"]["localisation_error"] == 0.0
+  assert Image.open(grid).size[0] == 5 * 64 * 2
+
+
+def test_cifar10_tiny_on_fixture(tmp_path):
+  d = tmp_path / "cifar-10-batches-py"
+  cifar10.write_fixture(str(d), images_per_batch=8)
+  out = tmp_path / "cifar.json"
+  assert _script("saliency_cifar10").main(["--data-dir", str(d), "--tiny", "--json", str(out)]) == 0
+  res = json.loads(out.read_text())
+  m = res["masking_model"]
+  assert m["masks_per_s"] > 0 and 0 <= m["mean_area_true_class"] <= 1 and np.isfinite(m["objective"])
+  assert res["label_names"][9] == "truck"
+
+
+def test_imagenet_tiny_on_fixture(tmp_path):
+  root = tmp_path / "ILSVRC"
+  imagenet.write_fixture(str(root), ["n01440764", "n01443537", "n01484850"], train_per_class=3, num_val=4)
+  out = tmp_path / "imagenet.json"
+  model_dir = tmp_path / "model"
+  assert _script("saliency_imagenet").main(["--root", str(root), "--tiny", "--json", str(out),
+                                            "--save-model", str(model_dir)]) == 0
+  res = json.loads(out.read_text())
+  assert {"masking_model", "gradient", "grad_cam", "iterative_mask", "center_box", "max_box",
+          "ground_truth_boxes"} <= set(res["methods"])
+  assert res["num_val"] == 4 and res["num_classes"] == 3
+  for name, r in res["methods"].items():
+    _check_method(r, name in ("masking_model", "gradient", "grad_cam", "iterative_mask"))
+  assert (model_dir / "masking_config.json").exists()
+
+
+def test_cli_train_explain_evaluate(tmp_path):
+  from jaxvis.saliency import cli
+  import argparse
+  parser = argparse.ArgumentParser()
+  cli.register(parser)
+  out = tmp_path / "model"
+  args = parser.parse_args(["train", "--tiny", "--out", str(out)])
+  assert args.func(args) == 0
+  img = tmp_path / "digit.png"
+  from jaxvis.saliency import digits
+  x, y, _ = digits.make_cluttered_digits(1, "test", seed=5)
+  Image.fromarray((x[0] * 255).astype(np.uint8)).save(img)
+  overlay = tmp_path / "overlay.png"
+  args = parser.parse_args(["explain", str(img), "--class", str(int(y[0])), "--checkpoint", str(out),
+                            "--out", str(overlay)])
+  assert args.func(args) == 0
+  ov = np.asarray(Image.open(overlay))
+  assert ov.shape[1] == 4 * ov.shape[0]  # image | overlay | image x mask | image x (1 - mask)
+  q = ov.shape[0]
+  np.testing.assert_allclose(ov[:, 2 * q:3 * q].astype(int) + ov[:, 3 * q:].astype(int),
+                             ov[:, :q].astype(int), atol=2)
+  args = parser.parse_args(["explain", str(img), "--class", "11", "--checkpoint", str(out), "--out", str(overlay)])
+  assert args.func(args) == 2
+  grid = tmp_path / "grid.png"
+  args = parser.parse_args(["evaluate", "--checkpoint", str(out), "--out", str(grid), "--num", "8",
+                            "--iterations", "3", "--json", str(tmp_path / "eval.json")])
+  assert args.func(args) == 0
+  assert Image.open(grid).size == (5 * 64 * 2, 14 + 8 * 64 * 2)
+  assert METHOD_KEYS <= set(json.loads((tmp_path / "eval.json").read_text())["methods"])
