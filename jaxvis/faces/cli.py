@@ -3,6 +3,11 @@
   jaxvis faces detect IMG [IMG ...] --json [--draw DIR] [--min-face-size 20]
       one JSON object per image:
       {"image": path, "faces": [{"box": [x1, y1, x2, y2], "score": s, "landmarks": [[x, y] x 5]}]}
+  jaxvis faces train --stage pnet|rnet|onet|lnet --workdir DIR [--wider GT.txt] [--celeba ROOT] ...
+      mines samples (R/O-Net: with the earlier stages, --pnet/--rnet), trains through
+      jaxvis.train.fit (checkpointed, resumable), writes DIR/<stage>.msgpack; prints JSON
+  jaxvis faces evaluate [--wider GT.txt] [--celeba ROOT] [--pnet/--rnet/--onet/--lnet PATH]
+      AP at IoU 0.5 (WIDER file) and landmark NME (CelebA); prints JSON
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ def register(parser: argparse.ArgumentParser) -> None:
   p.add_argument("--thresholds", type=float, nargs=3, default=(0.6, 0.7, 0.7), metavar=("P", "R", "O"))
   p.add_argument("--batch-size", type=int, default=8)
   p.set_defaults(func=run_detect)
+  _register_train_evaluate(sub)
 
 
 def _load(path: str):
@@ -73,4 +79,137 @@ def run_detect(args) -> int:
     if args.draw:
       stem = os.path.splitext(os.path.basename(path))[0]
       draw_faces(image, faces).save(os.path.join(args.draw, f"{stem}_faces.png"))
+  return 0
+
+
+# ------------------------------------------------------------------ train / evaluate
+
+
+def _add_data_args(p) -> None:
+  p.add_argument("--wider", metavar="GT_TXT", help="wider_face_split/wider_face_<split>_bbx_gt.txt")
+  p.add_argument("--wider-images", metavar="DIR", help="image folder (default: WIDER_<split>/images beside it)")
+  p.add_argument("--celeba", metavar="ROOT", help="CelebA folder (Anno/list_bbox_celeba.txt, "
+                 "Anno/list_landmarks_celeba.txt, img_celeba/)")
+  p.add_argument("--limit", type=int, default=None, help="use only the first N images of each file")
+
+
+def _add_param_args(p, default: str | None) -> None:
+  for stage in ("pnet", "rnet", "onet", "lnet"):
+    p.add_argument(f"--{stage}", metavar="PATH", default=None if stage == "lnet" else default,
+                   help=f"{stage} parameters: a .msgpack from `faces train`, or 'pretrained' (the mtcnn package's)")
+
+
+def _register_train_evaluate(sub) -> None:
+  t = sub.add_parser("train", help="train one MTCNN stage from WIDER FACE / CelebA annotations",
+                     description="Mine samples and train one stage (checkpointed and resumable in --workdir).")
+  t.add_argument("--stage", required=True, choices=("pnet", "rnet", "onet", "lnet"))
+  t.add_argument("--workdir", required=True, help="checkpoints, metrics.jsonl and <stage>.msgpack")
+  _add_data_args(t)
+  _add_param_args(t, None)
+  t.add_argument("--steps", type=int, default=1000)
+  t.add_argument("--batch-size", type=int, default=64)
+  t.add_argument("--learning-rate", type=float, default=1e-3)
+  t.add_argument("--ohem-ratio", type=float, default=0.7)
+  t.add_argument("--seed", type=int, default=0)
+  t.add_argument("--dtype", default="float32", choices=("float32", "bfloat16"))
+  t.add_argument("--checkpoint-every", type=int, default=500)
+  t.add_argument("--min-face-size", type=float, default=20.0, help="for mining with earlier stages")
+  t.set_defaults(func=run_train)
+
+  e = sub.add_parser("evaluate", help="AP at IoU 0.5 over a WIDER FACE file, landmark NME over CelebA",
+                     description="Evaluate the cascade (pretrained or trained stages) on annotation files.")
+  _add_data_args(e)
+  _add_param_args(e, "pretrained")
+  e.add_argument("--min-face-size", type=float, default=20.0)
+  e.add_argument("--thresholds", type=float, nargs=3, default=(0.6, 0.7, 0.7), metavar=("P", "R", "O"))
+  e.add_argument("--nme-normalize", default="interocular", choices=("interocular", "box"))
+  e.add_argument("--batch-size", type=int, default=8)
+  e.set_defaults(func=run_evaluate)
+
+
+def _load_stage_params(args, stages) -> dict:
+  from jaxvis.faces import training, weights
+  out, pretrained = {}, None
+  for stage in stages:
+    src = getattr(args, stage)
+    if src is None:
+      continue
+    if src == "pretrained":
+      if stage == "lnet":
+        raise ValueError("--lnet: no pretrained L-Net exists; give a .msgpack from `faces train --stage lnet`")
+      pretrained = pretrained or weights.load_pretrained()
+      out[stage] = pretrained[stage]
+    else:
+      out[stage] = training.load_params(src)
+  return out
+
+
+def _records(args):
+  from jaxvis.faces import celeba, wider
+  w = c = None
+  if args.wider:
+    w = wider.read_bbx_gt(args.wider, args.wider_images)[:args.limit]
+  if args.celeba:
+    c = celeba.read_celeba(args.celeba)[:args.limit]
+  return w, c
+
+
+def run_train(args) -> int:
+  from jaxvis.faces import mining, training, training_data
+  try:
+    w, c = _records(args)
+    cfg = training.TrainConfig(stage=args.stage, steps=args.steps, batch_size=args.batch_size,
+                               learning_rate=args.learning_rate, ohem_ratio=args.ohem_ratio,
+                               seed=args.seed, dtype=args.dtype)
+    if args.stage == "lnet":
+      if c is None:
+        raise ValueError("--celeba: L-Net trains on CelebA landmarks; give the CelebA folder")
+      patches, target = training_data.celeba_lnet_samples(c, args.seed)
+      arrays, counts = {"patches": patches, "target": target}, {"landmark": len(target)}
+    else:
+      if w is None and c is None:
+        raise ValueError("--wider/--celeba: give at least one annotation source")
+      prev = _load_stage_params(args, ("pnet", "rnet") if args.stage == "onet" else ("pnet",)) \
+          if args.stage != "pnet" else {}
+      parts = []
+      if w is not None:
+        parts.append(training_data.wider_samples(w, args.stage, args.seed, prev,
+                                                 min_face_size=args.min_face_size))
+      if c is not None:
+        parts.append(training_data.celeba_samples(c, args.stage, args.seed + 1))
+      samples = mining.concat(parts, mining.STAGE_SIZES[args.stage])
+      arrays, counts = samples.as_arrays(), samples.counts()
+  except ValueError as e:
+    print(f"jaxvis faces train: {e}", file=sys.stderr)
+    return 2
+  os.makedirs(args.workdir, exist_ok=True)
+  params = training.train_stage(cfg, arrays, workdir=args.workdir, checkpoint_every=args.checkpoint_every)
+  out = os.path.join(args.workdir, f"{args.stage}.msgpack")
+  training.save_params(out, params)
+  print(json.dumps({"stage": args.stage, "steps": args.steps, "samples": counts, "params": out}), flush=True)
+  return 0
+
+
+def run_evaluate(args) -> int:
+  from jaxvis.faces import evaluate
+  from jaxvis.faces.detector import FaceDetector
+  try:
+    w, c = _records(args)
+    if w is None and c is None:
+      raise ValueError("--wider/--celeba: give at least one annotation source")
+    params = _load_stage_params(args, ("pnet", "rnet", "onet", "lnet"))
+    missing = [s for s in ("pnet", "rnet", "onet") if s not in params]
+    if missing:
+      raise ValueError(f"--{missing[0]}: the cascade needs P-, R- and O-Net parameters")
+  except ValueError as e:
+    print(f"jaxvis faces evaluate: {e}", file=sys.stderr)
+    return 2
+  fd = FaceDetector(params=params, min_face_size=args.min_face_size, thresholds=tuple(args.thresholds),
+                    batch_size=args.batch_size, options={"use_lnet": "lnet" in params})
+  result = {}
+  if w is not None:
+    result["wider"] = evaluate.evaluate_wider(fd, w)
+  if c is not None:
+    result["celeba"] = evaluate.evaluate_celeba(fd, c, args.nme_normalize)
+  print(json.dumps(result), flush=True)
   return 0

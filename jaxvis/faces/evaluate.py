@@ -1,0 +1,147 @@
+"""Detection average precision at IoU 0.5 and landmark NME over annotated images.
+
+AP follows the PASCAL VOC rule (all-point interpolated area under the
+precision/recall curve): detections of all images sorted by score, each
+matched to the best-overlapping still-unmatched face of its image with
+IoU >= 0.5; a detection whose best face is an ignored one (WIDER `invalid`)
+counts neither way. NME: per matched face (IoU >= 0.5 with a detection), the
+mean landmark distance divided by the inter-ocular distance (or, with
+`normalize="box"`, by sqrt(w * h) of the true box), averaged over faces.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+from jaxvis.faces import mining
+
+
+def average_precision(detections: Sequence, faces: Sequence, ignore: Sequence | None = None,
+                      iou_threshold: float = 0.5) -> dict:
+  """AP over a set of images.
+
+  Args:
+    detections: per image, (boxes (D, 4) xyxy, scores (D,)).
+    faces: per image, (F, 4) true boxes.
+    ignore: per image, (F,) bool faces to ignore (default none).
+
+  Returns:
+    {"ap", "recall" (at the lowest score), "precision" (idem), "num_faces", "num_detections"}.
+  """
+  if len(detections) != len(faces):
+    raise ValueError(f"detections: expected one entry per image ({len(faces)}), got {len(detections)}")
+  ignore = [np.zeros(len(f), bool) for f in faces] if ignore is None else [np.asarray(i, bool) for i in ignore]
+  entries = []
+  for i, (boxes, scores) in enumerate(detections):
+    boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
+    scores = np.asarray(scores, np.float32).reshape(-1)
+    if len(boxes) != len(scores):
+      raise ValueError(f"detections[{i}]: {len(boxes)} boxes but {len(scores)} scores")
+    entries += [(float(s), i, b) for b, s in zip(boxes, scores)]
+  entries.sort(key=lambda e: -e[0])
+  matched = [np.zeros(len(f), bool) for f in faces]
+  n_faces = int(sum(int(np.sum(~ig)) for ig in ignore))
+  tp, fp = [], []
+  for _, i, box in entries:
+    gt = np.asarray(faces[i], np.float32).reshape(-1, 4)
+    if not len(gt):
+      tp.append(0), fp.append(1)
+      continue
+    iou = mining.iou_matrix(box, gt)[0]
+    iou = np.where(matched[i] & ~ignore[i], -1.0, iou)    # a matched face takes no second detection
+    j = int(np.argmax(iou))
+    if iou[j] >= iou_threshold:
+      if ignore[i][j]:
+        continue
+      matched[i][j] = True
+      tp.append(1), fp.append(0)
+    else:
+      tp.append(0), fp.append(1)
+  tp, fp = np.cumsum(tp), np.cumsum(fp)
+  recall = tp / max(n_faces, 1)
+  precision = tp / np.maximum(tp + fp, 1)
+  # VOC all-point: precision envelope, summed over recall steps
+  r = np.concatenate([[0.0], recall, [1.0]])
+  p = np.concatenate([[0.0], precision, [0.0]])
+  for k in range(len(p) - 2, -1, -1):
+    p[k] = max(p[k], p[k + 1])
+  steps = np.flatnonzero(r[1:] != r[:-1])
+  ap = float(np.sum((r[steps + 1] - r[steps]) * p[steps + 1])) if n_faces else 0.0
+  return {"ap": ap, "recall": float(recall[-1]) if len(recall) else 0.0,
+          "precision": float(precision[-1]) if len(precision) else 0.0,
+          "num_faces": n_faces, "num_detections": len(entries)}
+
+
+def landmark_nme(pred: np.ndarray, true: np.ndarray, boxes: np.ndarray | None = None,
+                 normalize: str = "interocular") -> np.ndarray:
+  """Per-face normalised mean error of (N, 5, 2) landmarks (eyes are points 0 and 1)."""
+  pred = np.asarray(pred, np.float64).reshape(-1, 5, 2)
+  true = np.asarray(true, np.float64).reshape(-1, 5, 2)
+  err = np.linalg.norm(pred - true, axis=-1).mean(-1)
+  if normalize == "interocular":
+    d = np.linalg.norm(true[:, 0] - true[:, 1], axis=-1)
+  elif normalize == "box":
+    if boxes is None:
+      raise ValueError("boxes: normalize='box' needs the true boxes")
+    b = np.asarray(boxes, np.float64).reshape(-1, 4)
+    d = np.sqrt((b[:, 2] - b[:, 0] + 1) * (b[:, 3] - b[:, 1] + 1))
+  else:
+    raise ValueError(f"normalize: expected 'interocular' or 'box', got {normalize!r}")
+  return err / np.maximum(d, 1e-9)
+
+
+def match_landmarks(faces_per_image, boxes: Sequence, landmarks: Sequence, iou_threshold: float = 0.5):
+  """Pairs each true face with the detection overlapping it most (IoU >= threshold).
+
+  Args:
+    faces_per_image: per image, a list of `Face` (box, score, landmarks).
+    boxes, landmarks: per image, true (F, 4) boxes and (F, 5, 2) landmarks.
+
+  Returns:
+    (pred (M, 5, 2), true (M, 5, 2), true boxes (M, 4), number of faces missed).
+  """
+  pred, true, tb, missed = [], [], [], 0
+  for dets, gb, gl in zip(faces_per_image, boxes, landmarks):
+    gb = np.asarray(gb, np.float32).reshape(-1, 4)
+    gl = np.asarray(gl, np.float32).reshape(-1, 5, 2)
+    if not len(dets):
+      missed += len(gb)
+      continue
+    iou = mining.iou_matrix(gb, np.asarray([d.box for d in dets], np.float32))
+    for f in range(len(gb)):
+      j = int(np.argmax(iou[f]))
+      if iou[f, j] < iou_threshold:
+        missed += 1
+        continue
+      pred.append(np.asarray(dets[j].landmarks, np.float32))
+      true.append(gl[f])
+      tb.append(gb[f])
+  z = np.zeros((0, 5, 2), np.float32)
+  return (np.asarray(pred).reshape(-1, 5, 2) if pred else z, np.asarray(true).reshape(-1, 5, 2) if true else z,
+          np.asarray(tb).reshape(-1, 4), missed)
+
+
+def evaluate_wider(detector, records: Sequence, load=None) -> dict:
+  """AP at IoU 0.5 of `detector` (a `FaceDetector`) over WIDER records."""
+  from jaxvis.faces.training_data import load_image
+  load = load or load_image
+  dets = detector([load(r.path) for r in records]) if records else []
+  return average_precision([(np.asarray([f.box for f in d], np.float32).reshape(-1, 4),
+                             np.asarray([f.score for f in d], np.float32)) for d in dets],
+                           [r.boxes for r in records], [r.invalid for r in records])
+
+
+def evaluate_celeba(detector, records: Sequence, normalize: str = "interocular", load=None) -> dict:
+  """Landmark NME (and AP) of `detector` over CelebA records."""
+  from jaxvis.faces.training_data import load_image
+  load = load or load_image
+  dets = detector([load(r.path) for r in records]) if records else []
+  pred, true, tb, missed = match_landmarks(dets, [r.box for r in records], [r.landmarks for r in records])
+  nme = landmark_nme(pred, true, tb, normalize)
+  ap = average_precision([(np.asarray([f.box for f in d], np.float32).reshape(-1, 4),
+                           np.asarray([f.score for f in d], np.float32)) for d in dets],
+                         [r.box[None] for r in records])
+  return {"nme": float(nme.mean()) if len(nme) else float("nan"), "faces_matched": int(len(nme)),
+          "faces_missed": int(missed), "ap": ap["ap"]}
