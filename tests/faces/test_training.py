@@ -40,13 +40,13 @@ def _tiny_pnet_arrays(n=64):
 
 
 def test_killed_run_resumes_exactly(tmp_path):
-  arrays = _tiny_pnet_arrays()
-  straight = training.train_stage(training.TrainConfig(stage="pnet", steps=4, batch_size=8), arrays)
+  # the lfw test's settings: the process reuses that compiled step
+  arrays, _ = _lfw_arrays()
+  cfg = dict(stage="rnet", batch_size=20, learning_rate=2e-3, seed=1)
+  straight = training.train_stage(training.TrainConfig(steps=4, **cfg), arrays)
   wd = str(tmp_path / "run")
-  training.train_stage(training.TrainConfig(stage="pnet", steps=2, batch_size=8), arrays, workdir=wd,
-                       checkpoint_every=2)
-  resumed = training.train_stage(training.TrainConfig(stage="pnet", steps=4, batch_size=8), arrays,
-                                 workdir=wd, checkpoint_every=2)
+  training.train_stage(training.TrainConfig(steps=2, **cfg), arrays, workdir=wd, checkpoint_every=2)
+  resumed = training.train_stage(training.TrainConfig(steps=4, **cfg), arrays, workdir=wd, checkpoint_every=2)
   for a, b in zip(jax.tree_util.tree_leaves(straight), jax.tree_util.tree_leaves(resumed)):
     np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
   steps = [json.loads(l)["step"] for l in open(os.path.join(wd, "metrics.jsonl"))]
