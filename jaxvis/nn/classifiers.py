@@ -38,30 +38,38 @@ class SmallCNN(nn.Module):
   Attributes:
     num_classes: number of output logits.
     widths: channels of each stage; each stage halves the resolution.
-    convs_per_stage: 3x3 conv + ReLU layers per stage.
+    convs_per_stage: 3x3 conv (+ GroupNorm) + ReLU layers per stage.
     in_channels: expected input channels (checked).
+    group_norm: GroupNorm after each conv (stateless normalisation).
     dtype: compute dtype; parameters stay float32 and logits are returned in float32.
   """
   num_classes: int
   widths: Sequence[int] = (32, 64, 128)
   convs_per_stage: int = 2
   in_channels: int = 3
+  group_norm: bool = True
   dtype: Any = jnp.float32
 
   def setup(self):
     self.convs = [[nn.Conv(w, (3, 3), dtype=self.dtype, name=f"stage{i + 1}_conv{j + 1}")
                    for j in range(self.convs_per_stage)] for i, w in enumerate(self.widths)]
+    # GroupNorm (no batch statistics) keeps the classifier a pure `images -> logits` function
+    # while letting it train quickly from scratch.
+    self.norms = [[nn.GroupNorm(num_groups=min(8, w), dtype=self.dtype, name=f"stage{i + 1}_gn{j + 1}")
+                   if self.group_norm else None for j in range(self.convs_per_stage)]
+                  for i, w in enumerate(self.widths)]
     self.dense = nn.Dense(self.num_classes, dtype=self.dtype, name="head")
 
   def features(self, images: jax.Array) -> jax.Array:
     """The last conv stage's map (N, H/2^(S-1), W/2^(S-1), widths[-1]) before pooling."""
     check_image_batch(images, channels=self.in_channels)
     x = images.astype(self.dtype)
-    for i, stage in enumerate(self.convs):
+    for i, (stage, norms) in enumerate(zip(self.convs, self.norms)):
       if i > 0:
         x = nn.max_pool(x, (2, 2), (2, 2))
-      for conv in stage:
-        x = nn.relu(conv(x))
+      for conv, norm in zip(stage, norms):
+        x = conv(x)
+        x = nn.relu(norm(x) if norm is not None else x)
     return x
 
   def head(self, fmap: jax.Array) -> jax.Array:
