@@ -172,7 +172,8 @@ def mine_random(image: np.ndarray, faces, size: int, rng: np.random.Generator,
       continue
     for _ in range(negatives_near):
       s = int(rng.integers(12, max(13, int(min(w, h) / 2))))
-      dx, dy = int(rng.integers(max(-s, -f[0]), fw)), int(rng.integers(max(-s, -f[1]), fh))
+      dx = int(rng.integers(int(max(-s, -f[0])), max(int(fw), int(max(-s, -f[0])) + 1)))
+      dy = int(rng.integers(int(max(-s, -f[1])), max(int(fh), int(max(-s, -f[1])) + 1)))
       x, y = int(f[0] + dx), int(f[1] + dy)
       if x + s <= w and y + s <= h:
         crops.append((x, y, x + s - 1, y + s - 1))
