@@ -18,7 +18,7 @@ from jaxvis.nn import resnet
 from jaxvis.saliency import model as model_lib
 from jaxvis.saliency import objective as obj_lib
 from jaxvis.saliency import train as train_lib
-from jaxvis.saliency.explain import MaskingParams, explain
+from jaxvis.saliency.explainer import MaskingParams, explain
 
 
 def main() -> None:

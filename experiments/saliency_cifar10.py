@@ -27,7 +27,7 @@ from jaxvis.saliency import experiment as exp
 from jaxvis.saliency import figures
 from jaxvis.saliency import model as model_lib
 from jaxvis.saliency import objective as obj_lib
-from jaxvis.saliency.explain import explain
+from jaxvis.saliency.explainer import explain
 
 
 @dataclasses.dataclass(frozen=True)

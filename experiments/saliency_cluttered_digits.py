@@ -23,7 +23,7 @@ import numpy as np
 
 from jaxvis.saliency import blackbox
 from jaxvis.saliency import experiment as exp
-from jaxvis.saliency import explain as explain_lib
+from jaxvis.saliency import explainer as explain_lib
 from jaxvis.saliency import figures
 from jaxvis.saliency import model as model_lib
 

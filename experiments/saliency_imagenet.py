@@ -26,7 +26,7 @@ import numpy as np
 
 from jaxvis.nn import resnet
 from jaxvis.saliency import evaluate as eval_lib
-from jaxvis.saliency import explain as explain_lib
+from jaxvis.saliency import explainer as explain_lib
 from jaxvis.saliency import imagenet
 from jaxvis.saliency import methods as methods_lib
 from jaxvis.saliency import model as model_lib

@@ -1,6 +1,6 @@
 """Real-time image saliency for black-box classifiers (Dabkowski & Gal, NIPS 2017)."""
 
-from jaxvis.saliency.explain import MaskingParams, explain, load, save
+from jaxvis.saliency.explainer import MaskingParams, explain, load, save
 from jaxvis.saliency.model import MaskingConfig, MaskingModel
 from jaxvis.saliency.objective import EvidenceRemoval, ObjectiveConfig, saliency_objective
 

@@ -68,7 +68,7 @@ def run_train(args) -> int:
   from jaxvis.saliency import blackbox
   from jaxvis.saliency import cifar10
   from jaxvis.saliency import experiment as exp
-  from jaxvis.saliency import explain as explain_lib
+  from jaxvis.saliency import explainer as explain_lib
   if args.dataset == "cifar10":
     if not args.data_dir:
       print("error: --data-dir: the cifar-10-batches-py folder is required for --dataset cifar10", file=sys.stderr)
@@ -106,7 +106,7 @@ def load_image(path: str, size, preprocess: str = "unit") -> np.ndarray:
 
 def run_explain(args) -> int:
   import jax.numpy as jnp
-  from jaxvis.saliency import explain as explain_lib
+  from jaxvis.saliency import explainer as explain_lib
   from jaxvis.saliency import figures
   params, meta = explain_lib.load(args.checkpoint)
   size = meta.get("image_size", [224, 224])
@@ -125,7 +125,7 @@ def run_explain(args) -> int:
 def run_evaluate(args) -> int:
   from jaxvis.saliency import blackbox
   from jaxvis.saliency import experiment as exp
-  from jaxvis.saliency import explain as explain_lib
+  from jaxvis.saliency import explainer as explain_lib
   from jaxvis.saliency import figures
   params, meta = explain_lib.load(args.checkpoint)
   if meta.get("dataset") not in ("digits", "cluttered_digits"):

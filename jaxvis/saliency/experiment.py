@@ -19,7 +19,7 @@ from jaxvis.saliency import methods as methods_lib
 from jaxvis.saliency import model as model_lib
 from jaxvis.saliency import objective as obj_lib
 from jaxvis.saliency import train as train_lib
-from jaxvis.saliency.explain import MaskingParams, explain
+from jaxvis.saliency.explainer import MaskingParams, explain
 
 METHOD_ORDER = ("masking_model", "gradient", "smoothgrad", "integrated_gradients", "grad_cam", "iterative_mask")
 

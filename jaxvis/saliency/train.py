@@ -19,7 +19,7 @@ from jaxvis import data as data_lib
 from jaxvis import train as train_lib
 from jaxvis.saliency import model as model_lib
 from jaxvis.saliency import objective as obj_lib
-from jaxvis.saliency.explain import MaskingParams
+from jaxvis.saliency.explainer import MaskingParams
 
 ApplyFn = Callable[[Any, jax.Array], jax.Array]  # (variables, images) -> logits
 

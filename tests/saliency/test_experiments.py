@@ -3,6 +3,7 @@
 import importlib.util
 import json
 import os
+import sys
 
 import numpy as np
 import pytest
@@ -17,6 +18,7 @@ METHOD_KEYS = {"masking_model", "center_box", "max_box", "gradient", "grad_cam",
 def _script(name):
   spec = importlib.util.spec_from_file_location(name, os.path.join(ROOT, "experiments", f"{name}.py"))
   mod = importlib.util.module_from_spec(spec)
+  sys.modules[name] = mod  # dataclasses look their module up in sys.modules
   spec.loader.exec_module(mod)
   return mod
 

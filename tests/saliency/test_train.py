@@ -38,7 +38,7 @@ def _black_box(variables, images):
 
 def _mean_objective(params, x, y, bb_vars):
   """The objective of true-class masks over the whole toy set, with a fixed evidence-removal key."""
-  from jaxvis.saliency.explain import explain
+  from jaxvis.saliency.explainer import explain
   masks = explain(params, jnp.asarray(x), jnp.asarray(y))
   loss, _ = obj_lib.saliency_objective(jax.random.key(0), lambda im: _black_box(bb_vars, im), jnp.asarray(x),
                                        masks, jnp.asarray(y), jnp.ones(len(y), bool), CFG.objective)
