@@ -26,7 +26,7 @@ from jaxvis.adjectives import controlled, data, search
 from jaxvis.adjectives.train import SCAEConfig
 
 
-def configs(tiny: bool) -> tuple[dict, search.SearchConfig]:
+def configs(tiny: bool, grid: int = 2) -> tuple[dict, search.SearchConfig]:
   """Problem size and pipeline settings (tiny: a few minutes on a 2-core CPU)."""
   if tiny:
     problem = dict(m=80, size=52)
@@ -36,7 +36,7 @@ def configs(tiny: bool) -> tuple[dict, search.SearchConfig]:
     problem = dict(m=200, size=100)                        # Table 2's 100x100 input
     scae = SCAEConfig(features=(20, 20), batch_size=16, greedy_steps=400, finetune_steps=400,
                       learning_rate=2e-3)
-  return problem, search.SearchConfig(scae=scae, num_clusters=2, grid=2)
+  return problem, search.SearchConfig(scae=scae, num_clusters=2, grid=grid)
 
 
 def run_query(name: str, adjective: str, table1_row: str, problem: dict,
@@ -74,11 +74,13 @@ def main(argv=None) -> int:
                       help=f"subset of {list(controlled.QUERIES)}")
   parser.add_argument("--no-labels", action="store_true",
                       help="pair by feature similarity only (ignore the crops' photo labels)")
+  parser.add_argument("--grid", type=int, default=2,
+                      help="codes average-pooled to grid x grid cells (default 2)")
   args = parser.parse_args(argv)
   unknown = set(args.queries) - set(controlled.QUERIES)
   if unknown:
     parser.error(f"--queries: unknown {sorted(unknown)}; expected {list(controlled.QUERIES)}")
-  problem, config = configs(args.tiny)
+  problem, config = configs(args.tiny, args.grid)
   rows = []
   for name in args.queries:
     adjective, table1_row = controlled.QUERIES[name]

@@ -112,7 +112,7 @@ ADJECTIVES: dict[str, Callable[[np.ndarray], np.ndarray]] = {
 # The synthetic queries and the Table 1 row whose purities they borrow.
 QUERIES = {
     "warm photo": ("warm", "happy dog"),
-    "soft photo": ("soft", "clear sky"),
+    "soft photo": ("soft", "dry flower"),
     "bright photo": ("bright", "ancient city"),
 }
 
