@@ -186,4 +186,5 @@ def feature_channels(model: ResNet) -> dict[str, int]:
   return chans
 
 
-from jaxvis.nn.resnet_import import from_keras, load_keras_h5, load_safetensors  # noqa: E402,F401
+from jaxvis.nn.resnet_import import (from_keras, from_keras_layers, load_keras_h5,  # noqa: E402,F401
+                                    load_safetensors)

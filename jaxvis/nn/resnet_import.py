@@ -62,6 +62,11 @@ def _keras_layers_to_variables(layers: dict[str, list[np.ndarray]]) -> dict:
   return {"params": params, "batch_stats": stats}
 
 
+def from_keras_layers(layers: dict[str, list[np.ndarray]]) -> dict:
+  """Converts `{keras layer name: layer.get_weights()}` to jaxvis variables (variant "v1")."""
+  return _keras_layers_to_variables(layers)
+
+
 def from_keras(model) -> dict:
   """Converts a `keras.applications.ResNet50` (or 101/152) to jaxvis variables (variant "v1")."""
   layers = {layer.name: [np.asarray(w) for w in layer.get_weights()] for layer in model.layers}

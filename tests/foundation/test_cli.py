@@ -30,11 +30,13 @@ def test_info_json_is_one_line_of_json():
 
 
 def test_foundation_demo_section_writes_report(tmp_path):
-  from jaxvis import demo
-  rc = demo.main(out_dir=str(tmp_path), sections=["foundation"], quick=True)
-  assert rc == 0
+  proc = subprocess.run([sys.executable, "-m", "jaxvis.cli", "demo", "--only", "foundation",
+                         "--quick", "--out", str(tmp_path)], capture_output=True, text=True,
+                        timeout=600, env=dict(os.environ, JAX_PLATFORMS="cpu"))
+  assert proc.returncode == 0, proc.stderr[-3000:]
   page = (tmp_path / "index.html").read_text()
   assert "ResNet-50" in page and "astronaut" in page
+  assert "max |logit difference| = 0" in page or "e-0" in page  # the parity line is shown
   assert any(f.endswith(".png") for f in os.listdir(tmp_path))
 
 

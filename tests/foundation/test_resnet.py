@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
-os.environ.setdefault("KERAS_BACKEND", "jax")
-
 import h5py
 import jax
 import jax.numpy as jnp
@@ -18,22 +14,26 @@ from jaxvis.nn import resnet
 
 
 @pytest.fixture(scope="module")
-def keras_resnet50():
-  import keras
-  keras.utils.set_random_seed(0)
-  return keras.applications.ResNet50(weights=None, classifier_activation=None)
-
-
-@pytest.fixture(scope="module")
 def astronaut_224():
   img = Image.fromarray(skdata.astronaut()).resize((224, 224), Image.BILINEAR)
   return np.asarray(img, np.uint8)[None]
 
 
-def test_matches_keras_resnet50_on_a_real_photo(keras_resnet50, astronaut_224):
+@pytest.fixture(scope="module")
+def keras_reference(astronaut_224):
+  """keras.applications.ResNet50 (JAX backend) run in a child process: Keras' backend is
+  per process, and the mtcnn reference in the faces tests needs Keras on TensorFlow."""
+  from jaxvis.nn import keras_reference
   x = np.asarray(resnet.preprocess(astronaut_224, "caffe"))
-  ref = np.asarray(keras_resnet50(x, training=False))
-  variables = resnet.from_keras(keras_resnet50)
+  return x, keras_reference.run(x)
+
+
+def test_matches_keras_resnet50_on_a_real_photo(keras_reference):
+  x, result = keras_reference
+  ref = result["keras_logits"]
+  # resnet.from_keras(model) ran in the child on the live Keras model:
+  assert np.abs(result["jaxvis_logits"] - ref).max() <= 1e-4
+  variables = resnet.from_keras_layers(result["layers"])
   model = resnet.ResNet50()
   template = jax.eval_shape(model.init, jax.random.key(0), jnp.zeros((1, 224, 224, 3)))
   assert jax.tree.structure(template) == jax.tree.structure(variables)
@@ -48,27 +48,26 @@ def test_matches_keras_resnet50_on_a_real_photo(keras_resnet50, astronaut_224):
   np.testing.assert_allclose(feats["pool5"], np.asarray(feats["stride32"]).mean((1, 2)), rtol=1e-5)
 
 
-def _write_legacy_keras_h5(model, path):
+def _write_legacy_keras_h5(layers, path):
   """Writes weights in the published Keras HDF5 layout (group per layer + weight_names)."""
   with h5py.File(path, "w") as f:
-    names = [layer.name for layer in model.layers]
-    f.attrs["layer_names"] = np.array([n.encode() for n in names])
-    for layer in model.layers:
-      g = f.create_group(layer.name)
-      weights = layer.get_weights()
-      suffix = ["kernel", "bias"] if "bn" not in layer.name else [
+    f.attrs["layer_names"] = np.array([n.encode() for n in layers])
+    for name, weights in layers.items():
+      g = f.create_group(name)
+      suffix = ["kernel", "bias"] if "bn" not in name else [
           "gamma", "beta", "moving_mean", "moving_variance"]
-      wnames = [f"{layer.name}/{suffix[i]}:0".encode() for i in range(len(weights))]
+      wnames = [f"{name}/{suffix[i]}:0".encode() for i in range(len(weights))]
       g.attrs["weight_names"] = np.array(wnames)
       for n, w in zip(wnames, weights):
         g.create_dataset(n.decode(), data=w)
 
 
-def test_keras_h5_layout_loads_the_same_variables(keras_resnet50, tmp_path):
+def test_keras_h5_layout_loads_the_same_variables(keras_reference, tmp_path):
+  layers = keras_reference[1]["layers"]
   path = tmp_path / "resnet50_weights_tf_dim_ordering_tf_kernels.h5"
-  _write_legacy_keras_h5(keras_resnet50, path)
+  _write_legacy_keras_h5(layers, path)
   a = resnet.load_keras_h5(str(path))
-  b = resnet.from_keras(keras_resnet50)
+  b = resnet.from_keras_layers(layers)
   assert jax.tree.structure(a) == jax.tree.structure(b)
   for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)):
     np.testing.assert_array_equal(x, y)
