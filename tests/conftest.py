@@ -16,3 +16,6 @@ os.environ.setdefault("JAX_THREEFRY_PARTITIONABLE", "0")
 os.environ.setdefault("JAX_COMPILATION_CACHE_DIR",
                       os.path.join(os.path.expanduser("~"), ".cache", "jaxvis", "xla-test-cache"))
 os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "1")
+# Keras picks its backend once per process: the mtcnn reference detector needs TensorFlow.
+# (The ResNet-50 parity check runs Keras on JAX in a child process: jaxvis.nn.keras_reference.)
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
