@@ -5,6 +5,8 @@ PYTHON ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?= -n 2 --dist loadfile
+# The quick demo (~5 min on a 2-core CPU); `make demo DEMO_ARGS=` runs the full one (long on a CPU).
+DEMO_ARGS ?= --quick
 
 .PHONY: demo test bench install clean
 
@@ -17,7 +19,7 @@ $(STAMP): pyproject.toml constraints.txt
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(VENV)/bin/jaxvis demo --out demo-report
+	$(VENV)/bin/jaxvis demo --out demo-report $(DEMO_ARGS)
 
 test: $(STAMP)
 	JAX_PLATFORMS=cpu $(VENV)/bin/python -m pytest $(PYTEST_ARGS)
