@@ -44,29 +44,11 @@ def lfw_landmarks(onet_params=None) -> np.ndarray:
 
 def scene(seed: int, shape=(240, 320), n_faces: int = 3, face_sizes=(40, 56, 72)):
   """One real photo with real faces: (image, boxes (n, 4) xyxy, landmarks (n, 5, 2))."""
-  rng = np.random.default_rng(seed)
-  bgs = samples._backgrounds()
-  bg = bgs[int(rng.integers(len(bgs)))]
-  h, w = shape
-  y0 = int(rng.integers(0, max(1, bg.shape[0] - h)))
-  x0 = int(rng.integers(0, max(1, bg.shape[1] - w)))
-  canvas = (samples._resize_uint8(bg, shape) if bg.shape[0] < h or bg.shape[1] < w
-            else bg[y0:y0 + h, x0:x0 + w].copy())
-  faces = samples.lfw_faces()
+  canvas, boxes, picked = samples.paste_faces(seed, shape, face_sizes, n_faces)
   marks = lfw_landmarks()
-  boxes, lms = [], []
-  for _ in range(200):  # rejection-sample non-overlapping spots
-    if len(boxes) == n_faces:
-      break
-    s = int(rng.choice(face_sizes))
-    y, x = int(rng.integers(0, h - s)), int(rng.integers(0, w - s))
-    if any(not (x + s + 8 < bx1 or bx2 + 8 < x or y + s + 8 < by1 or by2 + 8 < y) for bx1, by1, bx2, by2 in boxes):
-      continue
-    k = int(rng.integers(len(faces)))
-    canvas[y:y + s, x:x + s] = samples._resize_uint8(faces[k], (s, s))
-    boxes.append((x, y, x + s - 1, y + s - 1))
-    # the 25 px frame maps onto s px: pixel centres scale by s / 25
-    lms.append((marks[k] + 0.5) * (s / 25.0) - 0.5 + np.array([x, y], np.float32))
+  # the 25 px frame maps onto s px: pixel centres scale by s / 25
+  lms = [(marks[k] + 0.5) * ((x2 - x1 + 1) / 25.0) - 0.5 + np.array([x1, y1], np.float32)
+         for k, (x1, y1, x2, _) in zip(picked, boxes)]
   return canvas, np.asarray(boxes, np.float32).reshape(-1, 4), np.asarray(lms, np.float32).reshape(-1, 5, 2)
 
 

@@ -49,6 +49,12 @@ def lfw_mosaic(seed: int, shape=(320, 320), face_sizes=(48, 64, 80), n_faces: in
   Returns:
     (image (H, W, 3) uint8, boxes (n, 4) where the faces were pasted, xyxy).
   """
+  canvas, boxes, _ = paste_faces(seed, shape, face_sizes, n_faces, background)
+  return canvas, np.array(boxes, np.float32)
+
+
+def paste_faces(seed: int, shape, face_sizes, n_faces: int, background: int | None = None):
+  """`lfw_mosaic`'s drawing: (canvas, boxes as xyxy tuples, index of each pasted lfw face)."""
   rng = np.random.default_rng(seed)
   bgs = _backgrounds()
   bg = bgs[rng.integers(len(bgs)) if background is None else background]
@@ -57,7 +63,7 @@ def lfw_mosaic(seed: int, shape=(320, 320), face_sizes=(48, 64, 80), n_faces: in
   x0 = rng.integers(0, max(1, bg.shape[1] - w))
   canvas = _resize_uint8(bg, shape) if bg.shape[0] < h or bg.shape[1] < w else bg[y0:y0 + h, x0:x0 + w].copy()
   faces = lfw_faces()
-  boxes = []
+  boxes, picked = [], []
   for _ in range(200):  # rejection-sample non-overlapping spots
     if len(boxes) == n_faces:
       break
@@ -65,9 +71,11 @@ def lfw_mosaic(seed: int, shape=(320, 320), face_sizes=(48, 64, 80), n_faces: in
     y, x = int(rng.integers(0, h - s)), int(rng.integers(0, w - s))
     if any(not (x + s + 8 < bx1 or bx2 + 8 < x or y + s + 8 < by1 or by2 + 8 < y) for bx1, by1, bx2, by2 in boxes):
       continue
-    canvas[y:y + s, x:x + s] = _resize_uint8(faces[rng.integers(len(faces))], (s, s))
+    k = int(rng.integers(len(faces)))
+    canvas[y:y + s, x:x + s] = _resize_uint8(faces[k], (s, s))
     boxes.append((x, y, x + s - 1, y + s - 1))
-  return canvas, np.array(boxes, np.float32)
+    picked.append(k)
+  return canvas, boxes, picked
 
 
 def frames(n: int, height: int, width: int, seed: int = 0) -> np.ndarray:
