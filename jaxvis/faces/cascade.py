@@ -68,6 +68,7 @@ class CascadeConfig:
     onet_pool_per_image: O-Net crops per image of the batch, on average.
     max_faces: output slots per image.
     use_lnet: refine landmarks with L-Net (needs params["lnet"]).
+    num_landmarks: O-Net's points (5 face landmarks; 4 corners for QR codes).
     dtype: compute dtype of the networks.
   """
   min_face_size: float = 20.0
@@ -84,6 +85,7 @@ class CascadeConfig:
   onet_pool_per_image: int = 4
   max_faces: int = 16
   use_lnet: bool = False
+  num_landmarks: int = 5
   dtype: Any = jnp.float32
 
   def __post_init__(self):
@@ -93,8 +95,10 @@ class CascadeConfig:
       raise ValueError(f"scale_factor: expected in (0, 1), got {self.scale_factor}")
     if self.nms_method not in ("fast", "greedy"):
       raise ValueError(f"nms_method: expected 'fast' or 'greedy', got {self.nms_method!r}")
+    if self.use_lnet and self.num_landmarks != 5:
+      raise ValueError(f"use_lnet: L-Net refines the 5 face landmarks, got num_landmarks={self.num_landmarks}")
     for f in ("max_pnet", "max_rnet", "max_onet", "max_faces", "rnet_pool_per_image",
-              "onet_pool_per_image"):
+              "onet_pool_per_image", "num_landmarks"):
       if int(getattr(self, f)) < 1:
         raise ValueError(f"{f}: expected >= 1, got {getattr(self, f)}")
 
@@ -199,7 +203,7 @@ def rnet_stage(rnet_params, norm, sizes, boxes, valid, cfg: CascadeConfig, thr):
 
 
 def onet_stage(onet_params, norm, sizes, image_idx, boxes, score, valid, cfg: CascadeConfig, thr):
-  """R-Net pool -> O-Net pool: (image_idx, boxes, scores, landmarks (P, 5, 2), valid)."""
+  """R-Net pool -> O-Net pool: (image_idx, boxes, scores, landmarks (P, L, 2), valid)."""
   b = sizes.shape[0]
   rank = _rank_in_image(score, valid, image_idx)
   valid = valid & (rank < cfg.max_onet)
@@ -207,9 +211,9 @@ def onet_stage(onet_params, norm, sizes, image_idx, boxes, score, valid, cfg: Ca
   idx = _round_robin_pick(score, valid, rank, size)
   image_idx, boxes, valid = image_idx[idx], boxes[idx], valid[idx]
   crops = resample.crop_pool_tf(norm, sizes, image_idx, boxes, 48)
-  deltas, marks, logits = nets.ONet(cfg.dtype).apply({"params": onet_params}, crops)
+  deltas, marks, logits = nets.ONet(cfg.dtype, cfg.num_landmarks).apply({"params": onet_params}, crops)
   score = jax.nn.softmax(logits, -1)[:, 1]
-  marks = marks.reshape(-1, 2, 5)
+  marks = marks.reshape(-1, 2, cfg.num_landmarks)
   w = (boxes[:, 2] - boxes[:, 0] + 1)[:, None]
   h = (boxes[:, 3] - boxes[:, 1] + 1)[:, None]
   landmarks = jnp.stack([w * marks[:, 0] + boxes[:, 0, None] - 1,
@@ -317,11 +321,11 @@ def detect(params, images, sizes=None, min_face_size: float = 20.0,
   if cfg.use_lnet and "lnet" not in params:
     raise ValueError("params: use_lnet=True needs params['lnet'] (train it with `jaxvis faces train --stage lnet`)")
   if not pyramid.pyramid_scales(h, w, cfg.min_face_size, cfg.scale_factor):
-    return _empty(b, cfg.max_faces)
+    return _empty(b, cfg.max_faces, cfg.num_landmarks)
   return _detect(params, images, jnp.asarray(sizes, jnp.int32),
                  jnp.asarray(thresholds, jnp.float32), cfg)
 
 
-def _empty(b: int, f: int) -> Detections:
-  return Detections(jnp.zeros((b, f, 4)), jnp.zeros((b, f)), jnp.zeros((b, f, 5, 2)),
+def _empty(b: int, f: int, num_landmarks: int = 5) -> Detections:
+  return Detections(jnp.zeros((b, f, 4)), jnp.zeros((b, f)), jnp.zeros((b, f, num_landmarks, 2)),
                     jnp.zeros((b, f), bool))

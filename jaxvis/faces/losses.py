@@ -50,9 +50,22 @@ def box_loss(deltas: jax.Array, targets: jax.Array, labels: jax.Array) -> jax.Ar
   return _masked_mean(jnp.sum(jnp.square(deltas - targets), -1), (labels == 1) | (labels == -1))
 
 
-def landmark_loss(pred: jax.Array, targets: jax.Array, labels: jax.Array) -> jax.Array:
-  """Mean squared L2 of the 10 landmark targets over landmark samples."""
-  return _masked_mean(jnp.sum(jnp.square(pred - targets), -1), labels == -2)
+def landmark_loss(pred: jax.Array, targets: jax.Array, labels: jax.Array, cyclic: bool = False) -> jax.Array:
+  """Mean squared L2 of the `(x1..xL, y1..yL)` landmark targets over landmark samples.
+
+  With `cyclic=True` each sample's error is the smallest over the L cyclic
+  shifts of the point order: a QR code's outline looks the same turned by 90
+  degrees, so the net regresses the 4 corners clockwise from any of them (the
+  code's own top-left is found later from its finder patterns), and targets
+  never jump between orders when a code turns past 45 degrees.
+  """
+  if not cyclic:
+    return _masked_mean(jnp.sum(jnp.square(pred - targets), -1), labels == -2)
+  n = pred.shape[-1] // 2
+  p = pred.reshape(-1, 2, n)
+  t = targets.reshape(-1, 2, n)
+  errs = jnp.stack([jnp.sum(jnp.square(p - jnp.roll(t, k, axis=-1)), axis=(1, 2)) for k in range(n)], -1)
+  return _masked_mean(jnp.min(errs, -1), labels == -2)
 
 
 def accuracy(logits: jax.Array, labels: jax.Array) -> jax.Array:
@@ -61,7 +74,8 @@ def accuracy(logits: jax.Array, labels: jax.Array) -> jax.Array:
   return _masked_mean((jnp.argmax(logits, -1) == labels).astype(jnp.float32), valid)
 
 
-def multitask_loss(stage: str, outputs, batch, ohem_ratio: float = 0.7, weights=None):
+def multitask_loss(stage: str, outputs, batch, ohem_ratio: float = 0.7, weights=None,
+                   cyclic_landmarks: bool = False):
   """The stage's weighted sum and its parts.
 
   Args:
@@ -70,6 +84,7 @@ def multitask_loss(stage: str, outputs, batch, ohem_ratio: float = 0.7, weights=
       flattened to (N, ...).
     batch: {"label" (N,), "box" (N, 4), "landmark" (N, 10)}.
     weights: (face, box, landmark) weights; default `TASK_WEIGHTS[stage]`.
+    cyclic_landmarks: landmark error up to a cyclic shift of the points (QR corners).
 
   Returns:
     (loss, {"cls_loss", "box_loss", "landmark_loss", "acc"}).
@@ -84,7 +99,7 @@ def multitask_loss(stage: str, outputs, batch, ohem_ratio: float = 0.7, weights=
     (deltas, logits), marks = outputs, None
   cls = ohem_classification_loss(logits, labels, ohem_ratio)
   bl = box_loss(deltas, batch["box"], labels)
-  ll = landmark_loss(marks, batch["landmark"], labels) if marks is not None else jnp.zeros(())
+  ll = landmark_loss(marks, batch["landmark"], labels, cyclic_landmarks) if marks is not None else jnp.zeros(())
   loss = wc * cls + wb * bl + wl * ll
   return loss, {"cls_loss": cls, "box_loss": bl, "landmark_loss": ll, "acc": accuracy(logits, labels)}
 

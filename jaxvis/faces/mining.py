@@ -36,7 +36,8 @@ class Samples:
     images: (N, S, S, 3) uint8 RGB crops.
     labels: (N,) int32 in {1, 0, -1, -2}.
     boxes: (N, 4) float32 box-regression targets (0 where unused).
-    landmarks: (N, 10) float32 landmark targets `(x1..x5, y1..y5)` (0 where unused).
+    landmarks: (N, 2L) float32 landmark targets `(x1..xL, y1..yL)` (0 where unused);
+      L = 5 face landmarks, or 4 corners for QR codes.
   """
   images: np.ndarray
   labels: np.ndarray
@@ -54,15 +55,15 @@ class Samples:
     return {n: int(np.sum(self.labels == v)) for v, n in names.items()}
 
 
-def empty(size: int) -> Samples:
+def empty(size: int, num_points: int = 5) -> Samples:
   return Samples(np.zeros((0, size, size, 3), np.uint8), np.zeros((0,), np.int32),
-                 np.zeros((0, 4), np.float32), np.zeros((0, 10), np.float32))
+                 np.zeros((0, 4), np.float32), np.zeros((0, 2 * num_points), np.float32))
 
 
-def concat(parts: Iterable[Samples], size: int) -> Samples:
+def concat(parts: Iterable[Samples], size: int, num_points: int = 5) -> Samples:
   parts = [p for p in parts if len(p)]
   if not parts:
-    return empty(size)
+    return empty(size, num_points)
   return Samples(*(np.concatenate([getattr(p, f.name) for p in parts])
                    for f in dataclasses.fields(Samples)))
 
@@ -105,9 +106,9 @@ def box_targets(crops: np.ndarray, faces: np.ndarray) -> np.ndarray:
 
 
 def landmark_targets(crops: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
-  """(N, 10) `(x1..x5, y1..y5)` fractions that the cascade decodes back to `landmarks` (N, 5, 2)."""
+  """(N, 2L) `(x1..xL, y1..yL)` fractions that the cascade decodes back to `landmarks` (N, L, 2)."""
   crops = np.asarray(crops, np.float32).reshape(-1, 4)
-  lm = np.asarray(landmarks, np.float32).reshape(-1, 5, 2)
+  lm = np.asarray(landmarks, np.float32).reshape(len(crops), -1, 2)
   w = (crops[:, 2] - crops[:, 0] + 1)[:, None]
   h = (crops[:, 3] - crops[:, 1] + 1)[:, None]
   tx = (lm[..., 0] - crops[:, 0, None] + 1) / w
@@ -129,19 +130,19 @@ def _check_boxes(boxes) -> np.ndarray:
   return boxes
 
 
-def _make(image, crops, labels, targets, size) -> Samples:
+def _make(image, crops, labels, targets, size, num_points: int = 5) -> Samples:
   keep = labels != -3
   crops, labels, targets = crops[keep], labels[keep], targets[keep]
   if not len(crops):
-    return empty(size)
+    return empty(size, num_points)
   targets = np.where((labels == NEGATIVE)[:, None], 0.0, targets).astype(np.float32)
   imgs = np.stack([crop_resize(image, c, size) for c in crops])
-  return Samples(imgs, labels.astype(np.int32), targets, np.zeros((len(crops), 10), np.float32))
+  return Samples(imgs, labels.astype(np.int32), targets, np.zeros((len(crops), 2 * num_points), np.float32))
 
 
 def mine_random(image: np.ndarray, faces, size: int, rng: np.random.Generator,
                 negatives: int = 50, negatives_near: int = 5, around: int = 20,
-                ignore=None) -> Samples:
+                ignore=None, num_points: int = 5) -> Samples:
   """Random crops of one image labelled against its faces (the authors' P-Net data rule).
 
   `negatives` random squares of side [12, min(H, W) / 2) kept if IoU < 0.3;
@@ -155,6 +156,7 @@ def mine_random(image: np.ndarray, faces, size: int, rng: np.random.Generator,
     size: output crop side (12, 24 or 48).
     ignore: optional (F,) bool: faces not mined around (e.g. WIDER `invalid`);
       they still count for the IoU of negatives.
+    num_points: landmark points per sample (zero targets here; sets the array width).
   """
   image = _check_image(image)
   faces = _check_boxes(faces)
@@ -186,16 +188,18 @@ def mine_random(image: np.ndarray, faces, size: int, rng: np.random.Generator,
         crops.append((x, y, x + s - 1, y + s - 1))
   crops = np.asarray(crops, np.float32).reshape(-1, 4)
   if not len(faces):
-    return _make(image, crops, np.zeros(len(crops), np.int64), np.zeros((len(crops), 4)), size)
+    return _make(image, crops, np.zeros(len(crops), np.int64), np.zeros((len(crops), 4)), size, num_points)
   iou = iou_matrix(crops, faces)
   best = iou.argmax(1)
   labels = label_by_iou(iou.max(1))
-  return _make(image, crops, labels, box_targets(crops, faces[best]), size)
+  return _make(image, crops, labels, box_targets(crops, faces[best]), size, num_points)
 
 
 def mine_landmarks(image: np.ndarray, face, landmarks, size: int, rng: np.random.Generator,
                    count: int = 10) -> Samples:
-  """Landmark samples (label -2): jittered crops of a CelebA face with IoU > 0.65.
+  """Landmark samples (label -2): jittered crops of a CelebA face (or a QR code) with IoU > 0.65.
+
+  `landmarks` is (L, 2): the 5 face landmarks, or a QR code's 4 corners.
 
   The face box itself is always the first sample; then up to `count` crops of
   side [0.8 min(w, h), 1.25 max(w, h)] shifted up to 0.2 w (10x as many tries).
@@ -203,8 +207,8 @@ def mine_landmarks(image: np.ndarray, face, landmarks, size: int, rng: np.random
   image = _check_image(image)
   face = _check_boxes(face)[0]
   lm = np.asarray(landmarks, np.float32)
-  if lm.shape != (5, 2):
-    raise ValueError(f"landmarks: expected (5, 2) (x, y), got shape {lm.shape}")
+  if lm.ndim != 2 or lm.shape[1] != 2 or len(lm) < 1:
+    raise ValueError(f"landmarks: expected (L, 2) (x, y), got shape {lm.shape}")
   fw, fh = face[2] - face[0] + 1, face[3] - face[1] + 1
   crops = [tuple(face)]
   for _ in range(10 * count):
@@ -253,7 +257,8 @@ def mine_lnet(image: np.ndarray, face, landmarks, rng: np.random.Generator, coun
   return np.stack(patches), np.stack(targets).astype(np.float32)
 
 
-def label_proposals(image: np.ndarray, proposals, faces, size: int, ignore=None) -> Samples:
+def label_proposals(image: np.ndarray, proposals, faces, size: int, ignore=None,
+                    num_points: int = 5) -> Samples:
   """Crops of a previous stage's proposals, labelled against the true faces (hard examples).
 
   Proposals are squared boxes as the cascade passes them on; they are rounded to
@@ -263,12 +268,12 @@ def label_proposals(image: np.ndarray, proposals, faces, size: int, ignore=None)
   faces = _check_boxes(faces)
   crops = np.round(np.asarray(proposals, np.float32).reshape(-1, 4))
   if not len(crops):
-    return empty(size)
+    return empty(size, num_points)
   if not len(faces):
-    return _make(image, crops, np.zeros(len(crops), np.int64), np.zeros((len(crops), 4)), size)
+    return _make(image, crops, np.zeros(len(crops), np.int64), np.zeros((len(crops), 4)), size, num_points)
   iou = iou_matrix(crops, faces)
   best = iou.argmax(1)
   labels = label_by_iou(iou.max(1))
   if ignore is not None:  # a proposal on an ignored face is neither positive nor negative
     labels = np.where(np.asarray(ignore, bool)[best] & (iou.max(1) >= 0.3), -3, labels)
-  return _make(image, crops, labels, box_targets(crops, faces[best]), size)
+  return _make(image, crops, labels, box_targets(crops, faces[best]), size, num_points)

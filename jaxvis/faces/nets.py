@@ -109,15 +109,21 @@ class RNet(nn.Module):
 
 
 class ONet(nn.Module):
-  """Output network on 48x48 crops: box, landmarks and face score."""
+  """Output network on 48x48 crops: box, landmarks and face score.
+
+  Attributes:
+    dtype: compute dtype.
+    num_landmarks: points regressed (5 face landmarks; 4 corners for QR codes).
+  """
   dtype: Dtype = jnp.float32
+  num_landmarks: int = 5
 
   @nn.compact
   def __call__(self, x):
-    """(N, 48, 48, 3) -> (deltas (N, 4), landmarks (N, 10), logits (N, 2)).
+    """(N, 48, 48, 3) -> (deltas (N, 4), landmarks (N, 2 * num_landmarks), logits (N, 2)).
 
-    Landmarks are `(x1..x5, y1..y5)` as fractions of the input box, in the order
-    left eye, right eye, nose, left mouth corner, right mouth corner.
+    Landmarks are `(x1..xL, y1..yL)` as fractions of the input box; for faces in
+    the order left eye, right eye, nose, left mouth corner, right mouth corner.
     """
     if x.ndim != 4 or x.shape[1:] != (48, 48, 3):
       raise ValueError(f"x: expected (N, 48, 48, 3) crops, got shape {x.shape}")
@@ -129,7 +135,7 @@ class ONet(nn.Module):
     x = PReLU(d, name="prelu4")(_conv(128, 2, "conv4", d)(x))
     x = PReLU(d, name="prelu5")(_dense(256, "fc5", d)(_flatten_wh(x)))
     deltas = _dense(4, "fc6_1", d)(x)
-    landmarks = _dense(10, "fc6_2", d)(x)
+    landmarks = _dense(2 * self.num_landmarks, "fc6_2", d)(x)
     logits = _dense(2, "fc6_3", d)(x)
     return deltas.astype(jnp.float32), landmarks.astype(jnp.float32), logits.astype(jnp.float32)
 

@@ -36,6 +36,8 @@ class TrainConfig:
     ohem_ratio: kept fraction of face/non-face losses (paper: 0.7).
     seed: parameter init, shuffling.
     dtype: compute dtype, "float32" or "bfloat16" (parameters stay float32).
+    num_landmarks: O-Net points (5 face landmarks; 4 QR-code corners).
+    cyclic_landmarks: landmark loss up to a cyclic shift of the points (QR corners).
   """
   stage: str = "pnet"
   steps: int = 1000
@@ -44,6 +46,8 @@ class TrainConfig:
   ohem_ratio: float = 0.7
   seed: int = 0
   dtype: str = "float32"
+  num_landmarks: int = 5
+  cyclic_landmarks: bool = False
 
   def __post_init__(self):
     if self.stage not in STAGES:
@@ -54,18 +58,21 @@ class TrainConfig:
       raise ValueError(f"dtype: expected 'float32' or 'bfloat16', got {self.dtype!r}")
 
 
-def network(stage: str, dtype: Any = jnp.float32):
-  return {"pnet": nets.PNet, "rnet": nets.RNet, "onet": nets.ONet, "lnet": nets.LNet}[stage](dtype)
+def network(stage: str, dtype: Any = jnp.float32, num_landmarks: int = 5):
+  if stage == "onet":
+    return nets.ONet(dtype, num_landmarks)
+  return {"pnet": nets.PNet, "rnet": nets.RNet, "lnet": nets.LNet}[stage](dtype)
 
 
-def init_params(stage: str, seed: int = 0):
+def init_params(stage: str, seed: int = 0, num_landmarks: int = 5):
   x = jnp.zeros((1,) + INPUT_SHAPES[stage], jnp.float32)
-  return network(stage).init(jax.random.key(seed), x)["params"]
+  return network(stage, num_landmarks=num_landmarks).init(jax.random.key(seed), x)["params"]
 
 
 def apply_stage(stage: str, params, images, dtype: Any = jnp.float32):
   """Network outputs on uint8-range crops, flattened to (N, ...) (P-Net's 1x1 map squeezed)."""
-  out = network(stage, dtype).apply({"params": params}, cascade.normalize(images))
+  num_landmarks = params["fc6_2"]["bias"].shape[0] // 2 if stage == "onet" else 5
+  out = network(stage, dtype, num_landmarks).apply({"params": params}, cascade.normalize(images))
   if stage == "pnet":
     out = tuple(o.reshape(o.shape[0], -1) for o in out)
   return out
@@ -82,17 +89,18 @@ def make_loss_fn(cfg: TrainConfig):
       loss = losses.lnet_loss(pred, batch["target"])
       return loss, (model_state, {"loss": loss})
     outputs = apply_stage(cfg.stage, params, batch["image"], dtype)
-    loss, metrics = losses.multitask_loss(cfg.stage, outputs, batch, cfg.ohem_ratio)
+    loss, metrics = losses.multitask_loss(cfg.stage, outputs, batch, cfg.ohem_ratio,
+                                          cyclic_landmarks=cfg.cyclic_landmarks)
     return loss, (model_state, dict(metrics, loss=loss))
 
   return loss_fn
 
 
 @functools.lru_cache(maxsize=16)
-def _compiled_step(stage: str, ohem_ratio: float, dtype: str, mesh):
+def _compiled_step(stage: str, ohem_ratio: float, dtype: str, mesh, cyclic_landmarks: bool = False):
   """One jitted step per (stage, loss settings, mesh): resumed or repeated runs in a
   process reuse its compilation (the optimizer is a static part of the state, see `_optimizer`)."""
-  cfg = TrainConfig(stage=stage, ohem_ratio=ohem_ratio, dtype=dtype)
+  cfg = TrainConfig(stage=stage, ohem_ratio=ohem_ratio, dtype=dtype, cyclic_landmarks=cyclic_landmarks)
   return train.make_train_step(make_loss_fn(cfg), mesh)
 
 
@@ -114,7 +122,8 @@ def _check_arrays(stage: str, arrays: dict) -> None:
     raise ValueError(f"arrays: no {stage} samples")
 
 
-def evaluate_samples(stage: str, params, arrays: dict, batch_size: int = 256) -> dict:
+def evaluate_samples(stage: str, params, arrays: dict, batch_size: int = 256,
+                     cyclic_landmarks: bool = False) -> dict:
   """Held-out metrics: face accuracy (+ box/landmark L2) or, for L-Net, the loss."""
   key = "patches" if stage == "lnet" else "image"
   fn = jax.jit(lambda p, x: apply_stage(stage, p, x))
@@ -124,7 +133,7 @@ def evaluate_samples(stage: str, params, arrays: dict, batch_size: int = 256) ->
     return {"loss": float(losses.lnet_loss(pred, jnp.asarray(arrays["target"])))}
   outputs = tuple(jnp.concatenate([o[j] for o in outs]) for j in range(len(outs[0])))
   batch = {k: jnp.asarray(arrays[k]) for k in ("label", "box", "landmark")}
-  _, m = losses.multitask_loss(stage, outputs, batch, ohem_ratio=1.0)
+  _, m = losses.multitask_loss(stage, outputs, batch, ohem_ratio=1.0, cyclic_landmarks=cyclic_landmarks)
   return {k: float(v) for k, v in m.items()}
 
 
@@ -141,16 +150,20 @@ def train_stage(cfg: TrainConfig, arrays: dict, workdir: str | None = None, para
     eval_arrays: held-out samples for `evaluate_samples` (logged as eval_*).
   """
   _check_arrays(cfg.stage, arrays)
+  if cfg.stage == "onet" and arrays["landmark"].shape[1] != 2 * cfg.num_landmarks:
+    raise ValueError(f"arrays: 'landmark' expected (N, {2 * cfg.num_landmarks}) for num_landmarks="
+                     f"{cfg.num_landmarks}, got {arrays['landmark'].shape}")
   if eval_arrays is not None:
     _check_arrays(cfg.stage, eval_arrays)
   mesh = train.make_mesh()
-  params = init_params(cfg.stage, cfg.seed) if params is None else params
+  params = init_params(cfg.stage, cfg.seed, cfg.num_landmarks) if params is None else params
   state = train.TrainState.create(params=params, tx=_optimizer(cfg.learning_rate))
-  step = _compiled_step(cfg.stage, cfg.ohem_ratio, cfg.dtype, mesh)
+  step = _compiled_step(cfg.stage, cfg.ohem_ratio, cfg.dtype, mesh, cfg.cyclic_landmarks)
   it = data.loader(data.ArraySource(arrays), batch_size=cfg.batch_size, seed=cfg.seed)
   eval_fn = None
   if eval_arrays is not None:
-    eval_fn = lambda s: evaluate_samples(cfg.stage, s.params, eval_arrays)
+    eval_fn = lambda s: evaluate_samples(cfg.stage, s.params, eval_arrays,
+                                         cyclic_landmarks=cfg.cyclic_landmarks)
   state = train.fit(state, step, it, num_steps=cfg.steps, rng=jax.random.key(cfg.seed), mesh=mesh,
                     workdir=workdir, config=cfg, checkpoint_every=checkpoint_every,
                     eval_fn=eval_fn, eval_every=eval_every, progress=progress)

@@ -142,3 +142,101 @@ def bilinear_sample(image: jax.Array, ys: jax.Array, xs: jax.Array,
   out = top * (1 - wy) + bottom * wy
   inside = ((ys >= 0) & (ys <= h - 1))[:, None] & ((xs >= 0) & (xs <= w - 1))[None, :]
   return jnp.where(inside[..., None], out, jnp.asarray(extrapolation_value, image.dtype))
+
+
+# --------------------------------------------------------------------- perspective
+
+
+def homography_from_points(src: jax.Array, dst: jax.Array) -> jax.Array:
+  """The 3x3 homographies taking four points `src` to `dst` (direct linear transform).
+
+  Solves the 8x8 DLT system with h33 = 1 (as `cv2.getPerspectiveTransform`).
+
+  Args:
+    src: (..., 4, 2) float (x, y) points, no three collinear.
+    dst: (..., 4, 2) float (x, y) points.
+
+  Returns:
+    (..., 3, 3) float32 H with `dst ~ H @ [x, y, 1]` for each src point.
+  """
+  src = jnp.asarray(src, jnp.float32)
+  dst = jnp.asarray(dst, jnp.float32)
+  if src.shape[-2:] != (4, 2) or dst.shape != src.shape:
+    raise ValueError(f"src, dst: expected two (..., 4, 2) point sets of one shape, got {src.shape} and {dst.shape}")
+  x, y = src[..., 0], src[..., 1]
+  u, v = dst[..., 0], dst[..., 1]
+  one, zero = jnp.ones_like(x), jnp.zeros_like(x)
+  rows_u = jnp.stack([x, y, one, zero, zero, zero, -u * x, -u * y], -1)   # (..., 4, 8)
+  rows_v = jnp.stack([zero, zero, zero, x, y, one, -v * x, -v * y], -1)
+  a = jnp.concatenate([rows_u, rows_v], -2)                                 # (..., 8, 8)
+  b = jnp.concatenate([u, v], -1)[..., None]                                # (..., 8, 1)
+  h = jnp.linalg.solve(a, b)[..., 0]
+  return jnp.concatenate([h, jnp.ones_like(h[..., :1])], -1).reshape(h.shape[:-1] + (3, 3))
+
+
+def apply_homography(homographies: jax.Array, points: jax.Array) -> jax.Array:
+  """Maps (..., P, 2) points through (..., 3, 3) homographies -> (..., P, 2)."""
+  pts = jnp.concatenate([points, jnp.ones_like(points[..., :1])], -1)
+  out = jnp.einsum("...ij,...pj->...pi", homographies, pts)
+  return out[..., :2] / out[..., 2:]
+
+
+def warp_perspective(images: jax.Array, homographies: jax.Array, out_size: Sequence[int],
+                     extrapolation_value: float = 0.0) -> jax.Array:
+  """Perspective warp with bilinear sampling, one homography per output image.
+
+  `homographies` map OUTPUT pixel coordinates to INPUT ones (pixel centres at
+  integers), i.e. `cv2.warpPerspective(..., flags=INTER_LINEAR | WARP_INVERSE_MAP,
+  borderMode=BORDER_CONSTANT)`: sampling by the inverse map needs no inversion.
+
+  Args:
+    images: (N, H, W, C) float images.
+    homographies: (N, K, 3, 3) (K warps of each image) or (N, 3, 3).
+    out_size: static (h, w).
+    extrapolation_value: value of taps outside the image (blended, as OpenCV).
+
+  Returns:
+    (N, K, h, w, C) (or (N, h, w, C) for (N, 3, 3) homographies).
+  """
+  if images.ndim != 4:
+    raise ValueError(f"images: expected (N, H, W, C), got shape {images.shape}")
+  single = homographies.ndim == 3
+  if single:
+    homographies = homographies[:, None]
+  if homographies.ndim != 4 or homographies.shape[-2:] != (3, 3) or homographies.shape[0] != images.shape[0]:
+    raise ValueError(f"homographies: expected (N, K, 3, 3) or (N, 3, 3) with N={images.shape[0]}, "
+                     f"got {homographies.shape}")
+  oh, ow = int(out_size[0]), int(out_size[1])
+  gy, gx = jnp.meshgrid(jnp.arange(oh, dtype=jnp.float32), jnp.arange(ow, dtype=jnp.float32), indexing="ij")
+  grid = jnp.stack([gx, gy], -1).reshape(-1, 2)                             # (h*w, 2)
+  src = apply_homography(homographies.astype(jnp.float32), grid[None, None])  # (N, K, hw, 2)
+  sample = jax.vmap(jax.vmap(lambda im, p: bilinear_sample_points(im, p[:, 1], p[:, 0], extrapolation_value),
+                             in_axes=(None, 0)), in_axes=(0, 0))
+  out = sample(images, src).reshape(images.shape[0], -1, oh, ow, images.shape[-1])
+  return out[:, 0] if single else out
+
+
+def bilinear_sample_points(image: jax.Array, ys: jax.Array, xs: jax.Array,
+                           extrapolation_value: float = 0.0) -> jax.Array:
+  """Samples `image` (H, W, C) at scattered points ys, xs (same shape S) -> (*S, C).
+
+  Each of the four taps outside the image reads `extrapolation_value`, so edges
+  blend into it as OpenCV's BORDER_CONSTANT does.
+  """
+  h, w, _ = image.shape
+  y0 = jnp.floor(ys)
+  x0 = jnp.floor(xs)
+  wy = (ys - y0)[..., None]
+  wx = (xs - x0)[..., None]
+  y0i = y0.astype(jnp.int32)
+  x0i = x0.astype(jnp.int32)
+  fill = jnp.asarray(extrapolation_value, image.dtype)
+
+  def tap(yi, xi):
+    ok = (yi >= 0) & (yi < h) & (xi >= 0) & (xi < w)
+    v = image[jnp.clip(yi, 0, h - 1), jnp.clip(xi, 0, w - 1)]
+    return jnp.where(ok[..., None], v, fill)
+
+  top = tap(y0i, x0i) * (1 - wx) + tap(y0i, x0i + 1) * wx
+  bottom = tap(y0i + 1, x0i) * (1 - wx) + tap(y0i + 1, x0i + 1) * wx
+  return top * (1 - wy) + bottom * wy
