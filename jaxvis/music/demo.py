@@ -65,12 +65,14 @@ def section(report, quick: bool) -> None:
   for n in names:
     for ex in extractions[n]:
       out = rec_ref.recommend_words(ex).to_json(songs)
+      counts_only = rec.recommend_words(ex).quadrant
       rows.append([n, ex.method, out["caption"] or ", ".join(ex.words),
                    ", ".join(f"{c['color']}->{c['target']}" for c in out["colors"]) or "-",
-                   out["quadrant"], " ".join(out["songs"]),
+                   counts_only, out["quadrant"], " ".join(out["songs"]),
                    " ".join(out["songs_without_narrowing"])])
       if ex.method == "B":
         report.figure(plot.plot_av(out, songs, title=f"{n} (method B)"), f"music_{n}_av",
                       f"{n}: impression words, clusters, chosen quadrant and songs")
-  report.table(["photo", "method", "caption / objects", "colour -> word", "quadrant",
-                "songs (narrowed)", "songs (no narrowing)"], rows)
+  report.table(["photo", "method", "caption / objects", "colour -> word",
+                "quadrant (counts)", "quadrant (counts / reference)", "songs (narrowed)",
+                "songs (no narrowing)"], rows)

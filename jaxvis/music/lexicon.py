@@ -9,6 +9,10 @@ Three CSV layouts are read, every scale is mapped onto [-1, 1]:
 * plain: `word,valence,arousal` already on -1..1 (the bundled default; lines
   starting with `#` are comments).
 
+The bundled default (`default_lexicon()`) is a 238-word subset of the Glasgow Norms
+(Scott et al. 2019, CC BY 4.0) chosen as impression words; its file header gives the
+citation, licence, selection rule and the 1-9 -> [-1, 1] mapping.
+
     lex = load_lexicon("Ratings_Warriner_et_al.csv")   # layout detected from the header
     lex = default_lexicon()                              # bundled, see its header for the source
 """
@@ -138,8 +142,9 @@ def _parse(text: str, path: str, layout: str, source: str | None) -> AVLexicon:
                    source or f"{os.path.basename(path)} ({layout} layout)")
 
 
-DEFAULT_SOURCE = ("Russell (1980), 'A circumplex model of affect', Fig. 1: eight affect "
-                  "concepts at 45-degree steps on the valence-arousal circle")
+DEFAULT_SOURCE = ("Glasgow Norms (Scott et al. 2019, Behav. Res. Methods 51:1258-1270, "
+                  "doi:10.3758/s13428-018-1099-3, CC BY 4.0): 238 impression words, "
+                  "valence and arousal (mean - 5) / 4")
 
 
 def default_lexicon() -> AVLexicon:

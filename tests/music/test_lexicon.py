@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from jaxvis.music import lexicon
+from jaxvis.music import lexicon, plane
 
 
 def test_warriner_layout_maps_1_to_9_onto_unit_interval(tmp_path):
@@ -57,10 +57,40 @@ def test_bad_files_name_the_problem(tmp_path):
     lexicon.load_lexicon(str(p), layout="anew")
 
 
-def test_default_lexicon_is_russell_circumplex():
+def test_default_lexicon_is_a_glasgow_norms_subset_over_all_quadrants():
   lex = lexicon.default_lexicon()
-  assert "Russell (1980)" in lex.source
-  assert len(lex) == 8
-  np.testing.assert_allclose(np.linalg.norm(lex.va, axis=1), 1.0, atol=1e-4)
-  angles = np.degrees(np.arctan2(lex.va[:, 1], lex.va[:, 0])) % 360
-  np.testing.assert_allclose(angles, np.arange(0, 360, 45), atol=0.01)
+  assert "Glasgow Norms" in lex.source and "CC BY 4.0" in lex.source
+  assert len(lex) >= 150 and len(set(lex.words)) == len(lex)
+  assert lex.va.shape == (len(lex), 2) and (np.abs(lex.va) <= 1).all()
+  # Every row comes from the 1-9 norms through (mean - 5) / 4: a multiple of 1/4000 (3 decimals).
+  np.testing.assert_allclose(lex.va * 4000, np.round(lex.va * 4000), atol=0.51)
+  v, a = lex.va[:, 0], lex.va[:, 1]
+  per_quadrant = [((v >= 0) & (a >= 0)).sum(), ((v < 0) & (a >= 0)).sum(),
+                  ((v < 0) & (a < 0)).sum(), ((v >= 0) & (a < 0)).sum()]
+  assert min(per_quadrant) >= 15, per_quadrant
+
+
+@pytest.mark.parametrize("word, valence, arousal, quadrant", [
+    ("happy", 0.8105, 0.4845, 1),      # Glasgow VAL 8.242, AROU 6.938
+    ("calm", 0.5857, -0.3143, 4),      # 7.343, 3.743
+    ("relaxing", 0.6818, -0.3985, 4),  # 7.727, 3.406
+    ("angry", -0.6515, 0.2265, 2),     # 2.394, 5.906
+    ("sad", -0.7000, -0.2648, 3),      # 2.200, 3.941
+    ("gloomy", -0.5780, -0.5160, 3),   # 2.688, 2.936
+])
+def test_default_lexicon_values_match_the_norms(word, valence, arousal, quadrant):
+  lex = lexicon.default_lexicon()
+  v, a = lex.va[lex.words.index(word)]
+  assert (v, a) == (pytest.approx(valence, abs=1e-4), pytest.approx(arousal, abs=1e-4))
+  assert int(plane.quadrant_of(np.array([v, a], np.float32))) == quadrant
+
+
+def test_default_lexicon_file_states_source_licence_and_mapping():
+  import importlib.resources
+  text = (importlib.resources.files("jaxvis") / "assets" / "music" /
+          "impression_words.csv").read_text(encoding="utf-8")
+  header = "\n".join(ln for ln in text.splitlines() if ln.startswith("#"))
+  for needed in ("Scott", "Glasgow Norms", "10.3758/s13428-018-1099-3", "CC BY 4.0",
+                 "(VAL mean - 5) / 4", "(AROU mean - 5) / 4", "Selection rule",
+                 "13428_2018_1099_MOESM2_ESM.csv"):
+    assert needed in header, needed

@@ -75,6 +75,20 @@ def test_reference_means_change_the_quadrant(songs, photo):
     MusicRecommender(songs, face_boxes=None, reference_means=[1, 2, 3])
 
 
+@pytest.mark.parametrize("caption, quadrant", [
+    ("happy party dance", 1),
+    ("an angry crowd fighting", 2),
+    ("a sad lonely funeral in the rain", 3),
+    ("a calm peaceful beach", 4),
+])
+def test_caption_mood_picks_its_quadrant_with_the_default_lexicon(songs, caption, quadrant):
+  # Caption words only (no colour, no detections): the bundled Glasgow Norms impression words
+  # must place an obviously happy / angry / sad / calm caption in quadrant 1 / 2 / 3 / 4.
+  rec = MusicRecommender(songs, face_boxes=None, config=MusicConfig(use_color=False))
+  out = rec.recommend(np.full((32, 32, 3), 128, np.uint8), caption=caption).to_json()
+  assert out["quadrant"] == quadrant, (out["quadrant_counts"], [w["word"] for w in out["words"]])
+
+
 def test_expression_word_goes_before_person_words(songs, trained_expression):
   model, variables, _ = trained_expression
   rng = np.random.default_rng(1)

@@ -16,7 +16,13 @@ def test_bundled_table_is_unit_and_semantic():
   np.testing.assert_allclose(norms, 1.0, atol=1e-3)
   # Related words are closer than unrelated ones.
   assert wv.similarity("dog", "cat") > wv.similarity("dog", "laptop") + 0.15
-  assert wv.similarity("sleeping", "sleepiness") > wv.similarity("sleeping", "excitement")
+  assert wv.similarity("sleeping", "sleepy") > wv.similarity("sleeping", "excited") + 0.15
+
+
+def test_every_default_impression_word_has_a_bundled_vector():
+  from jaxvis.music.lexicon import default_lexicon
+  known = set(WordVectors.bundled().words)
+  assert [w for w in default_lexicon().words if w not in known] == []
 
 
 def test_vectors_for_marks_unknown_words_and_averages_phrases():
