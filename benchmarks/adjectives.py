@@ -1,6 +1,7 @@
 """Pair-wise SCAE speed: training pairs/s (fine-tuning step, both levels) and ranking images/s.
 
-Ranking = encode + pool the top code + relevance function, on the Table 2 network
+Ranking = encode both levels + pool (SearchConfig's default statistics: mean and
+log local contrast per 2x2 cell) + relevance function, on the Table 2 network
 (100x100x3, 20 + 20 maps). float32 and bfloat16 compute.
 
     python benchmarks/adjectives.py [--quick]
@@ -16,7 +17,7 @@ import numpy as np
 
 import common
 from jaxvis import train
-from jaxvis.adjectives import relevance
+from jaxvis.adjectives import relevance, search
 from jaxvis.adjectives.train import SCAEConfig, make_encoder_fn, stage_optimizer, init_params, \
     make_loss_fn
 
@@ -39,8 +40,10 @@ def bench_training(config: SCAEConfig, batch: int, repeats: int) -> None:
 
 def bench_ranking(config: SCAEConfig, batch: int, repeats: int) -> None:
   params = init_params(config, (100, 100, 3))
-  encode = make_encoder_fn(config.model(), 2, "all")
-  dim = 2 * 2 * sum(config.features)
+  pipeline = search.SearchConfig()       # the default features: grid, levels, pooling
+  encode = make_encoder_fn(config.model(), pipeline.grid, pipeline.feature_levels,
+                           pipeline.pooling)
+  dim = pipeline.grid ** 2 * sum(config.features) * len(pipeline.pooling)
   model = relevance.RelevanceModel(jnp.zeros(dim), jnp.ones(dim), jnp.ones(dim) / dim, jnp.zeros(()))
 
   @jax.jit

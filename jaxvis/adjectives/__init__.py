@@ -5,6 +5,7 @@ Convolutional Auto-Encoders". Modules:
   model      the stacked CAE (Table 2), tied or free decoders
   objective  pair-wise loss per level, plain and denoising baselines
   train      greedy layer-wise training + fine-tuning through `jaxvis.train`
+  features   codes pooled per grid cell (mean, std, local contrast, log contrast)
   pairs      P/Q pair construction (labels, cosine similarity, one-to-one)
   relevance  K-means on pair differences, largest cluster, relevance function
   search     the whole pipeline for one query (`rank_query`)

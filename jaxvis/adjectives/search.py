@@ -20,9 +20,10 @@ from typing import NamedTuple, Sequence
 import jax
 import numpy as np
 
+from jaxvis.adjectives import features
 from jaxvis.adjectives import pairs as pairs_lib
 from jaxvis.adjectives import relevance
-from jaxvis.adjectives.train import SCAEConfig, encode, train_scae
+from jaxvis.adjectives.train import SCAEConfig, check_levels, encode, train_scae
 
 
 @dataclasses.dataclass(frozen=True)
@@ -32,7 +33,11 @@ class SearchConfig:
   num_clusters: int = 2                # K of the K-means on difference features
   kmeans_restarts: int = 10
   grid: int | None = 2                 # codes pooled to grid x grid cells (None: whole maps)
-  feature_levels: str = "all"          # "all" levels' codes concatenated, or the "top" one
+  feature_levels: str = "all"          # "all" levels' codes concatenated, "top" or "bottom"
+  # Statistics per cell and map (features.POOLINGS): the mean keeps colour and brightness,
+  # the log local contrast keeps fine detail (softness), which averaging discards.
+  pooling: tuple[str, ...] = ("mean", "log_contrast")
+  standardize: bool = True             # unit-variance difference features before K-means
   relevance: str = "logistic"          # "logistic" or "centroid"
   l2: float = 1e-2                     # logistic regression weight decay
   relevance_steps: int = 500
@@ -92,6 +97,9 @@ def rank_query(P, Q, config: SearchConfig = SearchConfig(), *,
     progress: progress bars.
   """
   P, Q = _check_set("P", P), _check_set("Q", Q)
+  # Settings checked before minutes of training, not after.
+  features.check_pooling(config.pooling)
+  check_levels(config.feature_levels)
   if P.shape[1:] != Q.shape[1:]:
     raise ValueError(f"P, Q: images must have the same size, got {P.shape[1:]} and {Q.shape[1:]}")
   cand = np.concatenate([P, Q]) if candidates is None else _check_set("candidates", candidates)
@@ -108,18 +116,20 @@ def rank_query(P, Q, config: SearchConfig = SearchConfig(), *,
   else:
     arrays = {"image": np.concatenate([P, Q])}
   params = train_scae(config.scae, arrays, workdir=workdir, progress=progress)
-  code_p = encode(config.scae, params, P, grid=config.grid, levels=config.feature_levels)
-  code_q = encode(config.scae, params, Q, grid=config.grid, levels=config.feature_levels)
+  feats = dict(grid=config.grid, levels=config.feature_levels, pooling=config.pooling)
+  code_p = encode(config.scae, params, P, **feats)
+  code_q = encode(config.scae, params, Q, **feats)
   diffs = relevance.difference_features(code_p, code_q, pairs.p, pairs.q)
   clusters = relevance.cluster_pairs(diffs, config.num_clusters,
                                      key=jax.random.key(config.seed),
-                                     num_init=config.kmeans_restarts)
+                                     num_init=config.kmeans_restarts,
+                                     standardize=config.standardize)
   sel = clusters.selected
   model = relevance.fit_relevance(code_p[pairs.p[sel]], code_q[pairs.q[sel]],
                                   method=config.relevance, l2=config.l2,
                                   steps=config.relevance_steps)
   code_c = np.concatenate([code_p, code_q]) if candidates is None else \
-      encode(config.scae, params, cand, grid=config.grid, levels=config.feature_levels)
+      encode(config.scae, params, cand, **feats)
   scores = np.asarray(relevance.relevance_scores(model, code_c))
   return SearchResult(scores, relevance.rank(scores), pairs, clusters, params, model)
 

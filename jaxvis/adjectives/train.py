@@ -18,7 +18,7 @@ import numpy as np
 import optax
 
 from jaxvis import data, train
-from jaxvis.adjectives import objective
+from jaxvis.adjectives import features, objective
 from jaxvis.adjectives.model import StackedCAE, check_image_size
 
 
@@ -171,49 +171,46 @@ def train_scae(config: SCAEConfig, arrays: dict[str, np.ndarray], *, workdir: st
 
 
 def encode(config: SCAEConfig, params, images: np.ndarray, *, batch_size: int = 64,
-           grid: int | None = 2, levels: str = "all") -> np.ndarray:
-  """Codes of `images`, average-pooled to `grid` x `grid` cells and flattened.
+           grid: int | None = 2, levels: str = "all",
+           pooling: str | Sequence[str] = "mean") -> np.ndarray:
+  """Codes of `images`, pooled to `grid` x `grid` cells and flattened.
 
   Args:
-    levels: "top" (the top-level code, as the paper says) or "all" (every
-      encoding process's code, concatenated: the lower level keeps colour and
-      fine texture that the top one pools away).
+    levels: "top" (the top-level code, as the paper says), "bottom" (level 1's
+      code) or "all" (every encoding process's code, concatenated: the lower
+      level keeps colour and fine texture that the top one pools away).
     grid: cells per side; None keeps the whole code maps (Table 2: 22*22*20 at the top).
+    pooling: statistic(s) per cell (`features.POOLINGS`), concatenated.
   """
   images = np.asarray(images, np.float32)
   if images.ndim != 4:
     raise ValueError(f"images: expected (N, H, W, C), got shape {images.shape}")
-  if levels not in ("top", "all"):
-    raise ValueError(f"levels: expected 'top' or 'all', got {levels!r}")
+  check_levels(levels)
+  features.check_pooling(pooling)
   check_image_size(config.model(), images.shape[1], images.shape[2])
-  fn = make_encoder_fn(config.model(), grid, levels)
+  fn = make_encoder_fn(config.model(), grid, levels, pooling)
   out = [np.asarray(fn(params, images[i:i + batch_size]))
          for i in range(0, len(images), batch_size)]
   return np.concatenate(out, 0) if out else np.zeros((0, 0), np.float32)
 
 
-def make_encoder_fn(model: StackedCAE, grid: int | None, levels: str = "top"):
+LEVELS = ("top", "bottom", "all")
+
+
+def check_levels(levels: str) -> None:
+  if levels not in LEVELS:
+    raise ValueError(f"levels: expected one of {LEVELS}, got {levels!r}")
+
+
+def make_encoder_fn(model: StackedCAE, grid: int | None, levels: str = "top",
+                    pooling: str | Sequence[str] = "mean"):
+  """Jitted `fn(params, images) -> (N, D)` pooled features (see `encode`)."""
+  check_levels(levels)
+  stats = features.check_pooling(pooling)
+
   @jax.jit
   def fn(params, x):
     codes = model.apply({"params": params}, x, method=StackedCAE.encode)[1:]
-    codes = codes[-1:] if levels == "top" else codes
-    flat = []
-    for code in codes:
-      code = code.astype(jnp.float32)
-      if grid is not None:
-        code = pool_to_grid(code, grid)
-      flat.append(code.reshape(code.shape[0], -1))
-    return jnp.concatenate(flat, axis=1)
+    codes = {"top": codes[-1:], "bottom": codes[:1], "all": codes}[levels]
+    return features.pooled_features(codes, grid, stats)
   return fn
-
-
-def pool_to_grid(maps: jax.Array, grid: int) -> jax.Array:
-  """Average-pools (N, H, W, C) maps into (N, grid, grid, C) cells (uneven edges allowed)."""
-  n, h, w, c = maps.shape
-  if grid < 1 or grid > min(h, w):
-    raise ValueError(f"grid: expected 1 <= grid <= {min(h, w)}, got {grid}")
-  ys = np.linspace(0, h, grid + 1).round().astype(int)
-  xs = np.linspace(0, w, grid + 1).round().astype(int)
-  rows = [jnp.stack([maps[:, ys[i]:ys[i + 1], xs[j]:xs[j + 1]].mean((1, 2))
-                     for j in range(grid)], 1) for i in range(grid)]
-  return jnp.stack(rows, 1)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 
 import jax
@@ -66,6 +67,37 @@ def test_largest_cluster_of_differences_is_selected():
     relevance.cluster_pairs(diffs[:1], 2, key=jax.random.key(0))
 
 
+def test_standardized_kmeans_finds_the_group_a_large_scale_feature_hides():
+  # Feature 0 separates 30 pairs from 12 by 6 of its unit noise; feature 1 is pure noise
+  # 20x larger. Raw K-means splits along feature 1; standardised, along feature 0.
+  rng = np.random.default_rng(5)
+  informative = np.r_[np.full(30, 6.0), np.zeros(12)] + rng.normal(size=42)
+  nuisance = 20.0 * rng.normal(size=42)
+  diffs = np.stack([informative, nuisance], 1).astype(np.float32)
+  raw = relevance.cluster_pairs(diffs, 2, key=jax.random.key(0), num_init=5)
+  std = relevance.cluster_pairs(diffs, 2, key=jax.random.key(0), num_init=5, standardize=True)
+  assert std.selected[:30].all() and not std.selected[30:].any()
+  assert not (raw.selected[:30].all() and not raw.selected[30:].any())
+  z = relevance.standardize_columns(diffs)
+  np.testing.assert_allclose(z.mean(0), 0, atol=1e-5)
+  np.testing.assert_allclose(z.std(0), 1, atol=1e-4)
+
+
+def test_pairwise_relevance_learns_what_differs_within_pairs():
+  # Every pair shares a large random "scene" vector; the relevant image adds +1 on feature 0.
+  rng = np.random.default_rng(6)
+  scene = 5.0 * rng.normal(size=(60, 4))
+  pos = scene + np.r_[1.0, 0, 0, 0] + 0.2 * rng.normal(size=(60, 4))
+  neg = scene + 0.2 * rng.normal(size=(60, 4))
+  model = relevance.fit_relevance(pos, neg, method="pairwise", steps=300)
+  w = np.asarray(model.w) / np.asarray(model.std)          # weight on the raw features
+  assert w[0] > 0 and abs(w[0]) > 5 * np.abs(w[1:]).max()
+  scores = np.asarray(relevance.relevance_scores(model, np.concatenate([pos, neg])))
+  assert (scores[:60] > scores[60:]).mean() > 0.95          # every pair ordered correctly
+  with pytest.raises(ValueError, match="method='pairwise' needs the two images of every pair"):
+    relevance.fit_relevance(pos, neg[:-1], method="pairwise")
+
+
 @pytest.mark.parametrize("method", ["logistic", "centroid"])
 def test_relevance_function_ranks_the_adjective_first(method):
   rng = np.random.default_rng(4)
@@ -90,3 +122,12 @@ def test_ranking_metrics():
                              (1 / 1 + 2 / 4) / 2)
   with pytest.raises(ValueError, match="n: expected"):
     search.precision_at(np.arange(4), truth, 0)
+
+
+def test_rank_query_checks_feature_settings_before_training():
+  images = np.full((8, 28, 28, 3), 0.5, np.float32)
+  tiny = search.SearchConfig.tiny()
+  with pytest.raises(ValueError, match="pooling: expected one or more of"):
+    search.rank_query(images, images, dataclasses.replace(tiny, pooling=("median",)))
+  with pytest.raises(ValueError, match="levels: expected one of"):
+    search.rank_query(images, images, dataclasses.replace(tiny, feature_levels="middle"))

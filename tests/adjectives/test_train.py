@@ -59,6 +59,11 @@ def test_encode_levels_and_grid(trained):
   np.testing.assert_allclose(both[:, -16:], top, atol=1e-6)
   np.testing.assert_allclose(encode(config, params, arrays["a"][:5], grid=1, levels="top"),
                              whole.reshape(5, 16, 4).mean(1), atol=1e-6)
+  bottom = encode(config, params, arrays["a"][:5], grid=2, levels="bottom",
+                  pooling=("mean", "log_contrast"))
+  assert bottom.shape == (5, 2 * 2 * 4 * 2)
+  np.testing.assert_allclose(bottom[:, :16], both[:, :16], atol=1e-6)   # level 1's means
+  assert np.isfinite(bottom).all() and (bottom[:, 16:] < 0).all()      # log of contrast < 1
 
 
 def test_greedy_stage_optimizer_freezes_other_levels():
