@@ -1,0 +1,198 @@
+"""Detect, rectify, verify and read QR codes: the cascade of the MTCNN notes applied to codes.
+
+`detect_codes(weights, images, sizes)` is one jitted program over a padded batch:
+P-Net over the pyramid -> R-Net -> O-Net (box + 4 corners) from `faces.cascade`,
+then each code is rectified by the homography of its 4 corners
+(`rectify.rectify`), oriented by its finder patterns and verified by the
+DenseNet (`recognizer`). `read_codes` adds the host-side OpenCV decoding of the
+rectified crops. `load_weights()` reads the weights shipped in
+`jaxvis/assets/qr/` (trained by `experiments/qr_codes.py`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+import os
+from typing import Any, NamedTuple, Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxvis.faces import cascade, pyramid
+from jaxvis.faces.qr import recognizer, rectify
+from jaxvis.ops import boxes as box_ops
+
+WEIGHTS_FILE = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(__file__))), "assets", "qr",
+                            "qr_weights.msgpack")
+STAGES = ("pnet", "rnet", "onet", "verifier")
+
+
+class CodeDetections(NamedTuple):
+  """Codes per image, best first, in `max_codes` slots with a validity mask.
+
+  Attributes:
+    boxes: (B, F, 4) xyxy pixels (O-Net's regressed box, clipped to the image).
+    scores: (B, F) O-Net probability x verifier probability.
+    corners: (B, F, 4, 2) (x, y) corners clockwise from the code's own top-left.
+    valid: (B, F) bool.
+    crops: (B, F, S, S) rectified grayscale crops (code + margin), 0..255.
+  """
+  boxes: jax.Array
+  scores: jax.Array
+  corners: jax.Array
+  valid: jax.Array
+  crops: jax.Array
+
+
+@dataclasses.dataclass(frozen=True)
+class QrConfig:
+  """Static settings of the QR pipeline.
+
+  Attributes:
+    min_code_size: smallest code box side in pixels (the pyramid starts at 12 / it).
+    thresholds: P-, R-, O-Net and verifier probability thresholds.
+    max_codes: output slots per image.
+    crop_size: side of the rectified crops.
+    margin: fraction of the crop side left around the code.
+    use_verifier: apply the DenseNet recognition stage.
+  """
+  min_code_size: float = 24.0
+  thresholds: tuple = (0.6, 0.7, 0.7, 0.5)
+  max_codes: int = 8
+  crop_size: int = 160
+  margin: float = 0.1
+  use_verifier: bool = True
+
+  def __post_init__(self):
+    if len(self.thresholds) != 4:
+      raise ValueError(f"thresholds: expected 4 values (P, R, O, verifier), got {self.thresholds}")
+    if not self.min_code_size > 0 or self.max_codes < 1 or self.crop_size < 32:
+      raise ValueError("min_code_size, max_codes, crop_size: expected > 0, >= 1, >= 32")
+    if not 0 <= self.margin < 0.4:
+      raise ValueError(f"margin: expected in [0, 0.4), got {self.margin}")
+
+  def cascade(self) -> cascade.CascadeConfig:
+    return cascade.CascadeConfig(min_face_size=self.min_code_size, max_faces=self.max_codes,
+                                 max_onet=max(16, self.max_codes), num_landmarks=4)
+
+
+@functools.partial(jax.jit, static_argnames=("cfg",))
+def _detect(weights, images, sizes, thr, cfg: QrConfig) -> CodeDetections:
+  ccfg = cfg.cascade()
+  images = images.astype(jnp.float32)
+  norm = cascade.normalize(images)
+  b = images.shape[0]
+  boxes, _, valid = cascade.pnet_stage(weights["pnet"], norm, sizes, ccfg, thr[0])
+  idx, boxes, score, valid = cascade.rnet_stage(weights["rnet"], norm, sizes, boxes, valid, ccfg, thr[1])
+  idx, boxes, score, corners, valid = cascade.onet_stage(weights["onet"], norm, sizes, idx, boxes, score,
+                                                         valid, ccfg, thr[2])
+  boxes = box_ops.clip(boxes[:, None], sizes[idx])[:, 0]
+  (boxes, score, corners), valid = cascade._scatter_to_images(b, cfg.max_codes, idx, (boxes, score, corners),
+                                                              score, valid)
+  oriented, crops = rectify.rectify_and_orient(images, corners, cfg.crop_size, cfg.margin)
+  gray = rectify.to_gray(crops)
+  if cfg.use_verifier:
+    f = cfg.max_codes
+    prob = recognizer.probability(weights["verifier"], gray.reshape((b * f,) + gray.shape[2:])).reshape(b, f)
+    valid = valid & (prob > thr[3])
+    score = score * prob
+  score = jnp.where(valid, score, 0.0)
+  return CodeDetections(boxes, score, oriented, valid, gray)
+
+
+def detect_codes(weights, images, sizes=None, **options) -> CodeDetections:
+  """Detects, rectifies and verifies QR codes in a batch of images (pure, jitted).
+
+  Args:
+    weights: {"pnet", "rnet", "onet", "verifier"} from `load_weights()` or training.
+    images: (B, H, W, 3) RGB in [0, 255]; smaller images sit at the canvas' top-left.
+    sizes: (B, 2) valid (height, width) per image; default: the canvas.
+    **options: `QrConfig` fields.
+
+  Returns:
+    `CodeDetections`.
+  """
+  images = jnp.asarray(images)
+  if images.ndim != 4 or images.shape[-1] != 3:
+    raise ValueError(f"images: expected (B, H, W, 3) RGB, got shape {images.shape}")
+  need = STAGES if options.get("use_verifier", True) else STAGES[:3]
+  missing = [s for s in need if s not in weights]
+  if missing:
+    raise ValueError(f"weights: missing {missing} (expected {STAGES})")
+  b, h, w, _ = images.shape
+  sizes = np.tile([[h, w]], (b, 1)) if sizes is None else np.asarray(sizes)
+  if sizes.shape != (b, 2) or (sizes < 1).any() or (sizes[:, 0] > h).any() or (sizes[:, 1] > w).any():
+    raise ValueError(f"sizes: expected ({b}, 2) (height, width) within the {h}x{w} canvas, got {sizes.tolist()}")
+  cfg = QrConfig(**options)
+  if not pyramid.pyramid_scales(h, w, cfg.min_code_size, 0.709):
+    raise ValueError(f"images: canvas {h}x{w} is smaller than 12 px at min_code_size={cfg.min_code_size}")
+  # thresholds are traced: changing them reuses the compiled program
+  static = dataclasses.replace(cfg, thresholds=(0.0, 0.0, 0.0, 0.0))
+  return _detect(weights, images, jnp.asarray(sizes, jnp.int32), jnp.asarray(cfg.thresholds, jnp.float32), static)
+
+
+# ------------------------------------------------------------------ host convenience
+
+
+def read_codes(weights, images: Sequence[np.ndarray], batch_size: int = 8, bucket: int = 64,
+               **options) -> list[list[dict]]:
+  """Codes with payloads in each image (numpy RGB uint8 (H, W, 3), any sizes).
+
+  Returns:
+    per image, a list of {"box": [x1, y1, x2, y2], "corners": [[x, y] x 4],
+    "score": float, "payload": str or None}, best first.
+  """
+  from jaxvis.faces.qr import decode
+  cfg = QrConfig(**options)
+  arrays = [np.asarray(im) for im in images]
+  for i, a in enumerate(arrays):
+    if a.ndim != 3 or a.shape[-1] != 3:
+      raise ValueError(f"images[{i}]: expected (H, W, 3) RGB, got shape {a.shape}")
+  out: list[list[dict]] = [[] for _ in arrays]
+  small = [i for i, a in enumerate(arrays) if min(a.shape[:2]) < cfg.min_code_size]
+  todo = [i for i in range(len(arrays)) if i not in small]
+  for start in range(0, len(todo), batch_size):
+    chunk = todo[start:start + batch_size]
+    ch = max(math.ceil(arrays[i].shape[0] / bucket) * bucket for i in chunk)
+    cw = max(math.ceil(arrays[i].shape[1] / bucket) * bucket for i in chunk)
+    canvas = np.zeros((batch_size, ch, cw, 3), np.uint8)   # fixed batch: one compilation per canvas
+    sizes = np.tile([[ch, cw]], (batch_size, 1))
+    for j, i in enumerate(chunk):
+      canvas[j, :arrays[i].shape[0], :arrays[i].shape[1]] = arrays[i]
+      sizes[j] = arrays[i].shape[:2]
+    det = jax.device_get(detect_codes(weights, canvas, sizes, **options))
+    for j, i in enumerate(chunk):
+      for f in np.flatnonzero(det.valid[j]):
+        out[i].append({"box": [round(float(v), 2) for v in det.boxes[j, f]],
+                       "corners": [[round(float(x), 2), round(float(y), 2)] for x, y in det.corners[j, f]],
+                       "score": round(float(det.scores[j, f]), 4),
+                       "payload": decode.decode_crop(det.crops[j, f], cfg.margin)})
+  return out
+
+
+def save_weights(path: str, weights) -> None:
+  """All stages as one msgpack file (flax.serialization: arrays only, nothing executable)."""
+  from flax import serialization
+  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+  tree = jax.tree_util.tree_map(lambda x: np.asarray(x, np.float32), weights)
+  with open(path, "wb") as f:
+    f.write(serialization.msgpack_serialize(tree))
+
+
+def load_weights(path: str | None = None):
+  """The shipped weights (default) or a file written by `save_weights`."""
+  from flax import serialization
+  path = path or WEIGHTS_FILE
+  try:
+    with open(path, "rb") as f:
+      tree = serialization.msgpack_restore(f.read())
+  except FileNotFoundError:
+    raise ValueError(f"weights: {path} does not exist (train with `python experiments/qr_codes.py "
+                     f"--save-weights`)") from None
+  missing = [s for s in STAGES if s not in tree]
+  if missing:
+    raise ValueError(f"weights: {path} lacks stages {missing}")
+  return tree

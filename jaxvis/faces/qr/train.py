@@ -1,0 +1,160 @@
+"""Training the whole QR pipeline from generated scenes: P-, R-, O-Net, then the DenseNet verifier.
+
+Each stage mines its samples with the stages before it (`samples.stage_samples`)
+and trains through `jaxvis.faces.training.train_stage` (`jaxvis.train.fit`:
+sharded jitted steps, orbax checkpoints in `workdir/<stage>`, resumable). The
+verifier learns from the trained cascade's own rectified detections on other
+training scenes (`verifier_samples`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+
+import jax.numpy as jnp
+import numpy as np
+
+from jaxvis.faces import mining, training
+from jaxvis.faces.qr import pipeline, recognizer, rectify, samples, scenes
+
+
+@dataclasses.dataclass(frozen=True)
+class QrTrainConfig:
+  """Settings of one training run (scenes are train-split indices 0..N-1).
+
+  Attributes:
+    cascade_scenes: scenes the P/R/O-Nets mine from.
+    verifier_scenes: further scenes whose detections train the verifier.
+    pnet_steps, rnet_steps, onet_steps, verifier_steps: optimizer steps per stage.
+    batch_size: batch of P-Net and R-Net.
+    onet_batch_size: batch of O-Net and the verifier (4-8x the compute per sample).
+    learning_rate: Adam step size of the cascade stages.
+    seed: initialisation, shuffling and random crops.
+    scene: `scenes.SceneConfig`.
+  """
+  cascade_scenes: int = 1000
+  verifier_scenes: int = 150
+  pnet_steps: int = 2500
+  rnet_steps: int = 2000
+  onet_steps: int = 800
+  verifier_steps: int = 300
+  batch_size: int = 128
+  onet_batch_size: int = 48
+  learning_rate: float = 2e-3
+  seed: int = 0
+  scene: scenes.SceneConfig = scenes.SceneConfig()
+
+  @classmethod
+  def tiny(cls) -> "QrTrainConfig":
+    return cls(cascade_scenes=24, verifier_scenes=8, pnet_steps=30, rnet_steps=20, onet_steps=30,
+               verifier_steps=20, batch_size=32, onet_batch_size=32)
+
+
+def _crop_batches(weights, images, batch_size=4, **options):
+  """`pipeline.detect_codes` over a list of equal-size images (the last batch padded)."""
+  outs = []
+  for i in range(0, len(images), batch_size):
+    chunk = np.stack(images[i:i + batch_size])
+    n = len(chunk)
+    if n < batch_size:
+      chunk = np.concatenate([chunk, np.zeros((batch_size - n,) + chunk.shape[1:], chunk.dtype)])
+    det = pipeline.detect_codes(weights, chunk, **options)
+    outs.append([np.asarray(x)[:n] for x in det])
+  return pipeline.CodeDetections(*(np.concatenate([o[k] for o in outs]) for k in range(5)))
+
+
+_QUADS_PER_SCENE = 8   # padded count: one compiled rectification for every scene
+
+
+def verifier_samples(weights, scene_list, seed: int = 0, cfg: pipeline.QrConfig = pipeline.QrConfig()):
+  """Rectified crops (N, 32, 32, 1) and labels of the cascade's detections + jittered truths + random quads.
+
+  Detections with IoU >= 0.5 to a code are positives, IoU < 0.3 negatives; each
+  code's true corners jittered by up to 4% of its side give two more positives;
+  three random quadrilaterals per scene away from the codes give negatives.
+  """
+  rng = np.random.default_rng(seed)
+  if "verifier" not in weights:   # an untrained verifier with threshold 0 passes everything through
+    weights = dict(weights, verifier=recognizer.init(seed))
+  options = {f.name: getattr(cfg, f.name) for f in dataclasses.fields(cfg)}
+  options["thresholds"] = tuple(cfg.thresholds[:3]) + (0.0,)
+  det = _crop_batches(weights, [s.image for s in scene_list], **options)
+  crops, labels = [], []
+  for i, s in enumerate(scene_list):
+    v = det.valid[i]
+    if v.any():
+      iou = mining.iou_matrix(det.boxes[i][v], s.boxes) if len(s.boxes) else np.zeros((v.sum(), 1))
+      best = iou.max(1)
+      for c, b in zip(det.crops[i][v], best):
+        if b >= 0.5 or b < 0.3:
+          crops.append(c), labels.append(int(b >= 0.5))
+    quads = []
+    for corners in s.corners:
+      side = np.linalg.norm(corners[1] - corners[0])
+      quads += [corners + rng.uniform(-0.04, 0.04, (4, 2)) * side for _ in range(2)]
+    n_true = len(quads)
+    for _ in range(50):
+      if len(quads) >= min(n_true + 3, _QUADS_PER_SCENE):
+        break
+      side = rng.uniform(30, 120)
+      cx, cy = rng.uniform(side / 2, s.image.shape[1] - side / 2), rng.uniform(side / 2, s.image.shape[0] - side / 2)
+      t = rng.uniform(0, 2 * np.pi)
+      q = np.array([[-1, -1], [1, -1], [1, 1], [-1, 1]]) * side / 2 @ np.array([[np.cos(t), np.sin(t)], [-np.sin(t), np.cos(t)]])
+      q = q + (cx, cy) + rng.uniform(-0.1, 0.1, (4, 2)) * side
+      box = np.r_[q.min(0), q.max(0)]
+      if not len(s.boxes) or mining.iou_matrix(box, s.boxes).max() < 0.1:
+        quads.append(q)
+    quads = quads[:_QUADS_PER_SCENE]
+    padded = np.zeros((_QUADS_PER_SCENE, 4, 2), np.float32)
+    padded[:len(quads)] = quads
+    padded[len(quads):] = [[0, 0], [31, 0], [31, 31], [0, 31]]
+    _, rc = rectify.rectify_and_orient(jnp.asarray(s.image, jnp.float32)[None], jnp.asarray(padded)[None],
+                                       cfg.crop_size, cfg.margin)
+    for k, c in enumerate(np.asarray(rectify.to_gray(rc[0]))[:len(quads)]):
+      crops.append(c), labels.append(int(k < n_true))
+  inputs = np.asarray(recognizer.prepare(jnp.asarray(np.stack(crops))))
+  return inputs, np.asarray(labels, np.int32)
+
+
+def _cached_samples(directory: str | None, mine) -> mining.Samples:
+  """Mined samples, kept in the stage's workdir so that a resumed run does not mine again."""
+  path = None if directory is None else os.path.join(directory, "samples.npz")
+  if path and os.path.exists(path):
+    with np.load(path) as f:
+      return mining.Samples(f["images"], f["labels"], f["boxes"], f["landmarks"])
+  s = mine()
+  if path:
+    os.makedirs(directory, exist_ok=True)
+    np.savez(path, images=s.images, labels=s.labels, boxes=s.boxes, landmarks=s.landmarks)
+  return s
+
+
+def train_all(cfg: QrTrainConfig, workdir: str | None = None, log=print) -> dict:
+  """Trains P-, R-, O-Net and the verifier; returns {"pnet", "rnet", "onet", "verifier"}."""
+  def stage_dir(name):
+    return None if workdir is None else os.path.join(workdir, name)
+
+  t0 = time.perf_counter()
+  train_scenes = [scenes.make_scene("train", i, cfg.scene) for i in range(cfg.cascade_scenes)]
+  log({"phase": "scenes", "count": len(train_scenes), "seconds": round(time.perf_counter() - t0, 1)})
+  weights = {}
+  for stage, steps in (("pnet", cfg.pnet_steps), ("rnet", cfg.rnet_steps), ("onet", cfg.onet_steps)):
+    t0 = time.perf_counter()
+    s = _cached_samples(stage_dir(stage), lambda: samples.stage_samples(train_scenes, stage, weights, seed=cfg.seed))
+    batch = cfg.onet_batch_size if stage == "onet" else cfg.batch_size
+    tc = training.TrainConfig(stage=stage, steps=steps, batch_size=batch,
+                              learning_rate=cfg.learning_rate, seed=cfg.seed, num_landmarks=4,
+                              cyclic_landmarks=True)
+    weights[stage] = training.train_stage(tc, s.as_arrays(), workdir=stage_dir(stage),
+                                          checkpoint_every=max(steps // 2, 1))
+    log({"phase": stage, "samples": s.counts(), "steps": steps, "seconds": round(time.perf_counter() - t0, 1)})
+  t0 = time.perf_counter()
+  vscenes = [scenes.make_scene("train", cfg.cascade_scenes + i, cfg.scene) for i in range(cfg.verifier_scenes)]
+  inputs, labels = verifier_samples(weights, vscenes, cfg.seed)
+  vc = recognizer.VerifierConfig(steps=cfg.verifier_steps, batch_size=cfg.onet_batch_size, seed=cfg.seed)
+  weights["verifier"] = recognizer.train_verifier(vc, inputs, labels, workdir=stage_dir("verifier"))
+  log({"phase": "verifier", "samples": {"code": int(labels.sum()), "not_code": int((1 - labels).sum())},
+       "steps": cfg.verifier_steps, "seconds": round(time.perf_counter() - t0, 1)})
+  return weights
