@@ -166,10 +166,11 @@ def _update_centers(points, weights, labels, old_centers, dist, metric):
   else:
     centers = sums / jnp.maximum(mass, 1e-30)[:, None]
   empty = mass <= 0
-  # The j-th empty cluster takes the j-th farthest (positive-weight) point.
-  far_order = jnp.argsort(-jnp.where(weights > 0, dist, -jnp.inf))
+  # The j-th empty cluster takes the j-th farthest (positive-weight) point. At most k
+  # can be empty, so top_k (O(N k)) does what a full argsort per iteration did.
+  _, far_order = jax.lax.top_k(jnp.where(weights > 0, dist, -jnp.inf), min(k, points.shape[0]))
   rank = jnp.cumsum(empty) - 1
-  relocated = points[far_order[jnp.clip(rank, 0, points.shape[0] - 1)]]
+  relocated = points[far_order[jnp.clip(rank, 0, far_order.shape[0] - 1)]]
   return jnp.where(empty[:, None], relocated, centers)
 
 
