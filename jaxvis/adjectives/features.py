@@ -39,6 +39,15 @@ def check_pooling(pooling: str | Sequence[str]) -> tuple[str, ...]:
   return stats
 
 
+def check_grid_pooling(grid: int | None, pooling: str | Sequence[str]) -> tuple[str, ...]:
+  """`check_pooling`, plus: whole maps (grid=None) are only taken as they are ("mean")."""
+  stats = check_pooling(pooling)
+  if grid is None and stats != ("mean",):
+    raise ValueError(f"pooling: grid=None keeps the raw maps, so pooling must be 'mean', "
+                     f"got {pooling!r}")
+  return stats
+
+
 def local_contrast(maps: jax.Array) -> jax.Array:
   """|h - mean of its 3x3 neighbourhood| for (N, H, W, C) maps (edges padded by replication)."""
   padded = jnp.pad(maps, ((0, 0), (1, 1), (1, 1), (0, 0)), mode="edge")
@@ -87,10 +96,7 @@ def pooled_features(codes: Sequence[jax.Array], grid: int | None,
   Returns:
     (N, D) float32 features.
   """
-  stats = check_pooling(pooling)
-  if grid is None and stats != ("mean",):
-    raise ValueError(f"pooling: grid=None keeps the raw maps, so pooling must be 'mean', "
-                     f"got {pooling!r}")
+  stats = check_grid_pooling(grid, pooling)
   flat = []
   for code in codes:
     for stat in stats:

@@ -38,7 +38,7 @@ class SearchConfig:
   # the log local contrast keeps fine detail (softness), which averaging discards.
   pooling: tuple[str, ...] = ("mean", "log_contrast")
   standardize: bool = True             # unit-variance difference features before K-means
-  relevance: str = "logistic"          # "logistic" or "centroid"
+  relevance: str = "logistic"          # "logistic", "pairwise" or "centroid"
   l2: float = 1e-2                     # logistic regression weight decay
   relevance_steps: int = 500
   min_pair_similarity: float | None = None   # drop poorer pairs
@@ -98,7 +98,7 @@ def rank_query(P, Q, config: SearchConfig = SearchConfig(), *,
   """
   P, Q = _check_set("P", P), _check_set("Q", Q)
   # Settings checked before minutes of training, not after.
-  features.check_pooling(config.pooling)
+  features.check_grid_pooling(config.grid, config.pooling)
   check_levels(config.feature_levels)
   if P.shape[1:] != Q.shape[1:]:
     raise ValueError(f"P, Q: images must have the same size, got {P.shape[1:]} and {Q.shape[1:]}")

@@ -186,7 +186,7 @@ def encode(config: SCAEConfig, params, images: np.ndarray, *, batch_size: int = 
   if images.ndim != 4:
     raise ValueError(f"images: expected (N, H, W, C), got shape {images.shape}")
   check_levels(levels)
-  features.check_pooling(pooling)
+  features.check_grid_pooling(grid, pooling)
   check_image_size(config.model(), images.shape[1], images.shape[2])
   fn = make_encoder_fn(config.model(), grid, levels, pooling)
   out = [np.asarray(fn(params, images[i:i + batch_size]))
@@ -206,7 +206,7 @@ def make_encoder_fn(model: StackedCAE, grid: int | None, levels: str = "top",
                     pooling: str | Sequence[str] = "mean"):
   """Jitted `fn(params, images) -> (N, D)` pooled features (see `encode`)."""
   check_levels(levels)
-  stats = features.check_pooling(pooling)
+  stats = features.check_grid_pooling(grid, pooling)
 
   @jax.jit
   def fn(params, x):

@@ -129,5 +129,7 @@ def test_rank_query_checks_feature_settings_before_training():
   tiny = search.SearchConfig.tiny()
   with pytest.raises(ValueError, match="pooling: expected one or more of"):
     search.rank_query(images, images, dataclasses.replace(tiny, pooling=("median",)))
+  with pytest.raises(ValueError, match="pooling: grid=None keeps the raw maps"):
+    search.rank_query(images, images, dataclasses.replace(tiny, grid=None))
   with pytest.raises(ValueError, match="levels: expected one of"):
     search.rank_query(images, images, dataclasses.replace(tiny, feature_levels="middle"))

@@ -25,7 +25,9 @@ def _pairs(n=24, size=28, seed=0):
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
   workdir = tmp_path_factory.mktemp("scae")
-  config = SCAEConfig.tiny(greedy_steps=12, finetune_steps=12, learning_rate=3e-2)
+  # The CLI test's settings (tiny, batch 8, 28x28, Adam 1e-3): the compiled steps are shared
+  # through the suite's XLA cache; steps are cheap, compiles are not.
+  config = SCAEConfig.tiny(greedy_steps=60, finetune_steps=60)
   arrays = _pairs()
   params = train_scae(config, arrays, workdir=str(workdir))
   return config, arrays, params, workdir
