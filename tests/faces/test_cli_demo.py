@@ -51,5 +51,8 @@ def test_demo_section_quick(tmp_path):
   report = demo.Report(str(tmp_path))
   faces_demo.section(report, quick=True)
   assert os.path.exists(tmp_path / "faces_astronaut.png")
-  html = "".join(report.sections[-1].parts)
+  html = "".join(report.sections[0].parts)
   assert "lfw mosaic 0: 4 face(s)" in html and "astronaut: 1 face(s)" in html
+  # the QR section follows: held-out scenes drawn with the shipped weights
+  qr = "".join(report.sections[-1].parts)
+  assert "held-out scene 0:" in qr and os.path.exists(tmp_path / "qr_heldout_0.png")

@@ -4,7 +4,9 @@ The crop (the code plus a margin, from `rectify.rectify`) is padded with a
 light quiet zone and upscaled, then `cv2.QRCodeDetector().detectAndDecode` runs
 on it as it is, then binarised (Otsu), then adaptive-thresholded (uneven
 light), each also through `decode` with the code's known corners; the first
-payload read wins.
+payload read wins. `detectAndDecode` also returns the code's 4 corners in the
+code's own order (top-left first), which `read_crop` hands back so the caller
+can refine the detector's corners with them.
 """
 
 from __future__ import annotations
@@ -30,7 +32,12 @@ def _variants(gray: np.ndarray):
 
 
 def decode_crop(crop: np.ndarray, margin: float = 0.1, scale: int = 2) -> str | None:
-  """The payload of one rectified crop, or None.
+  """The payload of one rectified crop, or None (see `read_crop`)."""
+  return read_crop(crop, margin, scale)[0]
+
+
+def read_crop(crop: np.ndarray, margin: float = 0.1, scale: int = 2):
+  """(payload or None, the code's corners found by OpenCV in crop pixels (4, 2) or None).
 
   Args:
     crop: (S, S) grayscale or (S, S, 3) RGB, values 0..255.
@@ -53,13 +60,14 @@ def decode_crop(crop: np.ndarray, margin: float = 0.1, scale: int = 2) -> str | 
   corners = np.array([[[a, a], [b, a], [b, b], [a, b]]], np.float32)
   det = _detector()
   for img in _variants(gray):
-    text, _, _ = det.detectAndDecode(img)
+    text, points, _ = det.detectAndDecode(img)
     if text:
-      return text
+      pts = None if points is None else np.asarray(points, np.float32).reshape(4, 2) / scale - pad
+      return text, pts
     try:
       text, _ = det.decode(img, corners)
     except Exception:  # OpenCV rejects some point sets; the other variants still run
       text = ""
     if text:
-      return text
-  return None
+      return text, None
+  return None, None

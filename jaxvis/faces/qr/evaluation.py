@@ -2,8 +2,9 @@
 
 - AP: VOC all-point AP at IoU 0.5 (`jaxvis.faces.evaluate.average_precision`).
 - corner error: for every true code matched by a detection (IoU >= 0.5, the
-  best one), the mean distance in pixels between its 4 predicted corners (in
-  the code's own order, as oriented by the finder patterns) and the true ones.
+  best one), the mean distance in pixels between its 4 output corners (in the
+  code's own order) and the true ones; `corner_error_net_px` measures the O-Net's
+  corners (oriented by the finder patterns) before the decoder's refinement.
 - decode rate: share of true codes whose payload was read exactly, by any
   detection of the image (payloads are random, so a match is never by chance).
 - OpenCV: `cv2.QRCodeDetector().detectAndDecode` and `detectAndDecodeMulti` on
@@ -25,7 +26,7 @@ def score_jaxvis(results: Sequence[list], scene_list: Sequence) -> dict:
   dets = [(np.asarray([c["box"] for c in r], np.float32).reshape(-1, 4),
            np.asarray([c["score"] for c in r], np.float32)) for r in results]
   ap = evaluate.average_precision(dets, [s.boxes for s in scene_list])
-  errors, read, total = [], 0, 0
+  errors, net_errors, read, total = [], [], 0, 0
   for r, s in zip(results, scene_list):
     payloads = {c["payload"] for c in r if c["payload"]}
     total += len(s.payloads)
@@ -38,8 +39,12 @@ def score_jaxvis(results: Sequence[list], scene_list: Sequence) -> dict:
       if iou[k, j] >= 0.5:
         pred = np.asarray(r[j]["corners"], np.float32)
         errors.append(float(np.linalg.norm(pred - s.corners[k], axis=-1).mean()))
+        net = np.asarray(r[j].get("corners_net", r[j]["corners"]), np.float32)
+        net_errors.append(float(np.linalg.norm(net - s.corners[k], axis=-1).mean()))
   return {"ap": ap["ap"], "corner_error_px": float(np.mean(errors)) if errors else None,
           "decode_rate": read / max(total, 1), "codes": total, "codes_matched": len(errors),
+          "corner_error_net_px": float(np.mean(net_errors)) if net_errors else None,
+          "corner_error_median_px": float(np.median(errors)) if errors else None,
           "codes_decoded": read, "recall": ap["recall"], "precision": ap["precision"]}
 
 

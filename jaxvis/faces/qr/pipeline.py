@@ -38,7 +38,8 @@ class CodeDetections(NamedTuple):
     scores: (B, F) O-Net probability x verifier probability.
     corners: (B, F, 4, 2) (x, y) corners clockwise from the code's own top-left.
     valid: (B, F) bool.
-    crops: (B, F, S, S) rectified grayscale crops (code + margin), 0..255.
+    crops: (B, F, S, S) rectified grayscale crops for decoding: upright (the code's own
+      top-left at the crop's top-left) with `decode_margin` around the code, 0..255.
   """
   boxes: jax.Array
   scores: jax.Array
@@ -56,7 +57,9 @@ class QrConfig:
     thresholds: P-, R-, O-Net and verifier probability thresholds.
     max_codes: output slots per image.
     crop_size: side of the rectified crops.
-    margin: fraction of the crop side left around the code.
+    margin: fraction of the crop side left around the code (verifier and orientation).
+    decode_margin: the same for the crops handed to OpenCV: wider, so that a code whose
+      predicted corners fall short still lies whole in its crop.
     use_verifier: apply the DenseNet recognition stage.
   """
   min_code_size: float = 24.0
@@ -64,6 +67,7 @@ class QrConfig:
   max_codes: int = 8
   crop_size: int = 160
   margin: float = 0.1
+  decode_margin: float = 0.25
   use_verifier: bool = True
 
   def __post_init__(self):
@@ -71,8 +75,8 @@ class QrConfig:
       raise ValueError(f"thresholds: expected 4 values (P, R, O, verifier), got {self.thresholds}")
     if not self.min_code_size > 0 or self.max_codes < 1 or self.crop_size < 32:
       raise ValueError("min_code_size, max_codes, crop_size: expected > 0, >= 1, >= 32")
-    if not 0 <= self.margin < 0.4:
-      raise ValueError(f"margin: expected in [0, 0.4), got {self.margin}")
+    if not (0 <= self.margin < 0.4 and 0 <= self.decode_margin < 0.4):
+      raise ValueError(f"margin, decode_margin: expected in [0, 0.4), got {self.margin}, {self.decode_margin}")
 
   def cascade(self) -> cascade.CascadeConfig:
     return cascade.CascadeConfig(min_face_size=self.min_code_size, max_faces=self.max_codes,
@@ -92,15 +96,16 @@ def _detect(weights, images, sizes, thr, cfg: QrConfig) -> CodeDetections:
   boxes = box_ops.clip(boxes[:, None], sizes[idx])[:, 0]
   (boxes, score, corners), valid = cascade._scatter_to_images(b, cfg.max_codes, idx, (boxes, score, corners),
                                                               score, valid)
-  oriented, crops = rectify.rectify_and_orient(images, corners, cfg.crop_size, cfg.margin)
-  gray = rectify.to_gray(crops)
-  if cfg.use_verifier:
+  oriented, _ = rectify.rectify_and_orient(images, corners, cfg.crop_size, cfg.margin)
+  if cfg.use_verifier:   # the verifier sees upright crops, as in its training
     f = cfg.max_codes
+    gray = rectify.rectify_gray(images, oriented, cfg.crop_size, cfg.margin)
     prob = recognizer.probability(weights["verifier"], gray.reshape((b * f,) + gray.shape[2:])).reshape(b, f)
     valid = valid & (prob > thr[3])
     score = score * prob
   score = jnp.where(valid, score, 0.0)
-  return CodeDetections(boxes, score, oriented, valid, gray)
+  upright = rectify.rectify_gray(images, oriented, cfg.crop_size, cfg.decode_margin)
+  return CodeDetections(boxes, score, oriented, valid, upright)
 
 
 def detect_codes(weights, images, sizes=None, **options) -> CodeDetections:
@@ -143,8 +148,13 @@ def read_codes(weights, images: Sequence[np.ndarray], batch_size: int = 8, bucke
 
   Returns:
     per image, a list of {"box": [x1, y1, x2, y2], "corners": [[x, y] x 4],
-    "score": float, "payload": str or None}, best first.
+    "score": float, "payload": str or None, "corners_net": the O-Net's corners,
+    "refined": bool}, best first. For a code OpenCV reads, "corners" are the 4
+    corners it located in the rectified crop, mapped back through the homography
+    (sharper than the O-Net's); otherwise they are the O-Net's.
   """
+  import cv2
+
   from jaxvis.faces.qr import decode
   cfg = QrConfig(**options)
   arrays = [np.asarray(im) for im in images]
@@ -164,12 +174,20 @@ def read_codes(weights, images: Sequence[np.ndarray], batch_size: int = 8, bucke
       canvas[j, :arrays[i].shape[0], :arrays[i].shape[1]] = arrays[i]
       sizes[j] = arrays[i].shape[:2]
     det = jax.device_get(detect_codes(weights, canvas, sizes, **options))
+    square = np.asarray(rectify.square_corners(cfg.crop_size, cfg.decode_margin))
     for j, i in enumerate(chunk):
       for f in np.flatnonzero(det.valid[j]):
+        net = np.asarray(det.corners[j, f], np.float32)
+        payload, pts = decode.read_crop(det.crops[j, f], cfg.decode_margin)
+        corners = net
+        if pts is not None:   # crop -> image through the rectifying homography
+          h = cv2.getPerspectiveTransform(square, net)
+          corners = cv2.perspectiveTransform(pts[None].astype(np.float32), h)[0]
         out[i].append({"box": [round(float(v), 2) for v in det.boxes[j, f]],
-                       "corners": [[round(float(x), 2), round(float(y), 2)] for x, y in det.corners[j, f]],
-                       "score": round(float(det.scores[j, f]), 4),
-                       "payload": decode.decode_crop(det.crops[j, f], cfg.margin)})
+                       "corners": [[round(float(x), 2), round(float(y), 2)] for x, y in corners],
+                       "score": round(float(det.scores[j, f]), 4), "payload": payload,
+                       "corners_net": [[round(float(x), 2), round(float(y), 2)] for x, y in net],
+                       "refined": pts is not None})
   return out
 
 

@@ -107,6 +107,12 @@ def rectify_and_orient(images: jax.Array, corners: jax.Array, size: int, margin:
   return orient(corners, finder_scores(to_gray(crops), margin)), crops
 
 
+@functools.partial(jax.jit, static_argnames=("size", "margin"))
+def rectify_gray(images: jax.Array, corners: jax.Array, size: int, margin: float = 0.1) -> jax.Array:
+  """`rectify` to grayscale crops (B, K, S, S)."""
+  return to_gray(rectify(images, corners, size, margin))
+
+
 def to_gray(crops: jax.Array) -> jax.Array:
   """(..., C) RGB -> (...) luma (ITU-R 601, as OpenCV's cvtColor)."""
   return crops[..., 0] * 0.299 + crops[..., 1] * 0.587 + crops[..., 2] * 0.114

@@ -38,7 +38,7 @@ class QrTrainConfig:
   verifier_scenes: int = 150
   pnet_steps: int = 2500
   rnet_steps: int = 2000
-  onet_steps: int = 800
+  onet_steps: int = 1600
   verifier_steps: int = 300
   batch_size: int = 128
   onet_batch_size: int = 48
@@ -65,15 +65,16 @@ def _crop_batches(weights, images, batch_size=4, **options):
   return pipeline.CodeDetections(*(np.concatenate([o[k] for o in outs]) for k in range(5)))
 
 
-_QUADS_PER_SCENE = 8   # padded count: one compiled rectification for every scene
+_QUADS_PER_SCENE = 16   # padded count: one compiled rectification for every scene
 
 
 def verifier_samples(weights, scene_list, seed: int = 0, cfg: pipeline.QrConfig = pipeline.QrConfig()):
-  """Rectified crops (N, 32, 32, 1) and labels of the cascade's detections + jittered truths + random quads.
+  """Verifier inputs (N, 32, 32, 1) and labels, rectified upright as `pipeline.detect_codes` does.
 
-  Detections with IoU >= 0.5 to a code are positives, IoU < 0.3 negatives; each
-  code's true corners jittered by up to 4% of its side give two more positives;
-  three random quadrilaterals per scene away from the codes give negatives.
+  The cascade's detections with IoU >= 0.5 to a code are positives, IoU < 0.3
+  negatives; each code's true corners jittered by up to 4% of its side give two
+  more positives; random quadrilaterals away from the codes are added until the
+  scene gives at least 4 negatives.
   """
   rng = np.random.default_rng(seed)
   if "verifier" not in weights:   # an untrained verifier with threshold 0 passes everything through
@@ -83,20 +84,19 @@ def verifier_samples(weights, scene_list, seed: int = 0, cfg: pipeline.QrConfig 
   det = _crop_batches(weights, [s.image for s in scene_list], **options)
   crops, labels = [], []
   for i, s in enumerate(scene_list):
+    quads, quad_labels = [], []
     v = det.valid[i]
     if v.any():
       iou = mining.iou_matrix(det.boxes[i][v], s.boxes) if len(s.boxes) else np.zeros((v.sum(), 1))
-      best = iou.max(1)
-      for c, b in zip(det.crops[i][v], best):
+      for q, b in zip(det.corners[i][v], iou.max(1)):
         if b >= 0.5 or b < 0.3:
-          crops.append(c), labels.append(int(b >= 0.5))
-    quads = []
+          quads.append(q), quad_labels.append(int(b >= 0.5))
     for corners in s.corners:
       side = np.linalg.norm(corners[1] - corners[0])
-      quads += [corners + rng.uniform(-0.04, 0.04, (4, 2)) * side for _ in range(2)]
-    n_true = len(quads)
+      for _ in range(2):
+        quads.append(corners + rng.uniform(-0.04, 0.04, (4, 2)) * side), quad_labels.append(1)
     for _ in range(50):
-      if len(quads) >= min(n_true + 3, _QUADS_PER_SCENE):
+      if len(quads) >= _QUADS_PER_SCENE or sum(1 - l for l in quad_labels) >= 4:
         break
       side = rng.uniform(30, 120)
       cx, cy = rng.uniform(side / 2, s.image.shape[1] - side / 2), rng.uniform(side / 2, s.image.shape[0] - side / 2)
@@ -105,15 +105,14 @@ def verifier_samples(weights, scene_list, seed: int = 0, cfg: pipeline.QrConfig 
       q = q + (cx, cy) + rng.uniform(-0.1, 0.1, (4, 2)) * side
       box = np.r_[q.min(0), q.max(0)]
       if not len(s.boxes) or mining.iou_matrix(box, s.boxes).max() < 0.1:
-        quads.append(q)
-    quads = quads[:_QUADS_PER_SCENE]
-    padded = np.zeros((_QUADS_PER_SCENE, 4, 2), np.float32)
+        quads.append(q), quad_labels.append(0)
+    quads, quad_labels = quads[:_QUADS_PER_SCENE], quad_labels[:_QUADS_PER_SCENE]
+    padded = np.tile(np.array([[0, 0], [31, 0], [31, 31], [0, 31]], np.float32), (_QUADS_PER_SCENE, 1, 1))
     padded[:len(quads)] = quads
-    padded[len(quads):] = [[0, 0], [31, 0], [31, 31], [0, 31]]
-    _, rc = rectify.rectify_and_orient(jnp.asarray(s.image, jnp.float32)[None], jnp.asarray(padded)[None],
-                                       cfg.crop_size, cfg.margin)
-    for k, c in enumerate(np.asarray(rectify.to_gray(rc[0]))[:len(quads)]):
-      crops.append(c), labels.append(int(k < n_true))
+    gray = rectify.rectify_gray(jnp.asarray(s.image, jnp.float32)[None], jnp.asarray(padded)[None],
+                                cfg.crop_size, cfg.margin)
+    crops += list(np.asarray(gray[0])[:len(quads)])
+    labels += quad_labels
   inputs = np.asarray(recognizer.prepare(jnp.asarray(np.stack(crops))))
   return inputs, np.asarray(labels, np.int32)
 
