@@ -2,9 +2,11 @@
 
     python benchmarks/saliency.py            # batch 1, 32, 256 at 224x224, float32 and bfloat16, + training
     python benchmarks/saliency.py --quick    # batch 1 and 4, float32, no training step (< 1 min)
+    python benchmarks/saliency.py --batches 1,32 --repeats 3   # a subset
 
 Each masking record carries `ratio_to_resnet50` = its time per batch / a ResNet-50 forward's
-at the same batch and dtype (the issue's floor: <= 1.6).
+at the same batch and dtype (the issue's floor: <= 1.6), and both records carry XLA's FLOP
+count (`gflop` per batch), so the ratio can be compared with the work each program does.
 """
 
 from __future__ import annotations
@@ -24,10 +26,16 @@ from jaxvis.saliency.explainer import MaskingParams, explain
 def main() -> None:
   args = common.parse_args(__doc__.splitlines()[0], extra=[
       (("--no-train",), {"action": "store_true", "help": "skip the training-step measurement"}),
-      (("--train-batch",), {"type": int, "default": 32, "help": "batch of the training-step measurement"})])
+      (("--train-batch",), {"type": int, "default": 32, "help": "batch of the training-step measurement"}),
+      (("--batches",), {"default": None, "help": "comma-separated batch sizes (default 1,32,256; quick 1,4)"}),
+      (("--dtypes",), {"default": None, "help": "comma-separated dtypes (default float32,bfloat16; quick float32)"})])
   size = 224
   batches = (1, 4) if args.quick else (1, 32, 256)
   dtypes = ("float32",) if args.quick else ("float32", "bfloat16")
+  if args.batches:
+    batches = tuple(int(b) for b in args.batches.split(","))
+  if args.dtypes:
+    dtypes = tuple(args.dtypes.split(","))
   repeats = args.repeats or (1 if args.quick else 5)
   warmup = 0 if args.quick else 1
   cfg = model_lib.MaskingConfig.imagenet(1000)
@@ -42,13 +50,18 @@ def main() -> None:
     for batch in batches:
       x = jax.random.uniform(jax.random.key(2), (batch, size, size, 3), jnp.float32)
       ids = jnp.arange(batch, dtype=jnp.int32) % 1000
+      r_flops = common.flops_of(forward, net_vars, x)
       r_compile, r_s = common.measure(forward, net_vars, x, repeats=repeats, warmup=warmup)
       common.emit({"bench": "saliency", "model": "resnet50", "dtype": dtype, "batch": batch,
-                   "height": size, "width": size, "items_per_s": batch / r_s, "compile_s": r_compile})
+                   "height": size, "width": size, "items_per_s": batch / r_s, "compile_s": r_compile,
+                   "gflop": None if r_flops is None else round(r_flops / 1e9, 2)})
+      m_flops = common.flops_of(masking_fn, params, x, ids)
       m_compile, m_s = common.measure(masking_fn, params, x, ids, repeats=repeats, warmup=warmup)
       common.emit({"bench": "saliency", "model": "masking", "dtype": dtype, "batch": batch,
                    "height": size, "width": size, "items_per_s": batch / m_s, "compile_s": m_compile,
-                   "ratio_to_resnet50": round(m_s / r_s, 3)})
+                   "gflop": None if m_flops is None else round(m_flops / 1e9, 2),
+                   "ratio_to_resnet50": round(m_s / r_s, 3),
+                   "flop_ratio_to_resnet50": None if not (r_flops and m_flops) else round(m_flops / r_flops, 3)})
   if args.quick or args.no_train:
     return
   # One training step: masking model fwd/bwd (frozen encoder) + two black-box ResNet-50 passes.

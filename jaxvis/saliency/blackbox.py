@@ -19,7 +19,8 @@ def spec_for(module: SmallCNN) -> dict:
   """JSON description of a SmallCNN (stored in the masking model's metadata)."""
   return {"kind": "SmallCNN", "num_classes": module.num_classes, "widths": list(module.widths),
           "convs_per_stage": module.convs_per_stage, "in_channels": module.in_channels,
-          "group_norm": module.group_norm}
+          "group_norm": module.group_norm, "stem_stride": module.stem_stride,
+          "standardize": module.standardize}
 
 
 def save_black_box(directory: str, variables) -> None:
@@ -37,7 +38,8 @@ def load_black_box(directory: str, spec: dict) -> tuple[SmallCNN, dict]:
     raise FileNotFoundError(f"checkpoint: {path} is missing")
   module = SmallCNN(spec["num_classes"], widths=tuple(spec["widths"]),
                     convs_per_stage=spec.get("convs_per_stage", 2), in_channels=spec.get("in_channels", 3),
-                    group_norm=spec.get("group_norm", True))
+                    group_norm=spec.get("group_norm", True), stem_stride=spec.get("stem_stride", 1),
+                    standardize=spec.get("standardize", False))
   with open(path, "rb") as f:
     variables = jax.tree.map(jnp.asarray, flax.serialization.msgpack_restore(f.read()))
   return module, variables

@@ -48,13 +48,15 @@ def _small_config(args, num_classes: int, in_channels: int = 3):
   from jaxvis.saliency import objective as obj_lib
   if args.tiny:
     cfg = exp.SmallExperimentConfig(
-        cnn_widths=(8, 16, 32), cnn_steps=20, cnn_batch=16,
+        cnn_widths=(8, 16, 32), cnn_steps=20, cnn_batch=16, cnn_lr=1e-3,
         masking=model_lib.MaskingConfig.small(num_classes, small_widths=(8, 16, 16), convs_per_block=2,
                                               upsampler_base=16, in_channels=in_channels),
         mask_steps=10, mask_batch=8)
-  else:
-    cfg = exp.SmallExperimentConfig(masking=model_lib.MaskingConfig.small(
-        num_classes, small_widths=(32, 64, 128), upsampler_base=64, in_channels=in_channels))
+  else:  # the cluttered-digits experiment's configuration
+    cfg = exp.SmallExperimentConfig(masking=dataclasses.replace(exp.SmallExperimentConfig().masking,
+                                                                num_classes=num_classes, in_channels=in_channels))
+  if args.dataset == "cifar10":
+    cfg = dataclasses.replace(cfg, cnn_stem_stride=1)  # 32x32 images: no strided stem
   objective = obj_lib.ObjectiveConfig.paper() if args.objective == "paper" else obj_lib.ObjectiveConfig()
   repl = {"objective": objective}
   if args.steps:
@@ -65,10 +67,9 @@ def _small_config(args, num_classes: int, in_channels: int = 3):
 
 
 def run_train(args) -> int:
-  from jaxvis.saliency import blackbox
   from jaxvis.saliency import cifar10
   from jaxvis.saliency import experiment as exp
-  from jaxvis.saliency import explainer as explain_lib
+  from jaxvis.saliency import pretrained
   if args.dataset == "cifar10":
     if not args.data_dir:
       print("error: --data-dir: the cifar-10-batches-py folder is required for --dataset cifar10", file=sys.stderr)
@@ -76,17 +77,14 @@ def run_train(args) -> int:
     xtr, ytr = cifar10.load_split(args.data_dir, "train")
     xte, yte = cifar10.load_split(args.data_dir, "test")
   else:
-    n = args.num_train or (128 if args.tiny else 5000)
-    (xtr, ytr, _), (xte, yte, _) = exp.cluttered_digits_data(n, 16 if args.tiny else 500)
+    n = args.num_train or (128 if args.tiny else 12000)
+    (xtr, ytr, _), (xte, yte, _) = exp.cluttered_digits_data(n, 16 if args.tiny else 300)
   if args.num_train:
     xtr, ytr = xtr[:args.num_train], ytr[:args.num_train]
   cfg = _small_config(args, 10)
   models = exp.train_models(cfg, xtr, ytr, xte, yte, workdir=os.path.join(args.out, "runs"))
-  explain_lib.save(args.out, models.masking, {
-      "black_box": blackbox.spec_for(models.classifier), "dataset": args.dataset,
-      "image_size": list(xtr.shape[1:3]), "preprocess": "unit",
-      "classifier_test_accuracy": models.classifier_accuracy})
-  blackbox.save_black_box(args.out, models.classifier_variables)
+  pretrained.save(args.out, models, {"classifier_test_accuracy": models.classifier_accuracy},
+                  {"dataset": args.dataset, "image_size": list(xtr.shape[1:3])})
   print(f"saved to {args.out} (black-box test accuracy {models.classifier_accuracy:.1f}%)")
   return 0
 

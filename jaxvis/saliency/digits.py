@@ -69,6 +69,13 @@ def make_cluttered_digits(num: int, split: str = "train", seed: int = 0,
     raise ValueError(f"digit_size: expected 4 <= min <= max <= canvas ({cfg.canvas}), got {cfg.digit_size}")
   sources, source_labels = source_split(split)
   rng = np.random.default_rng(seed)
+  cache: dict[tuple[int, int], np.ndarray] = {}
+
+  def scaled(k: int, size: int) -> np.ndarray:  # each (digit, size) is resized once, not per canvas
+    if (k, size) not in cache:
+      cache[k, size] = _scaled(sources[k], size)
+    return cache[k, size]
+
   c = cfg.canvas
   images = np.zeros((num, c, c), np.float32)
   labels = np.zeros((num,), np.int32)
@@ -76,14 +83,14 @@ def make_cluttered_digits(num: int, split: str = "train", seed: int = 0,
   for i in range(num):
     canvas = np.zeros((c, c), np.float32)
     for _ in range(cfg.num_fragments):
-      other = _scaled(sources[rng.integers(len(sources))], int(rng.integers(lo, hi + 1)))
+      other = scaled(int(rng.integers(len(sources))), int(rng.integers(lo, hi + 1)))
       f = min(cfg.fragment_size, other.shape[0])
       oy, ox = rng.integers(0, other.shape[0] - f + 1, size=2)
       y, x = rng.integers(0, c - f + 1, size=2)
       canvas[y:y + f, x:x + f] = np.maximum(canvas[y:y + f, x:x + f], other[oy:oy + f, ox:ox + f])
-    k = rng.integers(len(sources))
+    k = int(rng.integers(len(sources)))
     size = int(rng.integers(lo, hi + 1))
-    digit = _scaled(sources[k], size)
+    digit = scaled(k, size)
     y, x = rng.integers(0, c - size + 1, size=2)
     canvas[y:y + size, x:x + size] = np.maximum(canvas[y:y + size, x:x + size], digit)
     ys, xs = np.nonzero(digit > 0.2)

@@ -92,13 +92,16 @@ def _masks(variables, images, class_ids, config, dtype):
   return jnp.where(jnp.isnan(masks), 0.0, masks)
 
 
+VARIABLES_FILE = "masking_variables.msgpack"
+
+
 def save(directory: str, params: MaskingParams, extra: dict | None = None) -> None:
   """Writes `masking_config.json` + `masking_variables.msgpack` (what `load` and the CLI read)."""
   os.makedirs(directory, exist_ok=True)
   with open(os.path.join(directory, "masking_config.json"), "w") as f:
     json.dump({"config": params.config.to_dict(), **(extra or {})}, f, indent=1)
   variables = jax.tree.map(np.asarray, params.variables)
-  with open(os.path.join(directory, "masking_variables.msgpack"), "wb") as f:
+  with open(os.path.join(directory, VARIABLES_FILE), "wb") as f:
     f.write(flax.serialization.msgpack_serialize(variables))
 
 
@@ -111,7 +114,7 @@ def load(directory: str) -> tuple[MaskingParams, dict]:
   with open(cfg_path) as f:
     meta = json.load(f)
   config = model_lib.MaskingConfig.from_dict(meta.pop("config"))
-  with open(os.path.join(directory, "masking_variables.msgpack"), "rb") as f:
+  with open(os.path.join(directory, VARIABLES_FILE), "rb") as f:
     variables = flax.serialization.msgpack_restore(f.read())
   variables = jax.tree.map(jnp.asarray, variables)
   return MaskingParams(variables=variables, config=config), meta

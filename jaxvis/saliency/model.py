@@ -183,6 +183,40 @@ class BottleneckBlock(nn.Module):
     return nn.relu(y + residual)
 
 
+class StridedConvTranspose(nn.Module):
+  """x2 upsampling 3x3 transposed conv, equal to `nn.ConvTranspose(f, (3, 3), (2, 2), "SAME")`, 4x cheaper.
+
+  `nn.ConvTranspose` inserts zeros between the input pixels and runs the 3x3 kernel at the output
+  resolution, so 3/4 of its multiply-adds hit inserted zeros. Output pixel (2m + py, 2n + px) only
+  sees the taps of one parity: even rows take tap 0 at input row m - 1 and tap 2 at row m, odd
+  rows take tap 1 at row m (likewise for columns). Four small convs at the input resolution
+  (2x2, 2x1, 1x2 and 1x1 taps) compute exactly those sums. Same parameter as nn.ConvTranspose:
+  "kernel" (3, 3, in, features), no bias.
+
+  Attributes:
+    features: output channels.
+    dtype: compute dtype.
+  """
+  features: int
+  dtype: Any = jnp.float32
+
+  @nn.compact
+  def __call__(self, x):
+    kernel = self.param("kernel", nn.initializers.lecun_normal(), (3, 3, x.shape[-1], self.features), jnp.float32)
+    x, kernel = x.astype(self.dtype), kernel.astype(self.dtype)
+    n, h, w, _ = x.shape
+    padded = jnp.pad(x, ((0, 0), (1, 0), (1, 0), (0, 0)))  # row/col -1 for the even phases
+    taps = {0: [0, 2], 1: [1]}  # parity -> kernel taps, in order of input offset (-1, 0) or (0,)
+
+    def phase(py: int, px: int) -> jax.Array:
+      k = kernel[jnp.array(taps[py])][:, jnp.array(taps[px])]
+      return jax.lax.conv_general_dilated(padded[:, py:, px:], k, (1, 1), "VALID",
+                                          dimension_numbers=("NHWC", "HWIO", "NHWC"))
+
+    rows = [jnp.stack([phase(py, 0), phase(py, 1)], axis=3) for py in (0, 1)]  # (n, h, w, 2, f) each
+    return jnp.stack(rows, axis=2).reshape(n, 2 * h, 2 * w, self.features)
+
+
 class UpsamplerBlock(nn.Module):
   """x2 transposed conv, concat the encoder skip, then bottleneck blocks.
 
@@ -197,8 +231,7 @@ class UpsamplerBlock(nn.Module):
 
   @nn.compact
   def __call__(self, x, skip, train: bool):
-    x = nn.ConvTranspose(self.features, (3, 3), (2, 2), padding="SAME", use_bias=False,
-                         dtype=self.dtype, name="upsample")(x)
+    x = StridedConvTranspose(self.features, self.dtype, name="upsample")(x)
     x = nn.BatchNorm(use_running_average=not train, momentum=0.9, dtype=self.dtype, name="upsample_bn")(x)
     x = jnp.concatenate([nn.relu(x), skip.astype(x.dtype)], axis=-1)
     for k in range(self.num_bottlenecks):

@@ -30,11 +30,17 @@ def _check_method(r, timed):
     assert r["masks_per_s"] > 0
 
 
-def test_cluttered_digits_tiny_json_schema(tmp_path):
-  out = tmp_path / "digits.json"
-  grid = tmp_path / "grid.png"
-  assert _script("saliency_cluttered_digits").main(["--tiny", "--json", str(out), "--grid", str(grid)]) == 0
-  res = json.loads(out.read_text())
+@pytest.fixture(scope="module")
+def tiny_digits(tmp_path_factory):
+  """One --tiny run of the cluttered-digits experiment (JSON, grid, saved weights), shared by the tests below."""
+  d = tmp_path_factory.mktemp("digits")
+  argv = ["--tiny", "--json", str(d / "digits.json"), "--grid", str(d / "grid.png"), "--save-weights", str(d / "w")]
+  assert _script("saliency_cluttered_digits").main(argv) == 0
+  return d
+
+
+def test_cluttered_digits_tiny_json_schema(tiny_digits):
+  res = json.loads((tiny_digits / "digits.json").read_text())
   assert METHOD_KEYS <= set(res["methods"])
   for name, r in res["methods"].items():
     assert {"localisation_error", "saliency_metric", "masks_per_s"} <= set(r)
@@ -42,7 +48,24 @@ def test_cluttered_digits_tiny_json_schema(tmp_path):
   # the whole-image box fails every digit (digits cover < 25% of a canvas): error 100%
   assert res["methods"]["max_box"]["localisation_error"] == 100.0
   assert res["methods"]["ground_truth_boxes"]["localisation_error"] == 0.0
-  assert Image.open(grid).size[0] == 5 * 64 * 2
+  # a full-image crop has area 1: its saliency metric is exactly -log p, p <= 1
+  assert res["methods"]["max_box"]["saliency_metric"] >= 0.0
+  assert Image.open(tiny_digits / "grid.png").size[0] == 5 * 64 * 2
+
+
+def test_saved_weights_reload_and_explain(tiny_digits):
+  from jaxvis import saliency
+  from jaxvis.saliency import digits, pretrained
+  models, meta = pretrained.load(str(tiny_digits / "w"))
+  assert meta["results"] == json.loads((tiny_digits / "digits.json").read_text())
+  assert meta["black_box"]["stem_stride"] == 2 and meta["black_box"]["standardize"] is True
+  x, y, _ = digits.make_cluttered_digits(2, "test", seed=1)
+  masks = saliency.explain(models.masking, x, y)
+  assert masks.shape == (2, 64, 64) and float(masks.min()) >= 0.0 and float(masks.max()) <= 1.0
+  logits = models.classifier.apply(models.classifier_variables, x)
+  assert logits.shape == (2, 10) and bool(np.all(np.isfinite(logits)))
+  with pytest.raises(FileNotFoundError, match="directory"):
+    pretrained.load(str(tiny_digits / "missing"))
 
 
 def test_cifar10_tiny_on_fixture(tmp_path):
@@ -72,14 +95,12 @@ def test_imagenet_tiny_on_fixture(tmp_path):
   assert (model_dir / "masking_config.json").exists()
 
 
-def test_cli_train_explain_evaluate(tmp_path):
+def test_cli_explain_evaluate(tiny_digits, tmp_path):
   from jaxvis.saliency import cli
   import argparse
   parser = argparse.ArgumentParser()
   cli.register(parser)
-  out = tmp_path / "model"
-  args = parser.parse_args(["train", "--tiny", "--out", str(out)])
-  assert args.func(args) == 0
+  out = tiny_digits / "w"  # what `jaxvis saliency train` writes (the same pretrained.save)
   img = tmp_path / "digit.png"
   from jaxvis.saliency import digits
   x, y, _ = digits.make_cluttered_digits(1, "test", seed=5)
@@ -101,3 +122,6 @@ def test_cli_train_explain_evaluate(tmp_path):
   assert args.func(args) == 0
   assert Image.open(grid).size == (5 * 64 * 2, 14 + 8 * 64 * 2)
   assert METHOD_KEYS <= set(json.loads((tmp_path / "eval.json").read_text())["methods"])
+  # train needs the CIFAR folder for --dataset cifar10 (training itself runs in the experiment test)
+  args = parser.parse_args(["train", "--dataset", "cifar10", "--out", str(tmp_path / "c")])
+  assert args.func(args) == 2

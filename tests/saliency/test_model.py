@@ -28,7 +28,7 @@ def test_two_channel_mask_values_and_zero_over_zero():
 def test_small_variant_structure_matches_paper():
   cfg = model_lib.MaskingConfig.small(10)
   assert cfg.convs_per_block == 5 and len(cfg.small_widths) == 3 and cfg.bottlenecks_per_upsampler == 1
-  v = model_lib.init(cfg, jax.random.key(0), (32, 32))
+  v = jax.eval_shape(lambda: model_lib.init(cfg, jax.random.key(0), (32, 32)))  # shapes only: no compile
   convs = [k for k in v["params"]["encoder"] if "conv" in k]
   assert len(convs) == 15
   assert set(v["params"]["upsampler1"]) >= {"upsample", "bottleneck1"}
@@ -110,3 +110,17 @@ def test_config_validation():
     model_lib.MaskingConfig(encoder="vgg")
   with pytest.raises(ValueError, match="num_upsamplers"):
     model_lib.MaskingConfig.small(10, num_upsamplers=4)
+
+
+def test_strided_conv_transpose_equals_flax_conv_transpose():
+  import flax.linen as nn
+  x = jax.random.normal(jax.random.key(0), (2, 5, 7, 6))
+  ours = model_lib.StridedConvTranspose(4)
+  variables = ours.init(jax.random.key(1), x)
+  ref = nn.ConvTranspose(4, (3, 3), (2, 2), padding="SAME", use_bias=False).apply(variables, x)
+  got = ours.apply(variables, x)
+  assert got.shape == ref.shape == (2, 10, 14, 4)
+  np.testing.assert_allclose(got, ref, atol=1e-5)
+  bf16 = model_lib.StridedConvTranspose(4, jnp.bfloat16).apply(variables, x)
+  assert bf16.dtype == jnp.bfloat16
+  np.testing.assert_allclose(bf16.astype(jnp.float32), ref, atol=0.1)
