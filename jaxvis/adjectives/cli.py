@@ -28,6 +28,13 @@ def register(parser) -> None:
   p.add_argument("--steps", type=int, default=None,
                  help="steps per greedy level and of fine-tuning (default 300; 10 with --tiny)")
   p.add_argument("--clusters", type=int, default=2, help="K of the K-means on pairs")
+  p.add_argument("--pooling", default="mean,log_contrast",
+                 help="comma-separated per-cell statistics of the hidden maps: mean, std, contrast, "
+                      "log_contrast (default mean,log_contrast; 'mean' = session 1's features)")
+  p.add_argument("--no-standardize", action="store_true",
+                 help="K-means on raw (not unit-variance) difference features")
+  p.add_argument("--relevance", choices=("logistic", "pairwise", "centroid"), default="logistic",
+                 help="relevance function fitted on the selected pairs")
   p.add_argument("--workdir", default=None, help="checkpoints (a rerun resumes)")
   p.add_argument("--dtype", choices=("float32", "bfloat16"), default="float32")
   p.add_argument("--tiny", action="store_true", help="small network and few steps")
@@ -48,9 +55,11 @@ def run_rank(args) -> int:
   batch = max(1, min(scae.batch_size, len(p_files), len(q_files)))
   scae = dataclasses.replace(scae, objective=args.objective, greedy_steps=steps,
                              finetune_steps=steps, dtype=args.dtype, batch_size=batch)
-  config = search.SearchConfig(scae=scae, num_clusters=args.clusters,
-                               kmeans_restarts=3 if args.tiny else 10)
   try:
+    config = search.SearchConfig(scae=scae, num_clusters=args.clusters,
+                                 kmeans_restarts=3 if args.tiny else 10,
+                                 pooling=tuple(args.pooling.split(",")),
+                                 standardize=not args.no_standardize, relevance=args.relevance)
     P = data.load_images(p_files, args.size)
     Q = data.load_images(q_files, args.size)
     result = search.rank_query(P, Q, config, workdir=args.workdir, progress=not args.tiny)

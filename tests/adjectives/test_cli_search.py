@@ -52,3 +52,13 @@ def test_rank_reports_bad_folders(folders, tmp_path, capsys):
                  str(folders / "Q"), "--json", str(tmp_path / "x.json")])
   assert rc == 2
   assert "folder: no images" in capsys.readouterr().err
+
+
+def test_rank_reports_an_unknown_pooling_statistic(folders, tmp_path, capsys):
+  rc = cli.main(["adjectives", "rank", "--relevant", str(folders / "P"), "--irrelevant",
+                 str(folders / "Q"), "--json", str(tmp_path / "x.json"), "--tiny",
+                 "--pooling", "mean,bogus"])
+  assert rc == 2
+  err = capsys.readouterr().err
+  assert "pooling: expected one or more of" in err and "bogus" in err
+  assert not (tmp_path / "x.json").exists()
