@@ -123,23 +123,13 @@ def _crop_one_image(image, boxes, oh, ow, extrapolation_value):
 
 def bilinear_sample(image: jax.Array, ys: jax.Array, xs: jax.Array,
                     extrapolation_value: float = 0.0) -> jax.Array:
-  """Samples `image` (H, W, C) on the grid ys (h,) x xs (w,) -> (h, w, C)."""
+  """Samples `image` (H, W, C) on the grid ys (h,) x xs (w,) -> (h, w, C).
+
+  A sample whose point lies outside the image reads `extrapolation_value` whole
+  (TF's crop_and_resize rule); inside, edge taps blend as in `bilinear_sample_points`.
+  """
   h, w, _ = image.shape
-  y0 = jnp.floor(ys)
-  x0 = jnp.floor(xs)
-  wy = (ys - y0)[:, None, None]
-  wx = (xs - x0)[None, :, None]
-  y0i = y0.astype(jnp.int32)
-  x0i = x0.astype(jnp.int32)
-
-  def gather(yi, xi):
-    valid = ((yi >= 0) & (yi < h))[:, None] & ((xi >= 0) & (xi < w))[None, :]
-    v = image[jnp.clip(yi, 0, h - 1)[:, None], jnp.clip(xi, 0, w - 1)[None, :]]
-    return jnp.where(valid[..., None], v, jnp.asarray(extrapolation_value, image.dtype))
-
-  top = gather(y0i, x0i) * (1 - wx) + gather(y0i, x0i + 1) * wx
-  bottom = gather(y0i + 1, x0i) * (1 - wx) + gather(y0i + 1, x0i + 1) * wx
-  out = top * (1 - wy) + bottom * wy
+  out = bilinear_sample_points(image, ys[:, None], xs[None, :], extrapolation_value)
   inside = ((ys >= 0) & (ys <= h - 1))[:, None] & ((xs >= 0) & (xs <= w - 1))[None, :]
   return jnp.where(inside[..., None], out, jnp.asarray(extrapolation_value, image.dtype))
 
@@ -218,7 +208,7 @@ def warp_perspective(images: jax.Array, homographies: jax.Array, out_size: Seque
 
 def bilinear_sample_points(image: jax.Array, ys: jax.Array, xs: jax.Array,
                            extrapolation_value: float = 0.0) -> jax.Array:
-  """Samples `image` (H, W, C) at scattered points ys, xs (same shape S) -> (*S, C).
+  """Samples `image` (H, W, C) at points ys, xs (broadcastable to one shape S) -> (*S, C).
 
   Each of the four taps outside the image reads `extrapolation_value`, so edges
   blend into it as OpenCV's BORDER_CONSTANT does.
