@@ -274,8 +274,16 @@ def lnet_stage(lnet_params, norm, sizes, image_idx, boxes, landmarks, valid, cfg
 
 @functools.partial(jax.jit, static_argnames=("cfg",))
 def _detect(params, images, sizes, thresholds, cfg: CascadeConfig) -> Detections:
-  norm = normalize(images)
-  b = images.shape[0]
+  return run_stages(params, normalize(images), sizes, thresholds, cfg)
+
+
+def run_stages(params, norm, sizes, thresholds, cfg: CascadeConfig) -> Detections:
+  """P-Net (in chunks) -> R-Net -> O-Net (-> L-Net) on normalised images, traceable.
+
+  The body of `detect`, shared with detectors built on the cascade (QR codes);
+  `thresholds[:3]` are the P, R, O thresholds, `params` may hold other entries.
+  """
+  b = norm.shape[0]
   boxes, valid = _pnet_chunked(params["pnet"], norm, sizes, cfg, thresholds[0])
   idx, boxes, score, valid = rnet_stage(params["rnet"], norm, sizes, boxes, valid, cfg, thresholds[1])
   idx, boxes, score, marks, valid = onet_stage(params["onet"], norm, sizes, idx, boxes, score, valid,

@@ -23,7 +23,6 @@ import numpy as np
 
 from jaxvis.faces import cascade, pyramid
 from jaxvis.faces.qr import recognizer, rectify
-from jaxvis.ops import boxes as box_ops
 
 WEIGHTS_FILE = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(__file__))), "assets", "qr",
                             "qr_weights.msgpack")
@@ -87,15 +86,8 @@ class QrConfig:
 def _detect(weights, images, sizes, thr, cfg: QrConfig) -> CodeDetections:
   ccfg = cfg.cascade()
   images = images.astype(jnp.float32)
-  norm = cascade.normalize(images)
   b = images.shape[0]
-  boxes, _, valid = cascade.pnet_stage(weights["pnet"], norm, sizes, ccfg, thr[0])
-  idx, boxes, score, valid = cascade.rnet_stage(weights["rnet"], norm, sizes, boxes, valid, ccfg, thr[1])
-  idx, boxes, score, corners, valid = cascade.onet_stage(weights["onet"], norm, sizes, idx, boxes, score,
-                                                         valid, ccfg, thr[2])
-  boxes = box_ops.clip(boxes[:, None], sizes[idx])[:, 0]
-  (boxes, score, corners), valid = cascade._scatter_to_images(b, cfg.max_codes, idx, (boxes, score, corners),
-                                                              score, valid)
+  boxes, score, corners, valid = cascade.run_stages(weights, cascade.normalize(images), sizes, thr, ccfg)
   oriented, _ = rectify.rectify_and_orient(images, corners, cfg.crop_size, cfg.margin)
   if cfg.use_verifier:   # the verifier sees upright crops, as in its training
     f = cfg.max_codes
