@@ -5,6 +5,10 @@ subset of crops of real skimage/sklearn photos; purities from Table 1), runs:
   - the pseudo-relevant set itself: its precision (what the search engine gives),
   - the plain stacked CAE through the same pairs -> K-means -> relevance pipeline,
   - the pair-wise stacked CAE (the paper),
+  - a control: the untrained stacked CAE (the initial weights both models start
+    from) through the same pipeline, which shows how much of the accuracy the
+    training (either objective) adds over the pipeline's pooling, K-means and
+    relevance function,
 and reports each ranking's accuracy = precision of the top m of the m + m
 re-ranked images of P and Q.
 
@@ -27,7 +31,7 @@ from jaxvis.adjectives.train import SCAEConfig
 
 
 def configs(tiny: bool, grid: int = 2, pooling: tuple[str, ...] | None = None,
-            standardize: bool = True, steps: int | None = None
+            standardize: bool = True, steps: int | None = None, num_clusters: int = 2
             ) -> tuple[dict, search.SearchConfig]:
   """Problem size and pipeline settings (tiny: a few minutes on a 2-core CPU).
 
@@ -46,14 +50,21 @@ def configs(tiny: bool, grid: int = 2, pooling: tuple[str, ...] | None = None,
                       learning_rate=3e-3)
   if steps is not None:
     scae = dataclasses.replace(scae, greedy_steps=steps, finetune_steps=steps)
-  config = search.SearchConfig(scae=scae, num_clusters=2, grid=grid, standardize=standardize)
+  config = search.SearchConfig(scae=scae, num_clusters=num_clusters, grid=grid,
+                               standardize=standardize)
   if pooling:
     config = dataclasses.replace(config, pooling=tuple(pooling))
   return problem, config
 
 
+# (JSON key prefix, objective, trained?) of the rankings compared on every query.
+MODELS = (("plain_scae", "plain", True), ("pairwise_scae", "pairwise", True),
+          ("untrained_scae", "plain", False))
+
+
 def run_query(name: str, adjective: str, table1_row: str, problem: dict,
-              config: search.SearchConfig, seed: int, use_labels: bool) -> dict:
+              config: search.SearchConfig, seed: int, use_labels: bool,
+              untrained_control: bool = True) -> dict:
   ratio_a, ratio_b = data.TABLE1[table1_row]
   q = controlled.make_query(adjective, ratio_a, ratio_b, problem["m"], problem["size"], seed=seed)
   truth = np.concatenate([q.relevant_p, q.relevant_q])
@@ -62,10 +73,14 @@ def run_query(name: str, adjective: str, table1_row: str, problem: dict,
   row = {"query": name, "adjective": adjective, "table1_purities_of": table1_row,
          "ratio_a": ratio_a, "ratio_b": ratio_b, "m": m,
          "pseudo_relevant_precision": float(q.relevant_p.mean())}
-  for key, objective in (("plain_scae", "plain"), ("pairwise_scae", "pairwise")):
+  for key, objective, trained in MODELS:
+    if not (trained or untrained_control):
+      continue
+    # Zero steps: train_scae returns the initial weights (the same seed both models start from).
+    steps = {} if trained else dict(greedy_steps=0, finetune_steps=0)
     cfg = dataclasses.replace(config, seed=seed,
                               scae=dataclasses.replace(config.scae, objective=objective,
-                                                       seed=seed))
+                                                       seed=seed, **steps))
     t = time.time()
     res = search.rank_query(q.P, q.Q, cfg, **labels)
     sel = res.clusters.selected
@@ -97,19 +112,26 @@ def main(argv=None) -> int:
                       help="relevance function (default: SearchConfig's)")
   parser.add_argument("--steps", type=int, default=None,
                       help="steps per greedy level and of fine-tuning (default 120 tiny, 60 full)")
+  parser.add_argument("--clusters", type=int, default=2,
+                      help="K of the K-means on the pairs' difference features (default 2)")
+  parser.add_argument("--no-untrained-control", action="store_true",
+                      help="skip the untrained-SCAE control ranking")
   args = parser.parse_args(argv)
   unknown = set(args.queries) - set(controlled.QUERIES)
   if unknown:
     parser.error(f"--queries: unknown {sorted(unknown)}; expected {list(controlled.QUERIES)}")
+  if args.clusters < 2:
+    parser.error(f"--clusters: expected K >= 2, got {args.clusters}")
   problem, config = configs(args.tiny, args.grid, args.pooling, not args.no_standardize,
-                            args.steps)
+                            args.steps, args.clusters)
   if args.relevance:
     config = dataclasses.replace(config, relevance=args.relevance)
   rows = []
   start = time.time()
   for name in args.queries:
     adjective, table1_row = controlled.QUERIES[name]
-    row = run_query(name, adjective, table1_row, problem, config, args.seed, not args.no_labels)
+    row = run_query(name, adjective, table1_row, problem, config, args.seed, not args.no_labels,
+                    not args.no_untrained_control)
     rows.append(row)
     print(json.dumps(row), flush=True)
   out = {"tiny": args.tiny, "seed": args.seed, "problem": problem,
@@ -118,10 +140,11 @@ def main(argv=None) -> int:
   os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
   with open(args.json, "w") as f:
     json.dump(out, f, indent=2)
-  print(f"{'query':<14} {'P precision':>11} {'plain SCAE':>10} {'pair-wise':>10}")
+  print(f"{'query':<14} {'P precision':>11} {'plain SCAE':>10} {'pair-wise':>10} {'untrained':>10}")
   for r in rows:
     print(f"{r['query']:<14} {r['pseudo_relevant_precision']:>11.3f} "
-          f"{r['plain_scae_accuracy']:>10.3f} {r['pairwise_scae_accuracy']:>10.3f}")
+          f"{r['plain_scae_accuracy']:>10.3f} {r['pairwise_scae_accuracy']:>10.3f} "
+          f"{r.get('untrained_scae_accuracy', float('nan')):>10.3f}")
   return 0
 
 

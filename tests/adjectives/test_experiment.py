@@ -1,0 +1,59 @@
+"""`experiments/adjectives_controlled.py`: the JSON it writes and the untrained-SCAE control."""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+import json
+import os
+import sys
+
+import numpy as np
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+@pytest.fixture(scope="module")
+def script():
+  spec = importlib.util.spec_from_file_location(
+      "adjectives_controlled", os.path.join(ROOT, "experiments", "adjectives_controlled.py"))
+  mod = importlib.util.module_from_spec(spec)
+  sys.modules["adjectives_controlled"] = mod   # dataclasses look their module up in sys.modules
+  spec.loader.exec_module(mod)
+  return mod
+
+
+def _untrained_config(script):
+  """The tiny pipeline with zero training steps and the CLI test's network (compiles are shared)."""
+  _, config = script.configs(tiny=True)
+  scae = dataclasses.replace(config.scae, features=(4, 4), batch_size=8, greedy_steps=0,
+                             finetune_steps=0)
+  return dataclasses.replace(config, scae=scae, kmeans_restarts=3)
+
+
+def test_untrained_control_starts_where_both_models_start(script):
+  # With zero training steps, plain and pair-wise SCAE are their common initial weights: all
+  # three rankings must then be the same one, which is what the control reports.
+  row = script.run_query("warm photo", "warm", "happy dog", dict(m=24, size=28),
+                         _untrained_config(script), seed=1, use_labels=True)
+  accs = [row[f"{k}_accuracy"] for k in ("plain_scae", "pairwise_scae", "untrained_scae")]
+  assert accs[0] == accs[1] == accs[2]
+  assert row["untrained_scae_average_precision"] == row["plain_scae_average_precision"]
+  assert 0.0 <= accs[0] <= 1.0 and row["pseudo_relevant_precision"] == pytest.approx(19 / 24)
+  # The warm cast is a shift of every cell's mean: even random filters rank above P here.
+  assert accs[0] > row["pseudo_relevant_precision"]
+
+
+def test_no_untrained_control_flag_and_json_format(script, tmp_path, monkeypatch):
+  config = _untrained_config(script)
+  monkeypatch.setattr(script, "configs", lambda *a, **k: (dict(m=24, size=28), config))
+  out = tmp_path / "r.json"
+  assert script.main(["--tiny", "--json", str(out), "--queries", "warm photo",
+                      "--no-untrained-control"]) == 0
+  result = json.loads(out.read_text())
+  (row,) = result["queries"]
+  assert {"query", "pseudo_relevant_precision", "plain_scae_accuracy",
+          "pairwise_scae_accuracy"} <= set(row)
+  assert row["query"] == "warm photo" and "untrained_scae_accuracy" not in row
+  assert np.isfinite(row["plain_scae_accuracy"])
