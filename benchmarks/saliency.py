@@ -4,6 +4,7 @@
     python benchmarks/saliency.py --quick    # batch 1 and 4, float32, no training step (< 1 min)
     python benchmarks/saliency.py --batches 1,32 --repeats 3   # a subset
     python benchmarks/saliency.py --upsampler-base 256 --bottlenecks 1   # the authors' code's widths
+    python benchmarks/saliency.py --upsample-kernel 3 --shortcut projection   # 3x3 up-conv, projection shortcut
 
 Each masking record carries `ratio_to_resnet50` = its time per batch / a ResNet-50 forward's
 at the same batch and dtype (the issue's floor: <= 1.6), and both records carry XLA's FLOP
@@ -33,7 +34,11 @@ def main() -> None:
       (("--upsampler-base",), {"type": int, "default": 768,
                                "help": "first upsampler's channels (paper 768; the authors' code 256)"}),
       (("--bottlenecks",), {"type": int, "default": 3,
-                            "help": "bottleneck blocks per upsampler (paper 3; the authors' code 1)"})])
+                            "help": "bottleneck blocks per upsampler (paper 3; the authors' code 1)"}),
+      (("--upsample-kernel",), {"type": int, "default": 2, "choices": (2, 3),
+                                "help": "upsamplers' transposed conv kernel (MaskingConfig.imagenet: 2)"}),
+      (("--shortcut",), {"default": "upsampled", "choices": ("upsampled", "projection"),
+                         "help": "first bottleneck's shortcut after the concat (MaskingConfig.imagenet: upsampled)"})])
   size = 224
   batches = (1, 4) if args.quick else (1, 32, 256)
   dtypes = ("float32",) if args.quick else ("float32", "bfloat16")
@@ -44,7 +49,8 @@ def main() -> None:
   repeats = args.repeats or (1 if args.quick else 5)
   warmup = 0 if args.quick else 1
   cfg = model_lib.MaskingConfig.imagenet(1000, upsampler_base=args.upsampler_base,
-                                         bottlenecks_per_upsampler=args.bottlenecks)
+                                         bottlenecks_per_upsampler=args.bottlenecks,
+                                         upsample_kernel=args.upsample_kernel, shortcut=args.shortcut)
   x0 = jnp.zeros((1, size, size, 3), jnp.float32)
   mask_vars = jax.jit(lambda k: model_lib.build(cfg).init(k, x0, jnp.zeros((1,), jnp.int32)))(jax.random.key(0))
   params = MaskingParams(dict(mask_vars), cfg)
@@ -65,6 +71,7 @@ def main() -> None:
       m_compile, m_s = common.measure(masking_fn, params, x, ids, repeats=repeats, warmup=warmup)
       common.emit({"bench": "saliency", "model": "masking", "dtype": dtype, "batch": batch,
                    "upsampler_base": cfg.upsampler_base, "bottlenecks": cfg.bottlenecks_per_upsampler,
+                   "upsample_kernel": cfg.upsample_kernel, "shortcut": cfg.shortcut,
                    "height": size, "width": size, "items_per_s": batch / m_s, "compile_s": m_compile,
                    "gflop": None if m_flops is None else round(m_flops / 1e9, 2),
                    "ratio_to_resnet50": round(m_s / r_s, 3),

@@ -27,7 +27,6 @@ import jax
 
 from jaxvis.saliency import experiment as exp
 from jaxvis.saliency import figures
-from jaxvis.saliency import model as model_lib
 from jaxvis.saliency import pretrained
 
 
@@ -45,8 +44,6 @@ class Config:
   def tiny(cls) -> "Config":
     return cls(num_train=128, num_test=16, experiment=exp.SmallExperimentConfig(
         cnn_widths=(8, 16, 32), cnn_steps=20, cnn_batch=16, cnn_lr=1e-3,
-        masking=model_lib.MaskingConfig.small(10, small_widths=(8, 16, 16), convs_per_block=2,
-                                              upsampler_base=16),
         mask_steps=10, mask_batch=8, iterative_iterations=10, smoothgrad_samples=4, ig_steps=4,
         eval_batch=16))
 

@@ -74,6 +74,16 @@ class SmallCNN(nn.Module):
 
   def features(self, images: jax.Array) -> jax.Array:
     """The last conv stage's map (N, H/(stem_stride 2^(S-1)), ..., widths[-1]) before pooling."""
+    feats = self.stage_features(images)
+    return feats[f"stride{self.stage_strides[-1]}"]
+
+  @property
+  def stage_strides(self) -> tuple[int, ...]:
+    """Input stride of each stage's output map."""
+    return tuple(self.stem_stride * 2**i for i in range(len(self.widths)))
+
+  def stage_features(self, images: jax.Array) -> dict[str, jax.Array]:
+    """Every stage's output map, `{"stride{s}": (N, H/s, W/s, width)}` (a U-Net encoder's skips)."""
     check_image_batch(images, channels=self.in_channels)
     x = images.astype(jnp.float32)
     if self.standardize:
@@ -81,13 +91,15 @@ class SmallCNN(nn.Module):
       std = jnp.std(x, axis=(1, 2), keepdims=True)
       x = (x - mean) / (std + 0.05)
     x = x.astype(self.dtype)
+    feats = {}
     for i, (stage, norms) in enumerate(zip(self.convs, self.norms)):
       if i > 0:
         x = nn.max_pool(x, (2, 2), (2, 2))
       for conv, norm in zip(stage, norms):
         x = conv(x)
         x = nn.relu(norm(x) if norm is not None else x)
-    return x
+      feats[f"stride{self.stage_strides[i]}"] = x
+    return feats
 
   def head(self, fmap: jax.Array) -> jax.Array:
     """Global average pool + linear layer -> float32 logits."""

@@ -48,16 +48,17 @@ def _small_config(args, num_classes: int, in_channels: int = 3):
   from jaxvis.saliency import objective as obj_lib
   if args.tiny:
     cfg = exp.SmallExperimentConfig(
-        cnn_widths=(8, 16, 32), cnn_steps=20, cnn_batch=16, cnn_lr=1e-3,
+        num_classes=num_classes, cnn_widths=(8, 16, 32), cnn_steps=20, cnn_batch=16, cnn_lr=1e-3,
         masking=model_lib.MaskingConfig.small(num_classes, small_widths=(8, 16, 16), convs_per_block=2,
                                               upsampler_base=16, in_channels=in_channels),
         mask_steps=10, mask_batch=8)
-  else:  # the cluttered-digits experiment's configuration
-    cfg = exp.SmallExperimentConfig(masking=dataclasses.replace(exp.SmallExperimentConfig().masking,
-                                                                num_classes=num_classes, in_channels=in_channels))
+  else:  # the cluttered-digits experiment's configuration (encoder: the black box's frozen conv stages)
+    cfg = exp.SmallExperimentConfig(num_classes=num_classes)
   if args.dataset == "cifar10":
-    cfg = dataclasses.replace(cfg, cnn_stem_stride=1)  # 32x32 images: no strided stem
-  objective = obj_lib.ObjectiveConfig.paper() if args.objective == "paper" else obj_lib.ObjectiveConfig()
+    # 32x32 images: no strided stem; the masking model trains from scratch (the paper's section 5.3).
+    masking = dataclasses.replace(exp.SCRATCH_MASKING, num_classes=num_classes, in_channels=in_channels)
+    cfg = dataclasses.replace(cfg, cnn_stem_stride=1, masking=masking if not args.tiny else cfg.masking)
+  objective = obj_lib.ObjectiveConfig.paper(removal=cfg.objective.removal) if args.objective == "paper" else cfg.objective
   repl = {"objective": objective}
   if args.steps:
     repl["mask_steps"] = args.steps
@@ -132,7 +133,7 @@ def run_evaluate(args) -> int:
     return 2
   cnn, cnn_vars = blackbox.load_black_box(args.checkpoint, meta["black_box"])
   models = exp.TrainedModels(cnn, cnn_vars, params, float("nan"), {})
-  cfg = exp.SmallExperimentConfig(masking=params.config, iterative_iterations=args.iterations,
+  cfg = exp.SmallExperimentConfig(iterative_iterations=args.iterations,
                                   eval_batch=min(args.num, 100))
   _, (xte, yte, bte) = exp.cluttered_digits_data(8, args.num, seed=123)
   results, maps = exp.evaluate_models(cfg, models, xte, yte, bte, keep_maps=8)

@@ -52,7 +52,7 @@ def section(report, quick: bool) -> None:
                 f"{stored.get('classifier_test_accuracy', float('nan')):.1f}%; masks/s on "
                 f"{stored.get('device', 'the CPU it ran on')}):")
     report.table(header, rows)
-  cfg = dataclasses.replace(exp.SmallExperimentConfig(), masking=models.masking.config, seed=seed,
+  cfg = dataclasses.replace(exp.SmallExperimentConfig(), seed=seed,
                             iterative_iterations=int(conf.get("iterative_iterations", 100)))
   if not quick:
     num_test = min(int(conf.get("num_test", 300)), FULL_MODE_CANVASES)

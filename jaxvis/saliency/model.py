@@ -19,7 +19,9 @@ import jax
 import jax.numpy as jnp
 
 from jaxvis.nn import resnet
+from jaxvis.nn.classifiers import SmallCNN
 
+ENCODERS = ("small", "resnet50", "resnet_tiny", "small_cnn")
 _DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16, "float16": jnp.float16}
 
 
@@ -30,16 +32,25 @@ class MaskingConfig:
   Attributes:
     num_classes: number of class selectors (rows of the class embedding C).
     encoder: "small" (3 down blocks trained from scratch, the paper's CIFAR-10 model),
-      "resnet50" (frozen ResNet-50, the paper's ImageNet model) or "resnet_tiny" (a
-      ResNet-50-shaped encoder for tests).
+      "resnet50" (frozen ResNet-50, the paper's ImageNet model), "resnet_tiny" (a
+      ResNet-50-shaped encoder for tests) or "small_cnn" (the conv stages of a trained, frozen
+      `jaxvis.nn.classifiers.SmallCNN`, e.g. the black box's own: the paper's ImageNet design of a
+      pretrained classifier as the encoder, for small images; see `on_small_cnn`).
     in_channels: image channels.
-    small_widths: channels of the small encoder's down blocks.
-    convs_per_block: 3x3 convs per small down block (paper: 5).
+    small_widths: channels of the small encoder's down blocks (or of the SmallCNN's stages).
+    convs_per_block: 3x3 convs per small down block (paper: 5) or per SmallCNN stage.
     upsampler_base: channels of the first upsampler block; each next one halves them (paper: 768).
     num_upsamplers: upsampler blocks; the mask comes out at 1/(bottom_stride / 2^num_upsamplers)
       of the input size (ResNet: 3 blocks, stride 32 -> 4, as in the paper).
     bottlenecks_per_upsampler: bottleneck blocks after each skip concat (paper: 3 ImageNet, 1 CIFAR).
     resnet_variant: "v1" (Keras weights) or "v1.5" (torchvision weights).
+    cnn_stem_stride, cnn_standardize, cnn_group_norm: the "small_cnn" encoder's SmallCNN options.
+    upsample_kernel: the upsamplers' x2 transposed conv is 3x3 (3) or 2x2 (2: U-Net's
+      "2x2 up-convolution", non-overlapping, 2.25x fewer multiply-adds).
+    shortcut: first bottleneck after the skip concat: "projection" (ResNet's 1x1 projection of
+      the whole concat, the widths differ) or "upsampled" (identity on the upsampled channels; the
+      skip only feeds the residual branch: no 1x1 conv over ~2.3x `features` channels).
+  The paper leaves both open; `imagenet()` takes 2x2 and "upsampled" (see its docstring).
   """
   num_classes: int = 1000
   encoder: str = "resnet50"
@@ -50,10 +61,19 @@ class MaskingConfig:
   num_upsamplers: int = 3
   bottlenecks_per_upsampler: int = 3
   resnet_variant: str = "v1"
+  cnn_stem_stride: int = 1
+  cnn_standardize: bool = False
+  cnn_group_norm: bool = False
+  upsample_kernel: int = 3
+  shortcut: str = "projection"
 
   def __post_init__(self):
-    if self.encoder not in ("small", "resnet50", "resnet_tiny"):
-      raise ValueError(f"encoder: expected 'small', 'resnet50' or 'resnet_tiny', got {self.encoder!r}")
+    if self.upsample_kernel not in (2, 3):
+      raise ValueError(f"upsample_kernel: expected 2 or 3, got {self.upsample_kernel}")
+    if self.shortcut not in ("projection", "upsampled"):
+      raise ValueError(f"shortcut: expected 'projection' or 'upsampled', got {self.shortcut!r}")
+    if self.encoder not in ENCODERS:
+      raise ValueError(f"encoder: expected one of {ENCODERS}, got {self.encoder!r}")
     if self.num_classes < 1:
       raise ValueError(f"num_classes: expected >= 1, got {self.num_classes}")
     if not 1 <= self.num_upsamplers <= len(self.skip_strides):
@@ -61,14 +81,25 @@ class MaskingConfig:
                        f"{self.encoder!r}, got {self.num_upsamplers}")
 
   @property
+  def frozen_encoder(self) -> bool:
+    """Pretrained encoders stay fixed during training; only "small" trains from scratch."""
+    return self.encoder != "small"
+
+  @property
   def bottom_stride(self) -> int:
-    return 2 ** len(self.small_widths) if self.encoder == "small" else 32
+    if self.encoder == "small":
+      return 2 ** len(self.small_widths)
+    if self.encoder == "small_cnn":
+      return self.cnn_stem_stride * 2 ** (len(self.small_widths) - 1)
+    return 32
 
   @property
   def skip_strides(self) -> tuple[int, ...]:
     """Strides of the encoder maps available as skips, coarsest first."""
     if self.encoder == "small":
       return tuple(2**i for i in reversed(range(len(self.small_widths))))
+    if self.encoder == "small_cnn":
+      return tuple(self.cnn_stem_stride * 2**i for i in reversed(range(len(self.small_widths) - 1)))
     return (16, 8, 4)
 
   @property
@@ -83,8 +114,34 @@ class MaskingConfig:
     return cls(num_classes=num_classes, **kw)
 
   @classmethod
+  def on_small_cnn(cls, cnn: SmallCNN, **kw) -> "MaskingConfig":
+    """A masking model whose frozen encoder is `cnn`'s conv stages (load its trained variables
+    with `train.set_encoder_variables`); upsamplers up to the first stage's resolution."""
+    kw = {"upsampler_base": cnn.widths[-1], "num_upsamplers": len(cnn.widths) - 1,
+          "bottlenecks_per_upsampler": 1, **kw}
+    return cls(num_classes=cnn.num_classes, encoder="small_cnn", in_channels=cnn.in_channels,
+               small_widths=tuple(cnn.widths), convs_per_block=cnn.convs_per_stage,
+               cnn_stem_stride=cnn.stem_stride, cnn_standardize=cnn.standardize,
+               cnn_group_norm=cnn.group_norm, **kw)
+
+  def small_cnn(self, **kw) -> SmallCNN:
+    """The "small_cnn" encoder's classifier module (its head is unused); `kw`: module fields."""
+    return SmallCNN(self.num_classes, widths=self.small_widths, convs_per_stage=self.convs_per_block,
+                    in_channels=self.in_channels, group_norm=self.cnn_group_norm,
+                    stem_stride=self.cnn_stem_stride, standardize=self.cnn_standardize, **kw)
+
+  @classmethod
   def imagenet(cls, num_classes: int = 1000, **kw) -> "MaskingConfig":
-    """The paper's ImageNet model on a frozen ResNet-50."""
+    """The paper's ImageNet model on a frozen ResNet-50: upsamplers of 768/384/192 channels, 3
+    bottlenecks each.
+
+    The paper says its "complexity is comparable to that of ResNet-50" but not the transposed
+    conv's kernel nor how the first bottleneck bridges the concat's width. A 3x3 up-conv and a
+    projection shortcut make the masking model 2.0x a ResNet-50 forward in FLOPs; the 2x2
+    up-convolution of U-Net (which the paper cites for its architecture) and an identity shortcut
+    on the upsampled path make it 1.5x (`benchmarks/saliency.py` prints both ratios).
+    """
+    kw = {"upsample_kernel": 2, "shortcut": "upsampled", **kw}
     return cls(num_classes=num_classes, encoder="resnet50", **kw)
 
   def to_dict(self) -> dict:
@@ -170,12 +227,17 @@ class BottleneckBlock(nn.Module):
   dtype: Any = jnp.float32
 
   @nn.compact
-  def __call__(self, x, train: bool):
+  def __call__(self, x, train: bool, residual=None):
+    """`residual`: the shortcut (`features` channels); default `x`, projected if its width differs."""
     conv = functools.partial(nn.Conv, use_bias=False, dtype=self.dtype)
     norm = functools.partial(nn.BatchNorm, use_running_average=not train, momentum=0.9, dtype=self.dtype)
     inner = max(self.features // 4, 1)
-    residual = x
-    if x.shape[-1] != self.features:
+    if residual is not None:
+      if residual.shape[-1] != self.features:
+        raise ValueError(f"residual: expected {self.features} channels, got {residual.shape}")
+    elif x.shape[-1] == self.features:
+      residual = x
+    else:
       residual = norm(name="proj_bn")(conv(self.features, (1, 1), name="proj_conv")(x))
     y = nn.relu(norm(name="bn1")(conv(inner, (1, 1), name="conv1")(x)))
     y = nn.relu(norm(name="bn2")(conv(inner, (3, 3), name="conv2")(y)))
@@ -217,25 +279,52 @@ class StridedConvTranspose(nn.Module):
     return jnp.stack(rows, axis=2).reshape(n, 2 * h, 2 * w, self.features)
 
 
+class ConvTranspose2x2(nn.Module):
+  """x2 upsampling 2x2 transposed conv (U-Net's up-convolution), equal to
+  `nn.ConvTranspose(features, (2, 2), (2, 2), "VALID", use_bias=False)` with the same "kernel"
+  (2, 2, in, features): output pixel (2m + p, 2n + q) is `x[m, n] @ kernel[1 - p, 1 - q]`,
+  one matmul for all four phases.
+
+  Attributes:
+    features: output channels.
+    dtype: compute dtype.
+  """
+  features: int
+  dtype: Any = jnp.float32
+
+  @nn.compact
+  def __call__(self, x):
+    kernel = self.param("kernel", nn.initializers.lecun_normal(), (2, 2, x.shape[-1], self.features), jnp.float32)
+    n, h, w, _ = x.shape
+    y = jnp.einsum("nhwc,pqcf->nhpwqf", x.astype(self.dtype), kernel[::-1, ::-1].astype(self.dtype))
+    return y.reshape(n, 2 * h, 2 * w, self.features)
+
+
 class UpsamplerBlock(nn.Module):
   """x2 transposed conv, concat the encoder skip, then bottleneck blocks.
 
   Attributes:
     features: output channels.
     num_bottlenecks: bottleneck blocks after the concat.
+    upsample_kernel: 3 (`StridedConvTranspose`) or 2 (`ConvTranspose2x2`).
+    shortcut: "projection" or "upsampled" (see `MaskingConfig`).
     dtype: compute dtype.
   """
   features: int
   num_bottlenecks: int
+  upsample_kernel: int = 3
+  shortcut: str = "projection"
   dtype: Any = jnp.float32
 
   @nn.compact
   def __call__(self, x, skip, train: bool):
-    x = StridedConvTranspose(self.features, self.dtype, name="upsample")(x)
-    x = nn.BatchNorm(use_running_average=not train, momentum=0.9, dtype=self.dtype, name="upsample_bn")(x)
-    x = jnp.concatenate([nn.relu(x), skip.astype(x.dtype)], axis=-1)
+    up_cls = StridedConvTranspose if self.upsample_kernel == 3 else ConvTranspose2x2
+    up = up_cls(self.features, self.dtype, name="upsample")(x)
+    up = nn.relu(nn.BatchNorm(use_running_average=not train, momentum=0.9, dtype=self.dtype, name="upsample_bn")(up))
+    x = jnp.concatenate([up, skip.astype(up.dtype)], axis=-1)
     for k in range(self.num_bottlenecks):
-      x = BottleneckBlock(self.features, self.dtype, name=f"bottleneck{k + 1}")(x, train)
+      residual = up if k == 0 and self.shortcut == "upsampled" else None
+      x = BottleneckBlock(self.features, self.dtype, name=f"bottleneck{k + 1}")(x, train, residual)
     return x
 
 
@@ -266,6 +355,9 @@ class MaskingModel(nn.Module):
     cfg = self.config
     if cfg.encoder == "small":
       return SmallEncoder(cfg.small_widths, cfg.convs_per_block, self.dtype, name="encoder")(images, train)
+    if cfg.encoder == "small_cnn":
+      cnn = cfg.small_cnn(dtype=self.dtype, name="encoder")
+      return jax.tree.map(jax.lax.stop_gradient, cnn.stage_features(images))
     net = resnet.ResNet50 if cfg.encoder == "resnet50" else resnet.ResNetTiny
     # The ResNet encoder is frozen: always inference-mode BN, and no gradient into it.
     _, feats = net(num_classes=None, variant=cfg.resnet_variant, dtype=self.dtype, name="encoder")(
@@ -281,8 +373,8 @@ class MaskingModel(nn.Module):
         feats[f"stride{cfg.bottom_stride}"], class_ids)
     for k in range(cfg.num_upsamplers):
       skip = feats[f"stride{cfg.skip_strides[k]}"]
-      x = UpsamplerBlock(max(cfg.upsampler_base // 2**k, 8), cfg.bottlenecks_per_upsampler, self.dtype,
-                         name=f"upsampler{k + 1}")(x, skip, train)
+      x = UpsamplerBlock(max(cfg.upsampler_base // 2**k, 8), cfg.bottlenecks_per_upsampler, cfg.upsample_kernel,
+                         cfg.shortcut, self.dtype, name=f"upsampler{k + 1}")(x, skip, train)
     chans = nn.Conv(2, (1, 1), dtype=self.dtype, name="to_mask")(x)
     low = two_channel_mask(chans)
     mask = jax.image.resize(low, (n, h, w), method="bilinear")

@@ -79,13 +79,13 @@ def only_embedding_during_warmup(steps: int) -> optax.GradientTransformation:
 
 
 def make_optimizer(cfg: TrainConfig, params) -> optax.GradientTransformation:
-  """Adam with cosine decay; the ResNet encoder (if any) is frozen (zero updates, no Adam state)."""
+  """Adam with cosine decay; a pretrained encoder (ResNet, SmallCNN) is frozen (zero updates, no Adam state)."""
   schedule = optax.cosine_decay_schedule(cfg.learning_rate, cfg.num_steps, alpha=0.1)
   adam = optax.adam(schedule)
   if cfg.embedding_warmup_steps > 0:
     adam = optax.chain(only_embedding_during_warmup(cfg.embedding_warmup_steps), adam)
-  frozen_encoder = cfg.masking.encoder != "small"
-  labels = _labels(params, lambda k: "frozen" if frozen_encoder and k.startswith("['encoder']") else "train")
+  frozen = cfg.masking.frozen_encoder
+  labels = _labels(params, lambda k: "frozen" if frozen and k.startswith("['encoder']") else "train")
   return optax.multi_transform({"train": adam, "frozen": optax.set_to_zero()}, labels)
 
 
@@ -135,7 +135,8 @@ def create_state(cfg: TrainConfig, black_box_variables, encoder_variables: dict 
 
 
 def set_encoder_variables(variables: dict, encoder_variables: dict) -> dict:
-  """Puts a ResNet's `{"params", "batch_stats"}` in the masking model's encoder slot (shapes checked)."""
+  """Puts a ResNet's or SmallCNN's `{"params"[, "batch_stats"]}` in the masking model's encoder slot
+  (shapes checked; a classifier head is dropped)."""
   out = dict(variables)
   for col in ("params", "batch_stats"):
     if col not in encoder_variables:
@@ -169,7 +170,7 @@ def train_masking_model(cfg: TrainConfig, images: np.ndarray, labels: np.ndarray
     black_box_apply: `(variables, images) -> logits`.
     black_box_variables: its (frozen) variables.
     workdir: checkpoints + metrics.jsonl; None keeps nothing.
-    encoder_variables: pretrained encoder variables for the ResNet variants.
+    encoder_variables: pretrained encoder variables for the ResNet / SmallCNN encoders.
     stop_after: stop (checkpointed) at this step although the run, and its learning-rate
       schedule, is `cfg.num_steps` long; a later call with the same workdir continues it.
   """

@@ -50,6 +50,26 @@ def test_gaussian_blur_matches_scipy_and_preserves_mean():
     image.gaussian_blur(jnp.asarray(x), 0.0)
 
 
+def _numpy_separable(x, k, mode):
+  r = (len(k) - 1) // 2
+  p = np.pad(x, ((0, 0), (r, r), (r, r), (0, 0)), mode=mode)
+  h, w = x.shape[1:3]
+  rows = sum(k[t] * p[:, t:t + h] for t in range(len(k)))
+  return sum(k[t] * rows[:, :, t:t + w] for t in range(len(k)))
+
+
+@pytest.mark.parametrize("shape,sigma,radius,mode", [((2, 9, 13, 3), 1.5, 4, "reflect"),
+                                                     ((1, 5, 7, 1), 3.0, 6, "edge")])
+def test_gaussian_blur_equals_padded_separable_convolution(shape, sigma, radius, mode):
+  # reflect padding (numpy's, no edge repeat) when the radius fits the image, else edge padding.
+  x = np.random.RandomState(1).rand(*shape).astype(np.float32)
+  k = np.asarray(image.gaussian_kernel1d(sigma, radius))
+  got = np.asarray(jax.jit(lambda im: image.gaussian_blur(im, sigma, radius))(jnp.asarray(x)))
+  np.testing.assert_allclose(got, _numpy_separable(x, k, mode), atol=1e-6)
+  sigmas = jnp.array([sigma] * shape[0])
+  np.testing.assert_allclose(image.gaussian_blur_traced(jnp.asarray(x), sigmas, radius), got, atol=1e-6)
+
+
 def test_resize_shapes_and_constant():
   x = jnp.full((2, 10, 12, 3), 0.25)
   y = image.resize(x, (5, 24))

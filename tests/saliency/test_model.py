@@ -1,5 +1,7 @@
 """Masking model architecture, the mask non-linearity, and `explain`."""
 
+import dataclasses
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -46,6 +48,13 @@ def test_imagenet_variant_structure():
   assert p["upsampler3"]["upsample"]["kernel"].shape[-1] == 192
   assert "bottleneck3" in p["upsampler1"]
   assert p["to_mask"]["kernel"].shape == (1, 1, 192, 2)
+  # 2x2 up-convolutions; the first bottleneck's shortcut is the upsampled map (no projection).
+  assert p["upsampler1"]["upsample"]["kernel"].shape == (2, 2, 2048, 768)
+  assert "proj_conv" not in p["upsampler1"]["bottleneck1"]
+  proj = jax.eval_shape(lambda: model_lib.init(dataclasses.replace(cfg, shortcut="projection", upsample_kernel=3),
+                                               jax.random.key(0), (224, 224)))["params"]
+  assert proj["upsampler1"]["bottleneck1"]["proj_conv"]["kernel"].shape == (1, 1, 768 + 1024, 768)
+  assert proj["upsampler1"]["upsample"]["kernel"].shape == (3, 3, 2048, 768)
 
 
 def test_explain_shape_range_jit_and_dtype(tiny_params):
@@ -110,6 +119,10 @@ def test_config_validation():
     model_lib.MaskingConfig(encoder="vgg")
   with pytest.raises(ValueError, match="num_upsamplers"):
     model_lib.MaskingConfig.small(10, num_upsamplers=4)
+  with pytest.raises(ValueError, match="upsample_kernel"):
+    model_lib.MaskingConfig.small(10, upsample_kernel=4)
+  with pytest.raises(ValueError, match="shortcut"):
+    model_lib.MaskingConfig.small(10, shortcut="none")
 
 
 def test_strided_conv_transpose_equals_flax_conv_transpose():
@@ -124,3 +137,41 @@ def test_strided_conv_transpose_equals_flax_conv_transpose():
   bf16 = model_lib.StridedConvTranspose(4, jnp.bfloat16).apply(variables, x)
   assert bf16.dtype == jnp.bfloat16
   np.testing.assert_allclose(bf16.astype(jnp.float32), ref, atol=0.1)
+
+
+def test_conv_transpose_2x2_equals_flax_and_its_definition():
+  import flax.linen as nn
+  x = jax.random.normal(jax.random.key(0), (2, 3, 5, 6))
+  ours = model_lib.ConvTranspose2x2(4)
+  variables = ours.init(jax.random.key(1), x)
+  got = np.asarray(ours.apply(variables, x))
+  k = np.asarray(variables["params"]["kernel"])
+  assert got.shape == (2, 6, 10, 4)
+  # Definition: output pixel (2m + p, 2n + q) = x[m, n] @ kernel[1 - p, 1 - q].
+  np.testing.assert_allclose(got[1, 2 * 2 + 1, 2 * 3 + 0], np.asarray(x)[1, 2, 3] @ k[0, 1], atol=1e-5)
+  ref = nn.ConvTranspose(4, (2, 2), (2, 2), padding="VALID", use_bias=False).apply(variables, x)
+  np.testing.assert_allclose(got, ref, atol=1e-5)
+
+
+def test_small_cnn_encoder_is_the_classifiers_frozen_stages():
+  from jaxvis.nn.classifiers import SmallCNN
+  from jaxvis.saliency import train as train_lib
+  cnn = SmallCNN(4, widths=(4, 8, 8), stem_stride=2, standardize=True, group_norm=False)
+  cnn_vars = cnn.init(jax.random.key(0), jnp.zeros((1, 32, 32, 3)))
+  cfg = model_lib.MaskingConfig.on_small_cnn(cnn)
+  assert (cfg.bottom_stride, cfg.skip_strides, cfg.mask_stride, cfg.frozen_encoder) == (8, (4, 2), 2, True)
+  variables = train_lib.set_encoder_variables(model_lib.init(cfg, jax.random.key(1), (32, 32)), cnn_vars)
+  x = jax.random.uniform(jax.random.key(2), (2, 32, 32, 3))
+  # The encoder computes exactly the classifier's stage maps.
+  feats = cnn.apply(cnn_vars, x, method=SmallCNN.stage_features)
+  assert sorted(feats) == ["stride2", "stride4", "stride8"]
+  np.testing.assert_allclose(feats["stride8"], cnn.apply(cnn_vars, x, method=SmallCNN.features))
+  enc = cfg.small_cnn().apply({"params": variables["params"]["encoder"]}, x, method=SmallCNN.stage_features)
+  np.testing.assert_allclose(enc["stride4"], feats["stride4"], atol=1e-6)
+  # No gradient reaches the frozen encoder; the upsamplers do get one.
+  module = model_lib.build(cfg)
+  g = jax.grad(lambda p: module.apply({**variables, "params": p}, x, jnp.array([0, 3]))[0].sum())(variables["params"])
+  assert all(float(jnp.abs(v).max()) == 0.0 for v in jax.tree.leaves(g["encoder"]))
+  assert float(jnp.abs(g["to_mask"]["kernel"]).max()) > 0.0
+  m = saliency.explain(saliency.MaskingParams(variables, cfg), x, jnp.array([0, 3]))
+  assert m.shape == (2, 32, 32) and bool(jnp.all((m >= 0) & (m <= 1)))
