@@ -57,3 +57,27 @@ def test_no_untrained_control_flag_and_json_format(script, tmp_path, monkeypatch
           "pairwise_scae_accuracy"} <= set(row)
   assert row["query"] == "warm photo" and "untrained_scae_accuracy" not in row
   assert np.isfinite(row["plain_scae_accuracy"])
+
+
+def test_feature_study_reports_every_model_k_and_feature_group(script):
+  spec = importlib.util.spec_from_file_location(
+      "adjectives_feature_study", os.path.join(ROOT, "experiments", "adjectives_feature_study.py"))
+  study = importlib.util.module_from_spec(spec)
+  sys.modules["adjectives_feature_study"] = study
+  spec.loader.exec_module(study)
+  groups = {k: study.GROUPS[k] for k in ("default", "level2_log_contrast")}
+  row = study.study_query("warm photo", dict(m=24, size=28), _untrained_config(script), seed=1,
+                          clusters=[2, 3], groups=groups)
+  models = row["models"]
+  assert set(models) == {"untrained", "plain", "pairwise"}
+  # Zero training steps: the three are the same initial weights, so every figure agrees.
+  assert models["plain"] == models["pairwise"] == models["untrained"]
+  untrained = models["untrained"]
+  assert set(untrained["oracle_auc"]) == set(groups)
+  assert all(0.0 <= a <= 1.0 for a in untrained["oracle_auc"].values())
+  # A warm cast shifts every cell's mean: the means of any filter bank separate it well.
+  assert untrained["oracle_auc"]["default"] > 0.8
+  for k in (2, 3):
+    r = untrained[f"rank_k{k}"]
+    assert 0.0 <= r["accuracy"] <= 1.0 and 0.0 <= r["cluster_pair_purity"] <= 1.0
+    assert 1 <= r["largest"] <= 24
