@@ -55,9 +55,10 @@ def _small_config(args, num_classes: int, in_channels: int = 3):
   else:  # the cluttered-digits experiment's configuration (encoder: the black box's frozen conv stages)
     cfg = exp.SmallExperimentConfig(num_classes=num_classes)
   if args.dataset == "cifar10":
-    # 32x32 images: no strided stem; the masking model trains from scratch (the paper's section 5.3).
-    masking = dataclasses.replace(exp.SCRATCH_MASKING, num_classes=num_classes, in_channels=in_channels)
-    cfg = dataclasses.replace(cfg, cnn_stem_stride=1, masking=masking if not args.tiny else cfg.masking)
+    cfg = dataclasses.replace(cfg, cnn_stem_stride=1)  # 32x32 images: no strided stem
+    if not args.tiny:  # the masking model trains from scratch (the paper's section 5.3)
+      cfg = dataclasses.replace(cfg, masking=dataclasses.replace(exp.SCRATCH_MASKING, num_classes=num_classes,
+                                                                 in_channels=in_channels))
   objective = obj_lib.ObjectiveConfig.paper(removal=cfg.objective.removal) if args.objective == "paper" else cfg.objective
   repl = {"objective": objective}
   if args.steps:

@@ -27,17 +27,15 @@ def run_batched(fn: MapFn, images: np.ndarray, class_ids: np.ndarray, batch_size
   minutes per batch on a CPU), so masks/s excludes compilation.
   """
   n = len(images)
-  pad = (-n) % batch_size
-  imgs = np.concatenate([images, np.repeat(images[-1:], pad, 0)]) if pad else images
-  ids = np.concatenate([class_ids, np.repeat(class_ids[-1:], pad, 0)]) if pad else class_ids
-  jfn = jax.jit(fn).lower(jnp.asarray(imgs[:batch_size]), jnp.asarray(ids[:batch_size])).compile()
+  batches = list(_padded_batches(n, batch_size, images, class_ids))
+  jfn = jax.jit(fn).lower(*(jnp.asarray(a) for a in batches[0])).compile()
   out = []
   start = time.perf_counter()
-  for i in range(0, len(imgs), batch_size):
-    out.append(jfn(jnp.asarray(imgs[i:i + batch_size]), jnp.asarray(ids[i:i + batch_size])))
+  for x, c in batches:
+    out.append(jfn(jnp.asarray(x), jnp.asarray(c)))
   out = jax.block_until_ready(out)
   seconds = time.perf_counter() - start
-  return np.concatenate([np.asarray(o) for o in out])[:n], len(imgs) / max(seconds, 1e-9)
+  return np.concatenate([np.asarray(o) for o in out])[:n], len(batches) * batch_size / max(seconds, 1e-9)
 
 
 def _padded_batches(n: int, batch_size: int, *arrays):

@@ -72,9 +72,9 @@ class SmallExperimentConfig:
     if self.masking is not None and self.masking.num_classes != self.num_classes:
       raise ValueError(f"masking: num_classes {self.masking.num_classes} differs from num_classes {self.num_classes}")
 
-  def classifier(self, num_classes: int, in_channels: int) -> SmallCNN:
+  def classifier(self, in_channels: int) -> SmallCNN:
     """The black-box module this configuration trains."""
-    return SmallCNN(num_classes, widths=self.cnn_widths, in_channels=in_channels, group_norm=self.cnn_group_norm,
+    return SmallCNN(self.num_classes, widths=self.cnn_widths, in_channels=in_channels, group_norm=self.cnn_group_norm,
                     stem_stride=self.cnn_stem_stride, standardize=self.cnn_standardize)
 
   def masking_config(self, classifier: SmallCNN) -> model_lib.MaskingConfig:
@@ -99,7 +99,7 @@ class TrainedModels:
 def train_models(cfg: SmallExperimentConfig, train_images, train_labels, test_images, test_labels,
                  workdir: str | None = None, progress: bool = True) -> TrainedModels:
   """Trains the SmallCNN black box, then the masking model against it (both through jaxvis.train.fit)."""
-  cnn = cfg.classifier(cfg.num_classes, train_images.shape[-1])
+  cnn = cfg.classifier(train_images.shape[-1])
   t0 = time.perf_counter()
   cnn_vars = train_lib.train_classifier(cnn, train_images, train_labels, num_steps=cfg.cnn_steps,
                                         batch_size=cfg.cnn_batch, learning_rate=cfg.cnn_lr, seed=cfg.seed,
