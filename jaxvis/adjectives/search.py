@@ -23,7 +23,7 @@ import numpy as np
 from jaxvis.adjectives import features
 from jaxvis.adjectives import pairs as pairs_lib
 from jaxvis.adjectives import relevance
-from jaxvis.adjectives.train import SCAEConfig, check_levels, encode, train_scae
+from jaxvis.adjectives.train import SCAEConfig, check_levels, encode, init_params, train_scae
 
 
 @dataclasses.dataclass(frozen=True)
@@ -78,11 +78,20 @@ def _check_set(name: str, x) -> np.ndarray:
   return x
 
 
+def _check_params(params, scae: SCAEConfig, image_shape) -> None:
+  expected = jax.eval_shape(lambda: init_params(scae, image_shape))
+  shapes = lambda tree: jax.tree.map(lambda a: tuple(np.shape(a)), tree)
+  if shapes(params) != shapes(expected):
+    raise ValueError(f"params: expected the parameters of a stacked CAE with features="
+                     f"{tuple(scae.features)}, kernel_size={scae.kernel_size} for images of shape "
+                     f"{tuple(image_shape)} (config.scae's network), got other shapes")
+
+
 def rank_query(P, Q, config: SearchConfig = SearchConfig(), *,
                labels_p: Sequence | None = None, labels_q: Sequence | None = None,
                pair_features: tuple[np.ndarray, np.ndarray] | None = None,
                candidates=None, workdir: str | None = None,
-               progress: bool = False) -> SearchResult:
+               progress: bool = False, params=None) -> SearchResult:
   """Finds the truly relevant images of a query and ranks candidates by relevance.
 
   Args:
@@ -95,6 +104,8 @@ def rank_query(P, Q, config: SearchConfig = SearchConfig(), *,
     candidates: images to rank; default P followed by Q.
     workdir: checkpoints of the auto-encoder's training stages.
     progress: progress bars.
+    params: already trained auto-encoder parameters (`SearchResult.params` of a run with
+      the same `config.scae`): skips training, e.g. to read one model with other features.
   """
   P, Q = _check_set("P", P), _check_set("Q", Q)
   # Settings checked before minutes of training, not after.
@@ -115,7 +126,10 @@ def rank_query(P, Q, config: SearchConfig = SearchConfig(), *,
     arrays = {"a": P[pairs.p], "b": Q[pairs.q]}
   else:
     arrays = {"image": np.concatenate([P, Q])}
-  params = train_scae(config.scae, arrays, workdir=workdir, progress=progress)
+  if params is None:
+    params = train_scae(config.scae, arrays, workdir=workdir, progress=progress)
+  else:
+    _check_params(params, config.scae, P.shape[1:])
   feats = dict(grid=config.grid, levels=config.feature_levels, pooling=config.pooling)
   code_p = encode(config.scae, params, P, **feats)
   code_q = encode(config.scae, params, Q, **feats)

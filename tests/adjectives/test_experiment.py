@@ -81,3 +81,64 @@ def test_feature_study_reports_every_model_k_and_feature_group(script):
     r = untrained[f"rank_k{k}"]
     assert 0.0 <= r["accuracy"] <= 1.0 and 0.0 <= r["cluster_pair_purity"] <= 1.0
     assert 1 <= r["largest"] <= 24
+
+
+def test_width_and_feature_levels_options(script, tmp_path, monkeypatch):
+  # Session 4's bottleneck test: --features sets the maps per level, --feature-levels reads each
+  # model (trained once) with several feature sets.
+  real_configs = script.configs
+
+  def small(tiny, *args, **kwargs):
+    _, config = real_configs(tiny, *args, **kwargs)
+    scae = dataclasses.replace(config.scae, batch_size=8, greedy_steps=0, finetune_steps=0)
+    return dict(m=24, size=28), dataclasses.replace(config, scae=scae, kmeans_restarts=3)
+
+  monkeypatch.setattr(script, "configs", small)
+  out = tmp_path / "w.json"
+  assert script.main(["--tiny", "--json", str(out), "--queries", "warm photo", "--seed", "1",
+                      "--features", "4,4", "--feature-levels", "all", "top"]) == 0
+  result = json.loads(out.read_text())
+  assert result["config"]["scae"]["features"] == [4, 4]
+  assert result["config"]["feature_levels"] == "all"
+  (row,) = result["queries"]
+  top = [row[f"{k}_top_accuracy"] for k in ("plain_scae", "pairwise_scae", "untrained_scae")]
+  assert top[0] == top[1] == top[2]      # zero steps: one set of initial weights
+  # The "top" figures are those of a run whose primary features are the top level.
+  _, config = small(True, widths=(4, 4), feature_levels="top")
+  alone = script.run_query("warm photo", "warm", "happy dog", dict(m=24, size=28), config,
+                           seed=1, use_labels=True, untrained_control=False)
+  assert alone["plain_scae_accuracy"] == top[0]
+  assert alone["plain_scae_cluster_pair_purity"] == row["plain_scae_top_cluster_pair_purity"]
+  full = real_configs(False, widths=(20, 4))[1].scae
+  assert full.features == (20, 4) and real_configs(False)[1].scae.features == (20, 20)
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--features", "0,4"], "--features"), (["--features", "20,x"], "--features"),
+    (["--feature-levels", "top", "top"], "--feature-levels: each at most once"),
+    (["--feature-levels", "middle"], "--feature-levels")])
+def test_bad_width_and_feature_levels_flags_are_named(script, tmp_path, capsys, flags, message):
+  with pytest.raises(SystemExit):
+    script.main(["--tiny", "--json", str(tmp_path / "x.json")] + flags)
+  assert message in capsys.readouterr().err
+
+
+def test_rank_query_with_given_params_skips_training_and_checks_them(script):
+  from jaxvis.adjectives import controlled, search
+  from jaxvis.adjectives.train import init_params
+  q = controlled.make_query("warm", 0.8, 0.2, 24, 28, seed=2)
+  labels = dict(labels_p=q.labels_p, labels_q=q.labels_q)
+  config = search.SearchConfig.tiny(batch_size=8, greedy_steps=3, finetune_steps=3)
+  # Weights that training from config.scae.seed would never give: seed 5's initial ones.
+  start5 = dataclasses.replace(config.scae, seed=5, greedy_steps=0, finetune_steps=0)
+  given = search.rank_query(q.P, q.Q, config, params=init_params(start5, q.P.shape[1:]), **labels)
+  # Same result as the pipeline on those weights untrained: given params are used as they are.
+  expected = search.rank_query(q.P, q.Q, dataclasses.replace(config, scae=start5), **labels)
+  np.testing.assert_array_equal(given.scores, expected.scores)
+  assert not np.array_equal(given.scores, search.rank_query(
+      q.P, q.Q, dataclasses.replace(config, scae=dataclasses.replace(start5, seed=0)),
+      **labels).scores)
+  narrower = dataclasses.replace(config, scae=dataclasses.replace(config.scae, features=(4, 2)))
+  with pytest.raises(ValueError, match=r"params: expected the parameters of a stacked CAE with "
+                                       r"features=\(4, 2\)"):
+    search.rank_query(q.P, q.Q, narrower, params=given.params)
