@@ -54,6 +54,30 @@ def measure(fn: Callable, *args, repeats: int = 5, warmup: int = 1) -> tuple[flo
   return compile_s, statistics.median(times)
 
 
+def measure_interleaved(calls: Sequence[tuple[Callable, tuple]], repeats: int = 5,
+                        warmup: int = 1) -> list[tuple[float, float]]:
+  """`measure` for several programs whose time *ratio* matters: (compile_s, median s) each.
+
+  The timed calls alternate between the programs (round robin), so a change of machine load
+  during the run slows all of them alike instead of biasing the ratio.
+  """
+  compile_s = []
+  for fn, args in calls:
+    t0 = time.perf_counter()
+    _block(fn(*args))
+    compile_s.append(time.perf_counter() - t0)
+  for _ in range(warmup):
+    for fn, args in calls:
+      _block(fn(*args))
+  times = [[] for _ in calls]
+  for _ in range(max(1, repeats)):
+    for k, (fn, args) in enumerate(calls):
+      t0 = time.perf_counter()
+      _block(fn(*args))
+      times[k].append(time.perf_counter() - t0)
+  return [(c, statistics.median(t)) for c, t in zip(compile_s, times)]
+
+
 def emit(record: dict) -> dict:
   """Adds the device and prints the record as one JSON line (flushed)."""
   record = {"bench": record.pop("bench"), "device": device_name(), **record}

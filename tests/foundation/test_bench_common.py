@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 
 import jax
 import jax.numpy as jnp
@@ -35,3 +36,21 @@ def test_flops_of_counts_a_matmul():
   b = jnp.ones((16, 8))
   flops = common.flops_of(jnp.matmul, a, b)
   assert flops is not None and abs(flops - 2 * 32 * 16 * 8) / (2 * 32 * 16 * 8) < 0.1
+
+
+def test_measure_interleaved_alternates_the_programs():
+  order = []
+
+  def make(name, seconds):
+    def fn(x):
+      order.append(name)
+      time.sleep(seconds)
+      return x
+    return fn
+
+  results = common.measure_interleaved([(make("a", 0.002), (1,)), (make("b", 0.02), (2,))],
+                                       repeats=3, warmup=1)
+  # compile call of each, one warm-up round, then three timed rounds, round robin
+  assert order == ["a", "b"] * 5
+  (_, a_s), (_, b_s) = results
+  assert 0.002 <= a_s < b_s and b_s >= 0.02
