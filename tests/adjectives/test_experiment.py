@@ -45,20 +45,6 @@ def test_untrained_control_starts_where_both_models_start(script):
   assert accs[0] > row["pseudo_relevant_precision"]
 
 
-def test_no_untrained_control_flag_and_json_format(script, tmp_path, monkeypatch):
-  config = _untrained_config(script)
-  monkeypatch.setattr(script, "configs", lambda *a, **k: (dict(m=24, size=28), config))
-  out = tmp_path / "r.json"
-  assert script.main(["--tiny", "--json", str(out), "--queries", "warm photo",
-                      "--no-untrained-control"]) == 0
-  result = json.loads(out.read_text())
-  (row,) = result["queries"]
-  assert {"query", "pseudo_relevant_precision", "plain_scae_accuracy",
-          "pairwise_scae_accuracy"} <= set(row)
-  assert row["query"] == "warm photo" and "untrained_scae_accuracy" not in row
-  assert np.isfinite(row["plain_scae_accuracy"])
-
-
 def test_feature_study_reports_every_model_k_and_feature_group(script):
   spec = importlib.util.spec_from_file_location(
       "adjectives_feature_study", os.path.join(ROOT, "experiments", "adjectives_feature_study.py"))
@@ -83,9 +69,10 @@ def test_feature_study_reports_every_model_k_and_feature_group(script):
     assert 1 <= r["largest"] <= 24
 
 
-def test_width_and_feature_levels_options(script, tmp_path, monkeypatch):
+def test_json_format_and_the_width_feature_levels_and_control_flags(script, tmp_path,
+                                                                    monkeypatch):
   # Session 4's bottleneck test: --features sets the maps per level, --feature-levels reads each
-  # model (trained once) with several feature sets.
+  # model (trained once) with several feature sets; --no-untrained-control drops the control.
   real_configs = script.configs
 
   def small(tiny, *args, **kwargs):
@@ -96,19 +83,24 @@ def test_width_and_feature_levels_options(script, tmp_path, monkeypatch):
   monkeypatch.setattr(script, "configs", small)
   out = tmp_path / "w.json"
   assert script.main(["--tiny", "--json", str(out), "--queries", "warm photo", "--seed", "1",
-                      "--features", "4,4", "--feature-levels", "all", "top"]) == 0
+                      "--features", "4,4", "--feature-levels", "all", "top",
+                      "--no-untrained-control"]) == 0
   result = json.loads(out.read_text())
   assert result["config"]["scae"]["features"] == [4, 4]
   assert result["config"]["feature_levels"] == "all"
   (row,) = result["queries"]
-  top = [row[f"{k}_top_accuracy"] for k in ("plain_scae", "pairwise_scae", "untrained_scae")]
-  assert top[0] == top[1] == top[2]      # zero steps: one set of initial weights
+  assert {"query", "pseudo_relevant_precision", "plain_scae_accuracy",
+          "pairwise_scae_accuracy", "plain_scae_top_accuracy", "pairwise_scae_top_accuracy",
+          "pairwise_scae_top_cluster_pair_purity"} <= set(row)
+  assert row["query"] == "warm photo" and not any(k.startswith("untrained") for k in row)
+  # Zero steps: both models are one set of initial weights.
+  assert row["plain_scae_top_accuracy"] == row["pairwise_scae_top_accuracy"]
   # The "top" figures are those of a run whose primary features are the top level.
   _, config = small(True, widths=(4, 4), feature_levels="top")
   alone = script.run_query("warm photo", "warm", "happy dog", dict(m=24, size=28), config,
                            seed=1, use_labels=True, untrained_control=False)
-  assert alone["plain_scae_accuracy"] == top[0]
-  assert alone["plain_scae_cluster_pair_purity"] == row["plain_scae_top_cluster_pair_purity"]
+  for stat in ("accuracy", "average_precision", "cluster_pair_purity"):
+    assert alone[f"plain_scae_{stat}"] == row[f"plain_scae_top_{stat}"]
   full = real_configs(False, widths=(20, 4))[1].scae
   assert full.features == (20, 4) and real_configs(False)[1].scae.features == (20, 20)
 
