@@ -174,6 +174,7 @@ def main(argv=None) -> int:
     print(json.dumps(row), flush=True)
   out = {"tiny": args.tiny, "seed": args.seed, "problem": problem,
          "config": json.loads(json.dumps(dataclasses.asdict(config), default=str)),
+         "feature_levels_read": list(args.feature_levels),
          "seconds": round(time.time() - start, 1), "queries": rows}
   os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
   with open(args.json, "w") as f:

@@ -88,6 +88,7 @@ def test_json_format_and_the_width_feature_levels_and_control_flags(script, tmp_
   result = json.loads(out.read_text())
   assert result["config"]["scae"]["features"] == [4, 4]
   assert result["config"]["feature_levels"] == "all"
+  assert result["feature_levels_read"] == ["all", "top"]
   (row,) = result["queries"]
   assert {"query", "pseudo_relevant_precision", "plain_scae_accuracy",
           "pairwise_scae_accuracy", "plain_scae_top_accuracy", "pairwise_scae_top_accuracy",
