@@ -17,6 +17,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from jaxvis.nn import layers
+
 Dtype = Any
 
 
@@ -31,9 +33,10 @@ class PReLU(nn.Module):
     return jnp.where(x >= 0, x, alpha * x)
 
 
-def _conv(features: int, kernel: int, name: str, dtype: Dtype) -> nn.Conv:
-  return nn.Conv(features, (kernel, kernel), padding="VALID", name=name, dtype=dtype,
-                 param_dtype=jnp.float32)
+def _conv(features: int, kernel: int, name: str, dtype: Dtype) -> nn.Module:
+  # 1x1 (P-Net's heads): layers.PointwiseConv, a matmul with nn.Conv's parameters.
+  return layers.conv(features, (kernel, kernel), padding="VALID", name=name, dtype=dtype,
+                     param_dtype=jnp.float32)
 
 
 def _dense(features: int, name: str, dtype: Dtype) -> nn.Dense:

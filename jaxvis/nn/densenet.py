@@ -24,6 +24,8 @@ from typing import Any, Sequence
 import flax.linen as nn
 import jax.numpy as jnp
 
+from jaxvis.nn import layers
+
 Dtype = Any
 
 
@@ -46,8 +48,7 @@ class DenseLayer(nn.Module):
     y = x
     if self.bottleneck:
       y = nn.relu(norm(name="bn1")(y))
-      y = nn.Conv(4 * self.growth_rate, (1, 1), use_bias=False, dtype=self.dtype, param_dtype=jnp.float32,
-                  name="conv1")(y)
+      y = layers.PointwiseConv(4 * self.growth_rate, use_bias=False, dtype=self.dtype, name="conv1")(y)
     y = nn.relu(norm(name="bn2")(y))
     y = nn.Conv(self.growth_rate, (3, 3), padding="SAME", use_bias=False, dtype=self.dtype,
                 param_dtype=jnp.float32, name="conv2")(y)
@@ -68,8 +69,7 @@ class Transition(nn.Module):
   def __call__(self, x, train: bool = False):
     x = nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5, dtype=self.dtype,
                      param_dtype=jnp.float32, name="bn")(x)
-    x = nn.Conv(self.features, (1, 1), use_bias=False, dtype=self.dtype, param_dtype=jnp.float32,
-                name="conv")(nn.relu(x))
+    x = layers.PointwiseConv(self.features, use_bias=False, dtype=self.dtype, name="conv")(nn.relu(x))
     return nn.avg_pool(x, (2, 2), strides=(2, 2))
 
 

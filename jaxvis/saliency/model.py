@@ -18,7 +18,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from jaxvis.nn import resnet
+from jaxvis.nn import layers, resnet
 from jaxvis.nn.classifiers import SmallCNN
 
 ENCODERS = ("small", "resnet50", "resnet_tiny", "small_cnn")
@@ -229,7 +229,7 @@ class BottleneckBlock(nn.Module):
   @nn.compact
   def __call__(self, x, train: bool, residual=None):
     """`residual`: the shortcut (`features` channels); default `x`, projected if its width differs."""
-    conv = functools.partial(nn.Conv, use_bias=False, dtype=self.dtype)
+    conv = functools.partial(layers.conv, use_bias=False, dtype=self.dtype)  # 1x1: PointwiseConv
     norm = functools.partial(nn.BatchNorm, use_running_average=not train, momentum=0.9, dtype=self.dtype)
     inner = max(self.features // 4, 1)
     if residual is not None:
@@ -375,7 +375,7 @@ class MaskingModel(nn.Module):
       skip = feats[f"stride{cfg.skip_strides[k]}"]
       x = UpsamplerBlock(max(cfg.upsampler_base // 2**k, 8), cfg.bottlenecks_per_upsampler, cfg.upsample_kernel,
                          cfg.shortcut, self.dtype, name=f"upsampler{k + 1}")(x, skip, train)
-    chans = nn.Conv(2, (1, 1), dtype=self.dtype, name="to_mask")(x)
+    chans = layers.PointwiseConv(2, dtype=self.dtype, name="to_mask")(x)
     low = two_channel_mask(chans)
     mask = jax.image.resize(low, (n, h, w), method="bilinear")
     return jnp.clip(mask, 0.0, 1.0), {"mask_lowres": low, "selector_act": act}
