@@ -111,7 +111,13 @@ def main(argv: list[str] | None = None) -> int:
     return 2
   if args.command != "info":
     configure_jax()
-  return int(args.func(args) or 0)
+  from jaxvis.errors import InputError
+  try:
+    return int(args.func(args) or 0)
+  except InputError as e:
+    # The one place expected errors are reported; anything else keeps its traceback.
+    print(f"error: {e.where}: {e.problem}", file=sys.stderr)
+    return 2
 
 
 if __name__ == "__main__":
