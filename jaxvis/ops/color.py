@@ -129,11 +129,11 @@ def _ciede2000(lab1, lab2, kl, kc, kh):
   l2, a2, b2 = lab2[..., 0], lab2[..., 1], lab2[..., 2]
 
   # Eqs. 2-7: a' stretched by G, then C' and h' (degrees in [0, 360)).
-  c_bar = 0.5 * (jnp.hypot(a1, b1) + jnp.hypot(a2, b2))
+  c_bar = 0.5 * (_safe_hypot(a1, b1) + _safe_hypot(a2, b2))
   c7 = c_bar ** 7
-  g = 0.5 * (1.0 - jnp.sqrt(c7 / (c7 + 25.0 ** 7)))
+  g = 0.5 * (1.0 - _safe_sqrt(c7 / (c7 + 25.0 ** 7)))
   a1p, a2p = (1.0 + g) * a1, (1.0 + g) * a2
-  c1p, c2p = jnp.hypot(a1p, b1), jnp.hypot(a2p, b2)
+  c1p, c2p = _safe_hypot(a1p, b1), _safe_hypot(a2p, b2)
   h1p, h2p = _hue_degrees(b1, a1p), _hue_degrees(b2, a2p)
 
   # Eqs. 8-12: differences; the hue difference is 0 when either chroma is 0.
@@ -143,7 +143,7 @@ def _ciede2000(lab1, lab2, kl, kc, kh):
   dh = h2p - h1p
   dh = jnp.where(dh > 180.0, dh - 360.0, jnp.where(dh < -180.0, dh + 360.0, dh))
   dh = jnp.where(chroma_zero, 0.0, dh)
-  dhp = 2.0 * jnp.sqrt(c1p * c2p) * jnp.sin(jnp.deg2rad(dh) / 2.0)
+  dhp = 2.0 * _safe_sqrt(c1p * c2p) * jnp.sin(jnp.deg2rad(dh) / 2.0)
 
   # Eqs. 13-14: means; the mean hue takes the short way round the circle.
   lp_bar = 0.5 * (l1 + l2)
@@ -158,21 +158,37 @@ def _ciede2000(lab1, lab2, kl, kc, kh):
        + 0.32 * _cosd(3.0 * hp_bar + 6.0) - 0.20 * _cosd(4.0 * hp_bar - 63.0))
   d_theta = 30.0 * jnp.exp(-(((hp_bar - 275.0) / 25.0) ** 2))
   cp7 = cp_bar ** 7
-  r_c = 2.0 * jnp.sqrt(cp7 / (cp7 + 25.0 ** 7))
+  r_c = 2.0 * _safe_sqrt(cp7 / (cp7 + 25.0 ** 7))
   l50 = (lp_bar - 50.0) ** 2
   s_l = 1.0 + 0.015 * l50 / jnp.sqrt(20.0 + l50)
   s_c = 1.0 + 0.045 * cp_bar
   s_h = 1.0 + 0.015 * cp_bar * t
   r_t = -jnp.sin(jnp.deg2rad(2.0 * d_theta)) * r_c
   tl, tc, th = dlp / (kl * s_l), dcp / (kc * s_c), dhp / (kh * s_h)
-  return jnp.sqrt(jnp.maximum(tl ** 2 + tc ** 2 + th ** 2 + r_t * tc * th, 0.0))
+  return _safe_sqrt(tl ** 2 + tc ** 2 + th ** 2 + r_t * tc * th)
+
+
+# Gradient-safe primitives. At identical colours (or zero chroma) sqrt, hypot and
+# atan2 sit at their non-differentiable point and jnp's derivative is inf * 0 = NaN.
+# Each helper feeds the primitive a harmless value there (the "double where"), so the
+# forward value is unchanged and the gradient there is 0, the natural subgradient of
+# a distance at its minimum.
+
+def _safe_sqrt(x):
+  pos = x > 0
+  return jnp.where(pos, jnp.sqrt(jnp.where(pos, x, 1.0)), 0.0)
+
+
+def _safe_hypot(x, y):
+  return _safe_sqrt(x * x + y * y)
 
 
 def _hue_degrees(b, ap):
   """atan2 in degrees mapped to [0, 360); 0 where a' = b = 0 (eq. 7)."""
-  h = jnp.rad2deg(jnp.arctan2(b, ap))
+  origin = (b == 0) & (ap == 0)
+  h = jnp.rad2deg(jnp.arctan2(jnp.where(origin, 0.0, b), jnp.where(origin, 1.0, ap)))
   h = jnp.where(h < 0, h + 360.0, h)
-  return jnp.where((b == 0) & (ap == 0), 0.0, h)
+  return jnp.where(origin, 0.0, h)
 
 
 def _cosd(deg):

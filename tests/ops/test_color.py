@@ -115,3 +115,27 @@ def test_bad_inputs_name_the_argument():
     color.named_colors("pantone")
   with pytest.raises(ValueError, match="table_lab"):
     color.nearest_color(jnp.zeros((3,)), jnp.zeros((0, 3)))
+
+
+@pytest.mark.parametrize("lab", [[50.0, 2.5, -3.0], [60.0, 0.0, 0.0], [0.0, 0.0, 0.0]])
+def test_ciede2000_gradient_is_finite_at_identical_colours(lab):
+  # sqrt / hypot / atan2 are not differentiable at 0: the gradient there must be 0, not NaN.
+  lab = jnp.asarray(lab)
+  g1, g2 = jax.grad(lambda x, y: color.ciede2000(x, y), argnums=(0, 1))(lab, lab)
+  np.testing.assert_array_equal(np.asarray(g1), 0.0)
+  np.testing.assert_array_equal(np.asarray(g2), 0.0)
+  # Grey against a colour (zero chroma on one side only) stays finite too.
+  g = jax.grad(lambda x: color.ciede2000(x, jnp.array([50.0, 10.0, 10.0])))(
+      jnp.array([50.0, 0.0, 0.0]))
+  assert np.isfinite(np.asarray(g)).all()
+
+
+def test_ciede2000_gradient_matches_finite_differences():
+  lab1 = np.array([50.0, 2.6772, -79.7751])
+  lab2 = np.array([55.0, 0.5, -70.0])
+  f = lambda x: color.ciede2000(x, jnp.asarray(lab2, jnp.float32))
+  g = np.asarray(jax.grad(f)(jnp.asarray(lab1, jnp.float32)))
+  eps = 1e-2
+  fd = [(float(f(jnp.asarray(lab1 + eps * e, jnp.float32)))
+         - float(f(jnp.asarray(lab1 - eps * e, jnp.float32)))) / (2 * eps) for e in np.eye(3)]
+  np.testing.assert_allclose(g, fd, rtol=2e-2, atol=2e-3)
