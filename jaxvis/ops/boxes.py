@@ -13,6 +13,7 @@ Two conventions exist in the detection literature and both are offered:
 
 from __future__ import annotations
 
+import math
 from typing import Literal
 
 import jax
@@ -132,15 +133,15 @@ def nms(boxes: jax.Array, scores: jax.Array, valid: jax.Array, iou_threshold: fl
     raise ValueError(f"method: expected 'fast' or 'greedy', got {method!r}")
   lead = boxes.shape[:-2]
   n = boxes.shape[-2]
-  flat_boxes = boxes.reshape((-1, n, 4))
-  flat_scores = scores.reshape((-1, n))
-  flat_valid = valid.reshape((-1, n))
-  if groups is None:
-    flat_groups = jnp.zeros((flat_valid.shape[0], n), jnp.int32)
-  else:
-    if groups.shape != scores.shape:
-      raise ValueError(f"groups: expected shape {scores.shape}, got {groups.shape}")
-    flat_groups = groups.reshape((-1, n))
+  if groups is not None and groups.shape != scores.shape:
+    raise ValueError(f"groups: expected shape {scores.shape}, got {groups.shape}")
+  m = math.prod(lead)  # explicit: reshape(-1, 0, 4) cannot infer -1 for an empty set
+  if n == 0 or m == 0:
+    return jnp.zeros(lead + (n,), bool)
+  flat_boxes = boxes.reshape((m, n, 4))
+  flat_scores = scores.reshape((m, n))
+  flat_valid = valid.reshape((m, n))
+  flat_groups = jnp.zeros((m, n), jnp.int32) if groups is None else groups.reshape((m, n))
   fn = _fast_nms_one if method == "fast" else _greedy_nms_one
   keep = jax.vmap(lambda b, s, v, g: fn(b, s, v, g, iou_threshold, mode, offset, presorted))(
       flat_boxes, flat_scores, flat_valid, flat_groups)

@@ -129,3 +129,17 @@ def test_bad_inputs_name_the_argument():
     B.clip(jnp.zeros((2, 3, 4)), jnp.zeros((3, 2)))
   with pytest.raises(ValueError, match="deltas"):
     B.regress(jnp.zeros((2, 4)), jnp.zeros((3, 4)))
+
+
+@pytest.mark.parametrize("method", ["fast", "greedy"])
+def test_nms_on_empty_sets(method):
+  """0 boxes (or 0 images) give an empty keep mask, not a ZeroDivisionError from reshape(-1, 0, 4)."""
+  keep = B.nms(jnp.zeros((0, 4)), jnp.zeros((0,)), jnp.zeros((0,), bool), 0.5, method=method)
+  assert keep.shape == (0,) and keep.dtype == bool
+  keep = B.nms(jnp.zeros((3, 0, 4)), jnp.zeros((3, 0)), jnp.zeros((3, 0), bool), 0.5, method=method)
+  assert keep.shape == (3, 0)
+  keep = B.nms(jnp.zeros((0, 5, 4)), jnp.zeros((0, 5)), jnp.zeros((0, 5), bool), 0.5, method=method)
+  assert keep.shape == (0, 5)
+  keep = jax.jit(lambda b, s, v: B.nms(b, s, v, 0.5, method=method))(
+      jnp.zeros((2, 0, 4)), jnp.zeros((2, 0)), jnp.zeros((2, 0), bool))
+  assert keep.shape == (2, 0)
