@@ -5,6 +5,11 @@
 The step is `jax.jit`-compiled once with explicit shardings: state replicated,
 batch split over the mesh's `data` axis, state donated. Gradients of the mean
 loss over the global batch are what XLA all-reduces; no pmap, no pmean.
+
+A step whose loss or gradients are NaN / infinite leaves the parameters,
+optimizer and model state as they were (only the step counter advances) and
+reports `nonfinite = 1`; `fit` then stops or carries on as its
+`on_nonfinite` says. The state itself never becomes non-finite.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from __future__ import annotations
 from typing import Callable
 
 import jax
+import jax.numpy as jnp
 
 from jaxvis.train.parallel import batch_sharding, replicated_sharding
 from jaxvis.train.state import TrainState
@@ -32,10 +38,20 @@ def make_train_step(loss_fn: Callable, mesh, donate: bool = True) -> Callable:
     (loss, (model_state, metrics)), grads = grad_fn(state.params, state.model_state, batch, rng)
     metrics = dict(metrics)
     metrics.setdefault("loss", loss)
-    return state.apply_gradients(grads, model_state=model_state), metrics
+    finite = jnp.isfinite(loss) & _all_finite(grads)
+    updated = state.apply_gradients(grads, model_state=model_state)
+    kept = jax.tree.map(lambda new, old: jnp.where(finite, new, old),
+                        updated.replace(step=state.step), state)
+    metrics["nonfinite"] = 1 - finite.astype(jnp.int32)
+    return kept.replace(step=updated.step), metrics
 
   return jax.jit(step, in_shardings=(repl, data, repl), out_shardings=(repl, repl),
                  donate_argnums=(0,) if donate else ())
+
+
+def _all_finite(tree) -> jax.Array:
+  leaves = [jnp.isfinite(x).all() for x in jax.tree.leaves(tree) if jnp.issubdtype(x.dtype, jnp.inexact)]
+  return jnp.stack(leaves).all() if leaves else jnp.asarray(True)
 
 
 def make_eval_step(metrics_fn: Callable, mesh) -> Callable:
