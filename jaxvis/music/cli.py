@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-import numpy as np
+from jaxvis.errors import InputError
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -61,36 +61,25 @@ def _error(msg: str) -> int:
   return 2
 
 
-def _load_image(path: str) -> np.ndarray:
-  from PIL import Image
-  try:
-    with Image.open(path) as im:
-      return np.asarray(im.convert("RGB"))
-  except FileNotFoundError:
-    raise FileNotFoundError(f"image: no such file {path!r}") from None
-  except OSError as e:
-    raise ValueError(f"image: cannot read {path!r} as an image ({e})") from None
-
-
 def run_recommend(args) -> int:
   from jaxvis.music import expression, extract, lexicon, pipeline, songs as songs_lib
+  from jaxvis.data.images import load_image
   from jaxvis.music.wordvec import WordVectors
   try:
-    image = _load_image(args.image)
+    image = load_image(args.image)
     songs = songs_lib.load_songs(args.songs)
     dets = extract.load_detections(args.detections) if args.detections else None
     lex = lexicon.load_lexicon(args.lexicon) if args.lexicon else None
     wv = WordVectors.from_word2vec(args.word2vec) if args.word2vec else None
-    ref = None
-    if args.reference:
-      with open(args.reference, encoding="utf-8") as f:
-        ref = json.load(f)["reference_means"]
+    ref = pipeline.load_reference_means(args.reference) if args.reference else None
     model = expression.load_model(args.expression_model) if args.expression_model else None
     rec = pipeline.MusicRecommender(
         songs, lexicon=lex, wordvecs=wv, reference_means=ref, expression_model=model,
         face_boxes=None if args.no_faces else "default",
         config=pipeline.MusicConfig(seed=args.seed))
     result = rec.recommend(image, detections=dets, caption=args.caption, method=args.method)
+  except InputError:
+    raise                       # reported by jaxvis.cli.main as "error: <where>: <problem>"
   except (ValueError, FileNotFoundError, KeyError, ImportError) as e:
     return _error(str(e))
   out = result.to_json(songs)
@@ -114,6 +103,8 @@ def run_evaluate(args) -> int:
   from jaxvis.music import evaluate
   try:
     res = evaluate.evaluate_files(args.user_quadrants, args.system_quadrants, args.ratings)
+  except InputError:
+    raise
   except (ValueError, FileNotFoundError) as e:
     return _error(str(e))
   print(json.dumps(res, indent=None if args.json else 2, default=float))
@@ -124,6 +115,8 @@ def run_train_expression(args) -> int:
   from jaxvis.music import expression
   try:
     data = expression.read_fer2013(args.fer2013)
+  except InputError:
+    raise
   except (ValueError, FileNotFoundError) as e:
     return _error(str(e))
   if "train" not in data:

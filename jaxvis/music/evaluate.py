@@ -23,54 +23,61 @@ Measures:
 
 from __future__ import annotations
 
-import csv
-import os
 from collections import defaultdict
 
 import numpy as np
 
+from jaxvis.errors import InputError, at_line
+from jaxvis.music import tables
+
 CONDITIONS = ("without", "with", "user")
 
 
-def _rows(path: str, required: tuple[str, ...], name: str) -> list[dict[str, str]]:
-  if not os.path.isfile(path):
-    raise FileNotFoundError(f"{name}: no such file {path!r}")
-  with open(path, "r", encoding="utf-8-sig", newline="") as f:
-    reader = csv.DictReader(f)
-    header = [h.strip() for h in (reader.fieldnames or [])]
-    missing = [c for c in required if c not in header]
-    if missing:
-      raise ValueError(f"{name}: {path!r} is missing the column(s) {missing} "
-                       f"(columns: {header})")
-    return [{k.strip(): (v or "").strip() for k, v in r.items() if k} for r in reader]
+def _records(path: str, required: tuple[str, ...], what: str) -> list[tables.Record]:
+  header, records = tables.read_csv(path, what)
+  tables.require_columns(header, required, path)
+  if not records:
+    raise InputError(path, f"holds a header but no rows (expected {what} records)")
+  return records
 
 
 def _quadrant(v: float, a: float) -> int:
   return (1 if v >= 0 else 2) if a >= 0 else (3 if v < 0 else 4)
 
 
+def _quadrant_cell(rec: tables.Record, path: str) -> int:
+  q = tables.number(rec, "quadrant", path, 1, 4)
+  if q != int(q):
+    raise InputError(at_line(path, rec[0]), f"column 'quadrant': expected 1, 2, 3 or 4, got {q:g}")
+  return int(q)
+
+
 def read_user_quadrants(path: str) -> dict[tuple[str, str], int]:
-  """(image_id, user_id) -> quadrant chosen by the user."""
-  with open(path, "r", encoding="utf-8-sig") as f:
-    header = [h.strip() for h in f.readline().split(",")]
-  if "quadrant" in header:
-    rows = _rows(path, ("image_id", "user_id", "quadrant"), "user_quadrants")
-    out = {(r["image_id"], r["user_id"]): int(r["quadrant"]) for r in rows}
-  else:
-    rows = _rows(path, ("image_id", "user_id", "valence", "arousal"), "user_quadrants")
-    out = {(r["image_id"], r["user_id"]): _quadrant(float(r["valence"]), float(r["arousal"]))
-           for r in rows}
-  bad = sorted({q for q in out.values() if q not in (1, 2, 3, 4)})
-  if bad:
-    raise ValueError(f"user_quadrants: quadrants must be 1-4, got {bad}")
+  """(image_id, user_id) -> quadrant chosen by the user (one row per pair)."""
+  header, _ = tables.read_csv(path, "user quadrants")
+  by_quadrant = "quadrant" in header
+  cols = ("image_id", "user_id") + (("quadrant",) if by_quadrant else ("valence", "arousal"))
+  out = {}
+  seen = tables.UniqueKeys(path, "(image_id, user_id)")
+  for rec in _records(path, cols, "user quadrants"):
+    key = (rec[1]["image_id"], rec[1]["user_id"])
+    seen.add(str(key), rec[0])
+    if by_quadrant:
+      out[key] = _quadrant_cell(rec, path)
+    else:
+      out[key] = _quadrant(tables.number(rec, "valence", path, -1, 1),
+                           tables.number(rec, "arousal", path, -1, 1))
   return out
 
 
 def read_system_quadrants(path: str) -> dict[str, dict[str, int]]:
-  """method -> image_id -> quadrant chosen by the system."""
+  """method -> image_id -> quadrant chosen by the system (one row per image and method)."""
   out: dict[str, dict[str, int]] = defaultdict(dict)
-  for r in _rows(path, ("image_id", "quadrant"), "system_quadrants"):
-    out[r.get("method") or "system"][r["image_id"]] = int(r["quadrant"])
+  seen = tables.UniqueKeys(path, "(image_id, method)")
+  for rec in _records(path, ("image_id", "quadrant"), "system quadrants"):
+    method = rec[1].get("method") or "system"
+    seen.add(str((rec[1]["image_id"], method)), rec[0])
+    out[method][rec[1]["image_id"]] = _quadrant_cell(rec, path)
   return dict(out)
 
 
@@ -78,7 +85,7 @@ def quadrant_agreement(user: dict[tuple[str, str], int], system: dict[str, int])
   """Table 1 for one method: selection rates and agreement per quadrant and overall (%)."""
   pairs = [(q, system[img]) for (img, _), q in user.items() if img in system]
   if not pairs:
-    raise ValueError("system: no image of the user study has a system quadrant")
+    raise InputError("system_quadrants", "no image of the user study has a system quadrant")
   users = np.array([p[0] for p in pairs])
   sys_q = np.array([p[1] for p in pairs])
   images = sorted({img for (img, _) in user if img in system})
@@ -95,13 +102,15 @@ def quadrant_agreement(user: dict[tuple[str, str], int], system: dict[str, int])
 
 
 def read_ratings(path: str) -> list[dict[str, str]]:
-  rows = _rows(path, ("image_id", "user_id", "condition", "rating"), "ratings")
-  for n, r in enumerate(rows, start=2):
+  rows = []
+  for rec in _records(path, ("image_id", "user_id", "condition", "rating"), "ratings"):
+    n, r = rec
     if r["condition"] not in CONDITIONS:
-      raise ValueError(f"ratings: {path!r} line {n}: condition must be one of {CONDITIONS}, "
-                       f"got {r['condition']!r}")
-    if r["rating"] and not 1 <= float(r["rating"]) <= 5:
-      raise ValueError(f"ratings: {path!r} line {n}: rating must be 1-5 or empty (failure)")
+      raise InputError(at_line(path, n), f"column 'condition': expected one of {CONDITIONS}, "
+                                         f"got {r['condition']!r}")
+    if r["rating"]:
+      tables.number(rec, "rating", path, 1, 5, "empty = failed recommendation")
+    rows.append(r)
   return rows
 
 
@@ -134,9 +143,9 @@ def evaluate_files(user_quadrants: str | None = None, system_quadrants: str | No
     out["quadrant_agreement"] = {m: quadrant_agreement(user, s)
                                  for m, s in read_system_quadrants(system_quadrants).items()}
   elif user_quadrants or system_quadrants:
-    raise ValueError("user_quadrants and system_quadrants: give both to measure agreement")
+    raise InputError("user_quadrants, system_quadrants", "give both to measure agreement")
   if ratings:
     out["ratings"] = rating_measures(read_ratings(ratings))
   if not out:
-    raise ValueError("evaluate: give user and system quadrant files and/or a ratings file")
+    raise InputError("evaluate", "give user and system quadrant files and/or a ratings file")
   return out

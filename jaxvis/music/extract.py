@@ -28,7 +28,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxvis.errors import InputError
 from jaxvis.music import vocab
+from jaxvis.music.tables import check_number
 from jaxvis.ops import cluster, color
 
 
@@ -82,15 +84,19 @@ def parse_detections(data, base_dir: str = ".", score_threshold: float = 0.0
     if not isinstance(d, dict) or "label" not in d or "box" not in d:
       raise ValueError(f"detections: item {i} needs 'label' and 'box' [x0, y0, x1, y1]")
     box = d["box"]
-    if len(box) != 4 or not all(isinstance(c, (int, float)) for c in box):
-      raise ValueError(f"detections: item {i} 'box' must be 4 numbers [x0, y0, x1, y1]")
+    if (not isinstance(box, (list, tuple)) or len(box) != 4
+        or not all(isinstance(c, (int, float)) and np.isfinite(c) for c in box)):
+      raise InputError(f"detections[{i}].box", f"expected 4 finite numbers [x0, y0, x1, y1], "
+                                               f"got {box!r}")
+    if box[2] < box[0] or box[3] < box[1]:
+      raise InputError(f"detections[{i}].box", f"expected x0 <= x1 and y0 <= y1, got {box!r}")
     mask = None
     if "mask" in d:
       mask = np.asarray(d["mask"], bool)
     elif "mask_png" in d:
       from PIL import Image
       mask = np.asarray(Image.open(os.path.join(base_dir, d["mask_png"])).convert("L")) > 0
-    score = float(d.get("score", 1.0))
+    score = check_number(d.get("score", 1.0), "score", f"detections[{i}]")
     if score >= score_threshold:
       out.append(Detection(str(d["label"]).strip().lower(), tuple(float(c) for c in box),
                            score, mask))

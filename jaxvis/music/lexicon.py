@@ -19,13 +19,14 @@ citation, licence, selection rule and the 1-9 -> [-1, 1] mapping.
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import importlib.resources
-import io
 import os
 
 import numpy as np
+
+from jaxvis.errors import InputError, at_line
+from jaxvis.music import tables
 
 LAYOUTS = ("auto", "warriner", "nrc_vad", "plain")
 
@@ -57,23 +58,14 @@ def _linear(x: np.ndarray, lo: float, hi: float) -> np.ndarray:
   return (2.0 * (x - lo) / (hi - lo) - 1.0).astype(np.float32)
 
 
-def _read_rows(text: str, path: str) -> tuple[list[str], list[list[str]]]:
-  lines = [ln for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
-  if not lines:
-    raise ValueError(f"path: {path!r} holds no rows")
-  delim = "\t" if "\t" in lines[0] else ","
-  rows = list(csv.reader(io.StringIO("\n".join(lines)), delimiter=delim))
-  return [h.strip() for h in rows[0]], rows[1:]
-
-
 def _detect_layout(header: list[str], path: str) -> str:
   low = [h.lower() for h in header]
   if "v.mean.sum" in low and "a.mean.sum" in low:
     return "warriner"
   if ("word" in low or "term" in low) and "valence" in low and "arousal" in low:
     return "nrc_vad" if "dominance" in low else "plain"
-  raise ValueError(
-      f"path: {path!r} is not a known AV lexicon layout; expected a Warriner header "
+  raise InputError(
+      path, "is not a known AV lexicon layout; expected a Warriner header "
       f"(Word, V.Mean.Sum, A.Mean.Sum), an NRC VAD header (Word/term, Valence, Arousal, "
       f"Dominance) or word,valence,arousal; got columns {header}")
 
@@ -83,7 +75,7 @@ def _column(header: list[str], names: tuple[str, ...], path: str) -> int:
   for n in names:
     if n in low:
       return low.index(n)
-  raise ValueError(f"path: {path!r} has no column {names[0]!r} (columns: {header})")
+  raise InputError(path, f"has no column {names[0]!r} (columns: {header})")
 
 
 def load_lexicon(path: str, layout: str = "auto", source: str | None = None) -> AVLexicon:
@@ -95,19 +87,24 @@ def load_lexicon(path: str, layout: str = "auto", source: str | None = None) -> 
     source: description stored on the lexicon (default: the file name and layout).
 
   Returns:
-    An `AVLexicon`; duplicate words keep their first row.
+    An `AVLexicon`.
+
+  Raises:
+    InputError: naming the file and line, for a missing or empty file, a value that
+      is not a finite number on the layout's scale, or a word listed twice (case
+      folded); an empty lexicon is never replaced by the default.
   """
   if layout not in LAYOUTS:
-    raise ValueError(f"layout: expected one of {LAYOUTS}, got {layout!r}")
-  if not os.path.isfile(path):
-    raise FileNotFoundError(f"path: no lexicon file at {path!r}")
-  with open(path, "r", encoding="utf-8-sig") as f:
-    text = f.read()
-  return _parse(text, path, layout, source)
+    raise InputError("layout", f"expected one of {LAYOUTS}, got {layout!r}")
+  return _parse(tables.open_text(path, "lexicon"), os.fspath(path), layout, source)
+
+
+# Each layout's published scale, checked before it is mapped onto [-1, 1].
+_SCALES = {"warriner": (1.0, 9.0), "nrc_vad": (-1.0, 1.0), "plain": (-1.0, 1.0)}
 
 
 def _parse(text: str, path: str, layout: str, source: str | None) -> AVLexicon:
-  header, rows = _read_rows(text, path)
+  header, rows = tables.parse_rows(text, path, comments=True)
   if layout == "auto":
     layout = _detect_layout(header, path)
   if layout == "warriner":
@@ -116,28 +113,29 @@ def _parse(text: str, path: str, layout: str, source: str | None) -> AVLexicon:
   else:
     iw = _column(header, ("word", "term"), path)
     iv, ia = _column(header, ("valence",), path), _column(header, ("arousal",), path)
-  words, va, seen = [], [], set()
-  for n, row in enumerate(rows, start=2):
-    try:
-      word = row[iw].strip().lower()
-      v, a = float(row[iv]), float(row[ia])
-    except (IndexError, ValueError) as e:
-      raise ValueError(f"path: {path!r} line {n}: expected a word and two numbers ({e})") from e
-    if word and word not in seen:
-      seen.add(word)
-      words.append(word)
-      va.append((v, a))
+  lo, hi = _SCALES[layout]
+  names = (header[iv], header[ia])
+  words, va = [], []
+  seen = tables.UniqueKeys(path, "word")
+  for n, row in rows:
+    where = at_line(path, n)
+    if len(row) <= max(iw, iv, ia):
+      raise InputError(where, f"expected {max(iw, iv, ia) + 1} columns, got {len(row)}")
+    word = row[iw].strip().lower()
+    if not word:
+      raise InputError(where, "empty word")
+    seen.add(word, n)
+    words.append(word)
+    va.append([tables.check_number(row[i], c, where, lo, hi, f"the {layout} layout's scale")
+               for i, c in zip((iv, ia), names)])
+  if not words:
+    raise InputError(path, "holds a header but no words; an AV lexicon needs at least one row")
   va = np.asarray(va, np.float64).reshape(-1, 2)
   if layout == "warriner":
     va = _linear(va, 1.0, 9.0)
-  elif layout == "nrc_vad":
-    # v1 is on 0..1, v2 on -1..1: a negative value can only come from v2.
-    va = va.astype(np.float32) if (va < 0).any() else _linear(va, 0.0, 1.0)
-  else:
-    va = va.astype(np.float32)
-  if va.size and (np.abs(va) > 1.0 + 1e-6).any():
-    raise ValueError(f"path: {path!r}: values outside [-1, 1] after normalising the "
-                     f"{layout} layout; check the layout argument")
+  elif layout == "nrc_vad" and not (va < 0).any():
+    # v1 is on 0..1, v2 on -1..1: only v2 has negative values.
+    va = _linear(va, 0.0, 1.0)
   return AVLexicon(tuple(words), np.clip(va, -1.0, 1.0).astype(np.float32),
                    source or f"{os.path.basename(path)} ({layout} layout)")
 

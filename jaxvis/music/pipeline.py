@@ -21,7 +21,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxvis.music import expression as expression_lib
-from jaxvis.music import extract, plane, vocab
+from jaxvis.errors import InputError, at_line
+from jaxvis.music import extract, plane, tables, vocab
 from jaxvis.music.lexicon import AVLexicon, default_lexicon
 from jaxvis.music.songs import Songs
 from jaxvis.music.wordvec import WordVectors, bucket, top_k_similar
@@ -146,11 +147,15 @@ class MusicRecommender:
                captioner: Callable | None = None, detector: Callable | None = None,
                config: MusicConfig = MusicConfig()):
     self.songs = songs
-    self.wordvecs = wordvecs or WordVectors.bundled()
-    lexicon = lexicon or default_lexicon()
+    self.wordvecs = WordVectors.bundled() if wordvecs is None else wordvecs
+    # `is None`, not `or`: an empty lexicon is the caller's mistake, never the default.
+    lexicon = default_lexicon() if lexicon is None else lexicon
+    if len(lexicon) == 0:
+      raise InputError("lexicon", f"{lexicon.source} holds no impression words")
     imp_vecs, found = self.wordvecs.vectors_for(list(lexicon.words))
     if not found.any():
-      raise ValueError("lexicon: none of its words is in the word-vector vocabulary")
+      raise InputError("lexicon", f"none of the {len(lexicon)} words of {lexicon.source} is in "
+                                  f"the word-vector vocabulary ({self.wordvecs.source})")
     self.lexicon = lexicon.subset(found)
     self.lexicon_skipped = [w for w, f in zip(lexicon.words, found) if not f]
     self.imp_vecs = imp_vecs[np.flatnonzero(found)]
@@ -158,10 +163,8 @@ class MusicRecommender:
     if config.top_k > len(self.lexicon):
       config = dataclasses.replace(config, top_k=len(self.lexicon))
     self.config = config
-    ref = np.ones(4, np.float32) if reference_means is None else np.asarray(reference_means,
-                                                                           np.float32)
-    if ref.shape != (4,) or (ref <= 0).any():
-      raise ValueError(f"reference_means: expected 4 positive numbers, got {ref.tolist()}")
+    ref = (np.ones(4, np.float32) if reference_means is None
+           else check_reference_means(reference_means, "reference_means"))
     self.reference_means = jnp.asarray(ref)
     self.expression_model = expression_model
     self.face_boxes = (expression_lib.default_face_boxes() if face_boxes == "default"
@@ -345,6 +348,35 @@ class MusicRecommender:
                       "valence": round(v, 4), "arousal": round(a, 4),
                       "x": round(v * wt, 4), "y": round(a * wt, 4), "source": word})
     return out
+
+
+def check_reference_means(values, where: str) -> np.ndarray:
+  """(4,) float32 of finite positive averages, or an InputError at `where`."""
+  try:
+    ref = np.asarray(values, np.float64)
+  except (TypeError, ValueError):
+    raise InputError(where, f"expected 4 numbers (words per quadrant), got {values!r}") from None
+  if ref.shape != (4,):
+    raise InputError(where, f"expected 4 numbers (words per quadrant 1-4), got {values!r}")
+  if not (np.isfinite(ref) & (ref > 0)).all():
+    # A NaN would make every ratio NaN and argmax pick quadrant 1 whatever the image says.
+    raise InputError(where, f"expected finite averages > 0, got {ref.tolist()}")
+  return ref.astype(np.float32)
+
+
+def load_reference_means(path: str) -> np.ndarray:
+  """Reads `{"reference_means": [q1, q2, q3, q4]}` (from experiments/music_reference.py)."""
+  text = tables.open_text(path, "reference JSON")
+  try:
+    data = json.loads(text)
+  except json.JSONDecodeError as e:
+    raise InputError(at_line(path, e.lineno), f"not valid JSON ({e.msg})") from None
+  if not isinstance(data, dict) or "reference_means" not in data:
+    raise InputError(path, 'expected a JSON object with "reference_means": [q1, q2, q3, q4]')
+  values = data["reference_means"]
+  # Report the line of the offending list, so a hand-edited file is easy to fix.
+  line = next((n for n, ln in enumerate(text.splitlines(), 1) if "reference_means" in ln), None)
+  return check_reference_means(values, at_line(path, line) + ": reference_means")
 
 
 def dumps(rec: Recommendation, songs: Songs | None = None) -> str:

@@ -5,24 +5,38 @@
   `static_annotations_averaged_songs_2000_2058.csv`. Their header names carry a
   leading space (`song_id, valence_mean, valence_std, arousal_mean, ...`);
   the means are on the 1-9 scale and map to [-1, 1] by `(x - 5) / 4`.
-* plain CSV: `song_id,valence,arousal,title` with values already in [-1, 1]
+* DEAM metadata (`metadata/metadata_2013.csv`, `_2014`, `_2015`): titles and artists,
+  found beside the annotations when present.
+* plain CSV: `song_id,valence,arousal,title[,artist]` with values already in [-1, 1]
   (`title` may be left out).
+
+Every value is checked: a NaN, an out-of-range mean or a duplicate song id is an
+`InputError` naming the file and line (a NaN song would otherwise win every
+nearest-song search).
 
     songs = load_songs("path/to/DEAM/annotations")   # a folder, a DEAM file, or a plain CSV
 """
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import glob
 import os
+import re
 
 import numpy as np
 
+from jaxvis.errors import InputError, at_line
+from jaxvis.music import tables
+
 DEAM_FILES = ("static_annotations_averaged_songs_1_2000.csv",
               "static_annotations_averaged_songs_2000_2058.csv")
+# DEAM's metadata folder: metadata_2013.csv (song_id, file_name, Artist, Song title, ...),
+# metadata_2014.csv (Id, Artist, Album, Track, Genre, ...), metadata_2015.csv
+# (id, file_name, title, artist, album, genre...).
+DEAM_METADATA = re.compile(r"metadata_20\d\d\.csv$")
 PLAIN_COLUMNS = ("song_id", "valence", "arousal")
+_TITLE_COLUMNS = ("song title", "track", "title")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -34,107 +48,163 @@ class Songs:
     va: (N, 2) float32 (valence, arousal) in [-1, 1].
     titles: one title per song ("" where unknown).
     source: where they come from.
+    artists: one artist per song ("" where unknown; empty tuple: none known).
   """
   ids: tuple[str, ...]
   va: np.ndarray
   titles: tuple[str, ...]
   source: str
+  artists: tuple[str, ...] = ()
 
   def __len__(self) -> int:
     return len(self.ids)
 
-
-def _read_csv(path: str) -> tuple[list[str], list[dict[str, str]]]:
-  with open(path, "r", encoding="utf-8-sig", newline="") as f:
-    reader = csv.reader(f)
-    try:
-      raw_header = next(reader)
-    except StopIteration:
-      raise ValueError(f"songs: {path!r} is empty; expected a CSV header") from None
-    header = [h.strip().lower() for h in raw_header]
-    rows = [dict(zip(header, (c.strip() for c in row))) for row in reader if any(row)]
-  return header, rows
+  def artist(self, i: int) -> str:
+    return self.artists[i] if self.artists else ""
 
 
-def _floats(rows, column: str, path: str) -> np.ndarray:
-  out = []
-  for n, row in enumerate(rows, start=2):
-    try:
-      out.append(float(row[column]))
-    except (KeyError, ValueError):
-      raise ValueError(f"songs: {path!r} line {n}: column {column!r} expected a number, "
-                       f"got {row.get(column)!r}") from None
-  return np.asarray(out, np.float64)
+def _deam_files(p: str) -> list[str]:
+  if os.path.isdir(p):
+    found = [f for name in DEAM_FILES
+             for f in glob.glob(os.path.join(glob.escape(p), "**", name), recursive=True)]
+    if not found:
+      raise InputError(p, f"holds no DEAM static annotation file {DEAM_FILES}")
+    return sorted(set(found))
+  if os.path.isfile(p):
+    return [p]
+  raise InputError(p, "does not exist (expected a DEAM annotations folder or CSV)")
 
 
-def load_deam(paths) -> Songs:
-  """Reads one or both DEAM static-annotation CSVs (or a folder holding them)."""
-  if isinstance(paths, str):
-    paths = [paths]
-  files = []
-  for p in paths:
-    if os.path.isdir(p):
-      found = [f for name in DEAM_FILES for f in glob.glob(os.path.join(p, "**", name),
-                                                          recursive=True)]
-      if not found:
-        raise FileNotFoundError(f"songs: no DEAM static annotation files {DEAM_FILES} "
-                                f"under {p!r}")
-      files += sorted(set(found))
-    elif os.path.isfile(p):
-      files.append(p)
-    else:
-      raise FileNotFoundError(f"songs: no such file or folder {p!r}")
+def load_deam(paths, metadata="auto") -> Songs:
+  """Reads one or both DEAM static-annotation CSVs (or a folder holding them).
+
+  Args:
+    paths: a folder, a file, or a list of them.
+    metadata: DEAM metadata files or folders for titles and artists; "auto" looks
+      under the given folders and beside their ancestors (DEAM ships annotations and
+      metadata as sibling folders); None reads none.
+
+  Every row must have a song id and finite means on the 1-9 scale; a song id may
+  appear once across all files. Errors name the file and line.
+  """
+  if isinstance(paths, (str, os.PathLike)):
+    paths = [os.fspath(paths)]
+  files = [f for p in paths for f in _deam_files(p)]
   ids, va = [], []
+  seen = tables.UniqueKeys(files[0] if files else "", "song_id")
   for path in files:
-    header, rows = _read_csv(path)
-    for col in ("song_id", "valence_mean", "arousal_mean"):
-      if col not in header:
-        raise ValueError(f"songs: {path!r} lacks the DEAM column {col!r} "
-                         f"(columns: {header})")
-    v, a = _floats(rows, "valence_mean", path), _floats(rows, "arousal_mean", path)
-    if ((v < 1) | (v > 9) | (a < 1) | (a > 9)).any():
-      raise ValueError(f"songs: {path!r}: DEAM means must lie on the 1-9 scale")
-    ids += [r["song_id"] for r in rows]
-    va.append(np.stack([(v - 5.0) / 4.0, (a - 5.0) / 4.0], axis=1))
-  va_arr = np.concatenate(va).astype(np.float32) if va else np.zeros((0, 2), np.float32)
-  return _finish(ids, va_arr, [""] * len(ids), "DEAM static annotations: " +
-                 ", ".join(os.path.basename(f) for f in files))
+    header, records = tables.read_csv(path, "DEAM static annotations")
+    tables.require_columns(header, ("song_id", "valence_mean", "arousal_mean"), path,
+                           "expected DEAM's static_annotations_averaged_songs_*.csv")
+    for rec in records:
+      sid = rec[1].get("song_id", "")
+      if not sid:
+        raise InputError(at_line(path, rec[0]), "empty song_id")
+      seen.add(sid, rec[0], path)
+      v = tables.number(rec, "valence_mean", path, 1.0, 9.0, "DEAM means are on the 1-9 scale")
+      a = tables.number(rec, "arousal_mean", path, 1.0, 9.0, "DEAM means are on the 1-9 scale")
+      ids.append(sid)
+      va.append(((v - 5.0) / 4.0, (a - 5.0) / 4.0))
+  meta_files = (_find_metadata(paths) if metadata == "auto"
+                else [] if metadata is None else
+                [f for p in ([metadata] if isinstance(metadata, str) else metadata)
+                 for f in _metadata_files(p)])
+  info = read_deam_metadata(meta_files) if meta_files else {}
+  titles = [info.get(i, ("", ""))[0] for i in ids]
+  artists = [info.get(i, ("", ""))[1] for i in ids]
+  source = "DEAM static annotations: " + ", ".join(os.path.basename(f) for f in files)
+  if meta_files:
+    source += f"; titles from {', '.join(os.path.basename(f) for f in meta_files)}"
+  return _finish(ids, np.asarray(va, np.float32).reshape(-1, 2), titles, source, artists)
+
+
+def _metadata_files(p: str) -> list[str]:
+  if os.path.isdir(p):
+    return sorted(f for f in glob.glob(os.path.join(glob.escape(p), "**", "*.csv"),
+                                       recursive=True) if DEAM_METADATA.search(f))
+  if os.path.isfile(p):
+    return [p]
+  raise InputError(p, "does not exist (expected DEAM metadata_20XX.csv files or their folder)")
+
+
+def _find_metadata(paths) -> list[str]:
+  for p in paths:
+    folder = p if os.path.isdir(p) else os.path.dirname(os.path.abspath(p))
+    found = _metadata_files(folder)
+    # Annotations and metadata are sibling folders of the unpacked DEAM archives.
+    anc = os.path.abspath(folder)
+    for _ in range(4):
+      if found:
+        break
+      anc = os.path.dirname(anc)
+      if os.path.isdir(os.path.join(anc, "metadata")):
+        found = _metadata_files(os.path.join(anc, "metadata"))
+    if found:
+      return found
+  return []
+
+
+def _clean(text: str) -> str:
+  # DEAM's metadata cells carry tabs, padding and stray quotes.
+  return re.sub(r"\s+", " ", text.replace("\t", " ")).strip().strip('"').strip()
+
+
+def read_deam_metadata(files) -> dict[str, tuple[str, str]]:
+  """song_id -> (title, artist) from DEAM's metadata_2013/2014/2015.csv (columns by header)."""
+  out: dict[str, tuple[str, str]] = {}
+  seen = tables.UniqueKeys(files[0] if files else "", "song_id")
+  for path in files:
+    header, rows = tables.parse_rows(tables.open_text(path, "DEAM metadata", "latin-1"), path, ",")
+    low = [h.lower() for h in header]
+    it = next((low.index(c) for c in _TITLE_COLUMNS if c in low), None)
+    ia = low.index("artist") if "artist" in low else None
+    if it is None or ia is None:
+      raise InputError(path, f"is not a DEAM metadata file: expected an id column, 'artist' "
+                             f"and one of {_TITLE_COLUMNS} (columns: {header})")
+    for line, row in rows:
+      sid = _clean(row[0]) if row else ""
+      if not sid.isdigit():
+        raise InputError(at_line(path, line), f"expected a numeric song id first, got {sid!r}")
+      seen.add(sid, line, path)
+      cell = lambda i: _clean(row[i]) if i < len(row) else ""
+      out[sid] = (cell(it), cell(ia))
+  return out
 
 
 def load_songs_csv(path: str) -> Songs:
-  """Reads a plain `song_id,valence,arousal[,title]` CSV with values in [-1, 1]."""
-  if not os.path.isfile(path):
-    raise FileNotFoundError(f"songs: no such file {path!r}")
-  header, rows = _read_csv(path)
-  missing = [c for c in PLAIN_COLUMNS if c not in header]
-  if missing:
-    raise ValueError(f"songs: {path!r} is missing the column(s) {missing}; expected a header "
-                     f"song_id,valence,arousal,title (got {header})")
-  v, a = _floats(rows, "valence", path), _floats(rows, "arousal", path)
-  if (np.abs(v) > 1).any() or (np.abs(a) > 1).any():
-    raise ValueError(f"songs: {path!r}: valence and arousal must lie in [-1, 1] "
-                     "(DEAM's 1-9 files are read by load_deam)")
-  titles = [r.get("title", "") for r in rows]
-  return _finish([r["song_id"] for r in rows], np.stack([v, a], 1).astype(np.float32),
-                 titles, os.path.basename(path))
+  """Reads a plain `song_id,valence,arousal[,title[,artist]]` CSV with values in [-1, 1]."""
+  header, records = tables.read_csv(path, "songs")
+  tables.require_columns(header, PLAIN_COLUMNS, path,
+                         "expected a header song_id,valence,arousal,title")
+  ids, va, titles, artists = [], [], [], []
+  seen = tables.UniqueKeys(path, "song_id")
+  for rec in records:
+    sid = rec[1].get("song_id", "")
+    if not sid:
+      raise InputError(at_line(path, rec[0]), "empty song_id")
+    seen.add(sid, rec[0])
+    hint = "plain songs CSVs are on [-1, 1]; DEAM's 1-9 files are read by load_deam"
+    va.append((tables.number(rec, "valence", path, -1.0, 1.0, hint),
+               tables.number(rec, "arousal", path, -1.0, 1.0, hint)))
+    ids.append(sid)
+    titles.append(rec[1].get("title", ""))
+    artists.append(rec[1].get("artist", ""))
+  return _finish(ids, np.asarray(va, np.float32).reshape(-1, 2), titles,
+                 os.path.basename(path), artists)
 
 
 def load_songs(path: str) -> Songs:
   """A DEAM folder/file or a plain CSV, told apart by the header."""
   if os.path.isdir(path):
     return load_deam(path)
-  if not os.path.isfile(path):
-    raise FileNotFoundError(f"songs: no such file or folder {path!r}")
-  header, _ = _read_csv(path)
+  header, _ = tables.read_csv(path, "songs")
   if "valence_mean" in header or "arousal_mean" in header:
     return load_deam(path)
   return load_songs_csv(path)
 
 
-def _finish(ids, va, titles, source) -> Songs:
+def _finish(ids, va, titles, source, artists=()) -> Songs:
   if len(ids) == 0:
-    raise ValueError(f"songs: {source} holds no songs")
-  if len(set(ids)) != len(ids):
-    dup = sorted({i for i in ids if ids.count(i) > 1})[:5]
-    raise ValueError(f"songs: duplicate song_id values {dup} in {source}")
-  return Songs(tuple(ids), va, tuple(titles), source)
+    raise InputError(source, "holds no songs (a header but no data rows)")
+  return Songs(tuple(ids), va, tuple(titles), source,
+               tuple(artists) if any(artists) else ())

@@ -66,3 +66,20 @@ def test_bad_files_and_cli(tmp_path, capsys):
   out = json.loads(capsys.readouterr().out)
   assert out["ratings"]["system"]["with"]["mean_score"] == 4.0
   assert cli.main(["music", "evaluate", "--ratings", bad]) == 2
+
+
+@pytest.mark.parametrize("name, body, line, problem", [
+    ("u.csv", "image_id,user_id,valence,arousal\ni1,u1,0.5,0.5\ni1,u2,nan,0.1\n", 3, "finite"),
+    ("u.csv", "image_id,user_id,quadrant\ni1,u1,2\ni1,u1,3\n", 3, "duplicate"),
+    ("u.csv", "image_id,user_id,quadrant\ni1,u1,2.5\n", 2, "1, 2, 3 or 4"),
+    ("r.csv", "image_id,user_id,condition,rating\ni1,u1,with,7\n", 2, "outside"),
+])
+def test_bad_study_rows_name_file_and_line(tmp_path, name, body, line, problem):
+  from jaxvis.errors import InputError
+  path = _write(tmp_path, name, body)
+  sys_q = _write(tmp_path, "s.csv", "image_id,quadrant\ni1,1\n")
+  kwargs = {"ratings": path} if name == "r.csv" else {"user_quadrants": path,
+                                                       "system_quadrants": sys_q}
+  with pytest.raises(InputError, match=problem) as e:
+    evaluate.evaluate_files(**kwargs)
+  assert e.value.where == f"{path}:{line}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from jaxvis.errors import InputError
 from jaxvis.music import lexicon, plane
 
 
@@ -38,11 +39,44 @@ def test_nrc_vad_v2_is_already_signed(tmp_path):
 
 def test_plain_layout_and_out_of_range_error(tmp_path):
   p = tmp_path / "plain.csv"
-  p.write_text("# comment\nword,valence,arousal\nHappy,0.8,0.5\nhappy,0.1,0.1\n")
+  p.write_text("# comment\nword,valence,arousal\nHappy,0.8,0.5\n")
   lex = lexicon.load_lexicon(str(p))
   assert lex.words == ("happy",) and lex.va.tolist() == [[pytest.approx(0.8), 0.5]]
   p.write_text("word,valence,arousal\nhappy,3,0.5\n")
-  with pytest.raises(ValueError, match="outside"):
+  with pytest.raises(InputError, match="outside"):
+    lexicon.load_lexicon(str(p))
+
+
+@pytest.mark.parametrize("body, line, problem", [
+    ("# c\nword,valence,arousal\nhappy,0.8,0.5\n\nsad,nan,0.1\n", 5, "finite"),
+    ("word,valence,arousal\nHappy,0.8,0.5\nhappy,0.1,0.1\n", 3,
+     "duplicate word 'happy' \\(first at line 2\\)"),
+    ("word,valence,arousal\nhappy,0.8\n", 2, "columns"),
+    ("word,valence,arousal\nhappy,x,0.5\n", 2, "expected a number"),
+])
+def test_bad_lexicon_rows_name_file_and_line(tmp_path, body, line, problem):
+  p = tmp_path / "lex.csv"
+  p.write_text(body)
+  with pytest.raises(InputError, match=problem) as e:
+    lexicon.load_lexicon(str(p))
+  assert e.value.where == f"{p}:{line}"
+
+
+def test_warriner_value_off_its_1_9_scale_is_rejected(tmp_path):
+  p = tmp_path / "w.csv"
+  p.write_text(",Word,V.Mean.Sum,A.Mean.Sum\n1,calm,5,0.5\n")
+  with pytest.raises(InputError, match="outside.*warriner") as e:
+    lexicon.load_lexicon(str(p))
+  assert e.value.where.endswith(":2")
+
+
+def test_empty_lexicon_is_an_error_not_the_default(tmp_path):
+  p = tmp_path / "empty.csv"
+  p.write_text("")
+  with pytest.raises(InputError, match="no rows"):
+    lexicon.load_lexicon(str(p))
+  p.write_text("word,valence,arousal\n")
+  with pytest.raises(InputError, match="no words"):
     lexicon.load_lexicon(str(p))
 
 
@@ -51,7 +85,7 @@ def test_bad_files_name_the_problem(tmp_path):
   p.write_text("foo,bar\n1,2\n")
   with pytest.raises(ValueError, match="not a known AV lexicon layout"):
     lexicon.load_lexicon(str(p))
-  with pytest.raises(FileNotFoundError, match="path"):
+  with pytest.raises(InputError, match="does not exist"):
     lexicon.load_lexicon(str(tmp_path / "missing.csv"))
   with pytest.raises(ValueError, match="layout"):
     lexicon.load_lexicon(str(p), layout="anew")

@@ -148,4 +148,27 @@ def test_cli_errors_name_the_problem(tmp_path, capsys):
   assert cli.main(["music", "recommend", str(img), "--songs", str(bad), "--json"]) == 2
   assert "arousal" in capsys.readouterr().err
   assert cli.main(["music", "recommend", str(tmp_path / "none.png"), "--songs", str(bad)]) == 2
-  assert "image" in capsys.readouterr().err
+  assert "none.png: does not exist" in capsys.readouterr().err
+  # A NaN song, a NaN reference average and an empty lexicon: file and line, exit 2.
+  bad.write_text("song_id,valence,arousal\n1,0.1,0.2\n2,nan,0.5\n")
+  assert cli.main(["music", "recommend", str(img), "--songs", str(bad)]) == 2
+  assert f"error: {bad}:3: column 'valence'" in capsys.readouterr().err
+  bad.write_text("song_id,valence,arousal\n1,0.1,0.2\n")
+  ref = tmp_path / "ref.json"
+  ref.write_text('{\n  "images": 3,\n  "reference_means": [1.0, NaN, 2.0, 1.0]\n}')
+  assert cli.main(["music", "recommend", str(img), "--songs", str(bad), "--reference",
+                   str(ref)]) == 2
+  assert f"error: {ref}:3: reference_means: expected finite" in capsys.readouterr().err
+  lex = tmp_path / "lex.csv"
+  lex.write_text("word,valence,arousal\n")
+  assert cli.main(["music", "recommend", str(img), "--songs", str(bad), "--lexicon",
+                   str(lex)]) == 2
+  assert "no words" in capsys.readouterr().err
+
+
+def test_empty_lexicon_object_is_refused_not_replaced(songs):
+  from jaxvis.errors import InputError
+  from jaxvis.music.lexicon import AVLexicon
+  empty = AVLexicon((), np.zeros((0, 2), np.float32), "empty")
+  with pytest.raises(InputError, match="no impression words"):
+    MusicRecommender(songs, lexicon=empty, face_boxes=None)
