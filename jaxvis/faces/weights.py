@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import bz2
 import gzip
-import importlib.resources
 import io
 import lzma
 import os
@@ -22,13 +21,19 @@ from typing import Any
 
 import numpy as np
 
+from jaxvis.errors import InputError
+
 _NUMERIC_KINDS = "biuf"  # bool, signed, unsigned, float
 _MAX_ARRAY_BYTES = 1 << 30
 _HEADER_KEYS = {"subclass", "shape", "order", "dtype", "allow_mmap", "numpy_array_alignment_bytes"}
 
 
-class WeightsFileError(ValueError):
+class WeightsFileError(InputError):
   """A weights file is malformed or contains anything but numeric arrays."""
+
+  def __init__(self, message: str):  # "<file or role>: <problem>"
+    where, _, problem = message.partition(": ")
+    super().__init__(where, problem)
 
 
 class _ArrayHeader:
@@ -149,7 +154,12 @@ def load_array_list(path: str | os.PathLike) -> list[np.ndarray]:
   path = os.fspath(path)
   with open(path, "rb") as f:
     raw = f.read()
-  data = _decompress(raw, path)
+  try:
+    data = _decompress(raw, path)
+  except WeightsFileError:
+    raise
+  except Exception as e:  # truncated or corrupt compressed stream
+    raise WeightsFileError(f"{path}: cannot decompress weights ({type(e).__name__}: {e})") from None
   try:
     obj = _RestrictedUnpickler(io.BytesIO(data)).load()
   except WeightsFileError:
@@ -194,11 +204,10 @@ def arrays_to_params(net: str, arrays: list[np.ndarray]) -> dict[str, Any]:
 
 def mtcnn_weights_dir() -> str:
   """The folder of the installed `mtcnn` package's pretrained weights."""
-  try:
-    return str(importlib.resources.files("mtcnn") / "assets" / "weights")
-  except ModuleNotFoundError:
-    raise FileNotFoundError("the pretrained weights come from the `mtcnn` pip package: "
-                            "pip install mtcnn") from None
+  # Located without importing `mtcnn` (its __init__ imports TensorFlow, which a
+  # runtime-only install does not have).
+  from jaxvis.data.files import package_dir
+  return package_dir("mtcnn", "assets", "weights")
 
 
 def load_pretrained(weights_dir: str | os.PathLike | None = None) -> dict[str, Any]:

@@ -10,6 +10,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxvis.data import files
+from jaxvis.errors import InputError
 from jaxvis.nn.classifiers import SmallCNN
 
 FILENAME = "black_box_variables.msgpack"
@@ -32,16 +34,13 @@ def save_black_box(directory: str, variables) -> None:
 def load_black_box(directory: str, spec: dict) -> tuple[SmallCNN, dict]:
   """Rebuilds the classifier described by `spec` and loads its variables from `directory`."""
   if spec.get("kind") != "SmallCNN":
-    raise ValueError(f"black_box: only 'SmallCNN' black boxes are stored with a checkpoint, got {spec.get('kind')!r}")
+    raise InputError("black_box", f"only 'SmallCNN' black boxes are stored with a checkpoint, got {spec.get('kind')!r}")
   path = os.path.join(directory, FILENAME)
-  if not os.path.exists(path):
-    raise FileNotFoundError(f"checkpoint: {path} is missing")
   module = SmallCNN(spec["num_classes"], widths=tuple(spec["widths"]),
                     convs_per_stage=spec.get("convs_per_stage", 2), in_channels=spec.get("in_channels", 3),
                     group_norm=spec.get("group_norm", True), stem_stride=spec.get("stem_stride", 1),
                     standardize=spec.get("standardize", False))
-  with open(path, "rb") as f:
-    variables = jax.tree.map(jnp.asarray, flax.serialization.msgpack_restore(f.read()))
+  variables = jax.tree.map(jnp.asarray, files.read_msgpack(path))
   return module, variables
 
 

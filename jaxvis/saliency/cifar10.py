@@ -12,30 +12,47 @@ import pickle
 
 import numpy as np
 
+from jaxvis.data import safe_pickle
+from jaxvis.errors import InputError
+
 TRAIN_FILES = tuple(f"data_batch_{i}" for i in range(1, 6))
 TEST_FILES = ("test_batch",)
 
 
+def _read_pickle(path: str):
+  """A CIFAR pickle read with the restricted unpickler: plain data and numeric arrays only."""
+  try:
+    with open(path, "rb") as f:
+      return safe_pickle.load(f, encoding="bytes")
+  except safe_pickle.UnsafePickleError as e:
+    raise InputError(path, f"is not a CIFAR-10 python batch: {e}") from None
+
+
 def _read_batch(path: str) -> tuple[np.ndarray, np.ndarray]:
-  with open(path, "rb") as f:
-    d = pickle.load(f, encoding="bytes")
-  if b"data" not in d or b"labels" not in d:
-    raise ValueError(f"data_dir: {path} is not a CIFAR-10 python batch (no b'data'/b'labels')")
-  data = np.asarray(d[b"data"], np.uint8)
-  if data.ndim != 2 or data.shape[1] != 3072:
-    raise ValueError(f"data_dir: {path}: expected data of shape (N, 3072), got {data.shape}")
+  d = _read_pickle(path)
+  if not isinstance(d, dict) or b"data" not in d or b"labels" not in d:
+    raise InputError(path, "is not a CIFAR-10 python batch (expected a dict with b'data' and b'labels')")
+  data = d[b"data"]
+  if not isinstance(data, np.ndarray) or data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3072:
+    raise InputError(path, f"expected b'data' as uint8 of shape (N, 3072), got "
+                           f"{getattr(data, 'dtype', type(data).__name__)} {np.shape(data)}")
+  labels = np.asarray(d[b"labels"])
+  if labels.shape != (data.shape[0],) or not np.issubdtype(labels.dtype, np.integer) \
+     or (labels.size and (labels.min() < 0 or labels.max() > 9)):
+    raise InputError(path, f"expected {data.shape[0]} integer labels in 0..9, got {labels.dtype} "
+                           f"{labels.shape}")
   images = data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
-  return images, np.asarray(d[b"labels"], np.int32)
+  return images, labels.astype(np.int32)
 
 
 def load_split(data_dir: str, split: str = "train", as_float: bool = True):
   """Images (N, 32, 32, 3) (float32 in [0, 1], or uint8) and labels (N,) int32."""
   files = {"train": TRAIN_FILES, "test": TEST_FILES}.get(split)
   if files is None:
-    raise ValueError(f"split: expected 'train' or 'test', got {split!r}")
+    raise InputError("split", f"expected 'train' or 'test', got {split!r}")
   missing = [f for f in files if not os.path.exists(os.path.join(data_dir, f))]
   if missing:
-    raise FileNotFoundError(f"data_dir: {data_dir!r} is not a cifar-10-batches-py folder (missing {missing})")
+    raise InputError("data_dir", f"{data_dir} is not a cifar-10-batches-py folder (missing {missing})")
   parts = [_read_batch(os.path.join(data_dir, f)) for f in files]
   images = np.concatenate([p[0] for p in parts])
   labels = np.concatenate([p[1] for p in parts])
@@ -43,8 +60,7 @@ def load_split(data_dir: str, split: str = "train", as_float: bool = True):
 
 
 def label_names(data_dir: str) -> list[str]:
-  with open(os.path.join(data_dir, "batches.meta"), "rb") as f:
-    meta = pickle.load(f, encoding="bytes")
+  meta = _read_pickle(os.path.join(data_dir, "batches.meta"))
   return [n.decode() for n in meta[b"label_names"]]
 
 

@@ -10,35 +10,43 @@ import sys
 
 import numpy as np
 
+from jaxvis import cli_args as ca
+from jaxvis.errors import InputError
+
 
 def register(parser: argparse.ArgumentParser) -> None:
   sub = parser.add_subparsers(dest="saliency_command", required=True)
 
   p = sub.add_parser("train", help="train a black-box CNN and a masking model (cluttered digits or CIFAR-10)")
   p.add_argument("--dataset", choices=("digits", "cifar10"), default="digits")
-  p.add_argument("--data-dir", default=None, help="cifar-10-batches-py folder (for --dataset cifar10)")
-  p.add_argument("--out", required=True, help="output folder: the explainer + black box (+ checkpoints)")
-  p.add_argument("--steps", type=int, default=None, help="masking-model steps")
-  p.add_argument("--cnn-steps", type=int, default=None, help="black-box classifier steps")
-  p.add_argument("--num-train", type=int, default=None, help="training images to use")
+  p.add_argument("--data-dir", type=ca.existing_dir, default=None,
+                 help="cifar-10-batches-py folder (for --dataset cifar10)")
+  p.add_argument("--out", type=ca.output_dir, required=True,
+                 help="output folder: the explainer + black box (+ checkpoints)")
+  p.add_argument("--steps", type=ca.positive_int, default=None, help="masking-model steps")
+  p.add_argument("--cnn-steps", type=ca.positive_int, default=None, help="black-box classifier steps")
+  p.add_argument("--num-train", type=ca.positive_int, default=None, help="training images to use")
   p.add_argument("--objective", choices=("authors", "paper"), default="authors")
   p.add_argument("--tiny", action="store_true", help="a seconds-long run")
   p.set_defaults(func=run_train)
 
   p = sub.add_parser("explain", help="mask for one image: writes the Figure-1 overlay PNG")
-  p.add_argument("image", help="an image file (PNG/JPEG)")
-  p.add_argument("--class", dest="class_id", type=int, required=True, help="class id to explain")
-  p.add_argument("--checkpoint", required=True, help="folder written by `jaxvis saliency train`")
-  p.add_argument("--out", required=True, help="overlay PNG path")
+  p.add_argument("image", type=ca.existing_file, help="an image file (any format PIL reads)")
+  p.add_argument("--class", dest="class_id", type=ca.nonnegative_int, required=True,
+                 help="class id to explain")
+  p.add_argument("--checkpoint", type=ca.existing_dir, required=True,
+                 help="folder written by `jaxvis saliency train`")
+  p.add_argument("--out", type=ca.output_file, required=True, help="overlay PNG path")
   p.add_argument("--dtype", choices=("float32", "bfloat16"), default="float32")
   p.set_defaults(func=run_explain)
 
   p = sub.add_parser("evaluate", help="score all methods on held-out data; write a Figure-5 PNG grid")
-  p.add_argument("--checkpoint", required=True, help="folder written by `jaxvis saliency train`")
-  p.add_argument("--out", required=True, help="grid PNG path")
-  p.add_argument("--json", default=None, help="also write the scores here")
-  p.add_argument("--num", type=int, default=64, help="evaluation canvases (digits)")
-  p.add_argument("--iterations", type=int, default=100, help="iterative-mask gradient steps")
+  p.add_argument("--checkpoint", type=ca.existing_dir, required=True,
+                 help="folder written by `jaxvis saliency train`")
+  p.add_argument("--out", type=ca.output_file, required=True, help="grid PNG path")
+  p.add_argument("--json", type=ca.output_file, default=None, help="also write the scores here")
+  p.add_argument("--num", type=ca.positive_int, default=64, help="evaluation canvases (digits)")
+  p.add_argument("--iterations", type=ca.positive_int, default=100, help="iterative-mask gradient steps")
   p.set_defaults(func=run_evaluate)
 
 
@@ -61,9 +69,9 @@ def _small_config(args, num_classes: int, in_channels: int = 3):
                                                                  in_channels=in_channels))
   objective = obj_lib.ObjectiveConfig.paper(removal=cfg.objective.removal) if args.objective == "paper" else cfg.objective
   repl = {"objective": objective}
-  if args.steps:
+  if args.steps is not None:
     repl["mask_steps"] = args.steps
-  if args.cnn_steps:
+  if args.cnn_steps is not None:
     repl["cnn_steps"] = args.cnn_steps
   return dataclasses.replace(cfg, **repl)
 
@@ -74,14 +82,13 @@ def run_train(args) -> int:
   from jaxvis.saliency import pretrained
   if args.dataset == "cifar10":
     if not args.data_dir:
-      print("error: --data-dir: the cifar-10-batches-py folder is required for --dataset cifar10", file=sys.stderr)
-      return 2
+      raise InputError("--data-dir", "the cifar-10-batches-py folder is required for --dataset cifar10")
     xtr, ytr = cifar10.load_split(args.data_dir, "train")
     xte, yte = cifar10.load_split(args.data_dir, "test")
   else:
-    n = args.num_train or (128 if args.tiny else 12000)
+    n = args.num_train if args.num_train is not None else (128 if args.tiny else 12000)
     (xtr, ytr, _), (xte, yte, _) = exp.cluttered_digits_data(n, 16 if args.tiny else 300)
-  if args.num_train:
+  if args.num_train is not None:
     xtr, ytr = xtr[:args.num_train], ytr[:args.num_train]
   cfg = _small_config(args, 10)
   models = exp.train_models(cfg, xtr, ytr, xte, yte, workdir=os.path.join(args.out, "runs"))
@@ -93,11 +100,8 @@ def run_train(args) -> int:
 
 def load_image(path: str, size, preprocess: str = "unit") -> np.ndarray:
   """An image file -> (1, H, W, 3) float32 as the checkpoint's black box expects."""
-  from PIL import Image
-  if not os.path.exists(path):
-    raise FileNotFoundError(f"image: {path!r} does not exist")
-  im = Image.open(path).convert("RGB").resize((int(size[1]), int(size[0])), Image.BILINEAR)
-  x = np.asarray(im, np.float32)[None] / 255.0
+  from jaxvis.data.images import resized_rgb
+  x = resized_rgb(path, (int(size[0]), int(size[1]))).astype(np.float32)[None] / 255.0
   if preprocess == "caffe":
     from jaxvis.nn import resnet
     return np.asarray(resnet.preprocess(x, "caffe"))
@@ -112,8 +116,7 @@ def run_explain(args) -> int:
   size = meta.get("image_size", [224, 224])
   x = load_image(args.image, size, meta.get("preprocess", "unit"))
   if not 0 <= args.class_id < params.config.num_classes:
-    print(f"error: --class: expected 0..{params.config.num_classes - 1}, got {args.class_id}", file=sys.stderr)
-    return 2
+    raise InputError("--class", f"expected 0..{params.config.num_classes - 1}, got {args.class_id}")
   mask = np.asarray(explain_lib.explain(params, jnp.asarray(x), jnp.array([args.class_id]),
                                         dtype=args.dtype))[0]
   shown = load_image(args.image, size, "unit")[0]
@@ -129,9 +132,9 @@ def run_evaluate(args) -> int:
   from jaxvis.saliency import figures
   params, meta = explain_lib.load(args.checkpoint)
   if meta.get("dataset") not in ("digits", "cluttered_digits"):
-    print("error: --checkpoint: evaluate needs ground-truth boxes; only cluttered-digits checkpoints "
-          "are supported here (use experiments/saliency_imagenet.py for ImageNet)", file=sys.stderr)
-    return 2
+    raise InputError("--checkpoint", "evaluate needs ground-truth boxes; only cluttered-digits "
+                                     "checkpoints are supported here (use experiments/saliency_imagenet.py "
+                                     "for ImageNet)")
   cnn, cnn_vars = blackbox.load_black_box(args.checkpoint, meta["black_box"])
   models = exp.TrainedModels(cnn, cnn_vars, params, float("nan"), {})
   cfg = exp.SmallExperimentConfig(iterative_iterations=args.iterations,

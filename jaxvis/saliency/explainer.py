@@ -14,6 +14,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxvis.data import files
+from jaxvis.errors import InputError
 from jaxvis.saliency import model as model_lib
 
 
@@ -109,12 +111,14 @@ def load(directory: str) -> tuple[MaskingParams, dict]:
   """Reads what `save` wrote; returns (params, the extra metadata)."""
   cfg_path = os.path.join(directory, "masking_config.json")
   if not os.path.exists(cfg_path):
-    raise FileNotFoundError(f"checkpoint: no masking_config.json in {directory!r} "
-                            "(expected the output folder of `jaxvis saliency train`)")
-  with open(cfg_path) as f:
-    meta = json.load(f)
-  config = model_lib.MaskingConfig.from_dict(meta.pop("config"))
-  with open(os.path.join(directory, VARIABLES_FILE), "rb") as f:
-    variables = flax.serialization.msgpack_restore(f.read())
+    raise InputError("checkpoint", f"no masking_config.json in {directory} "
+                                   "(expected the output folder of `jaxvis saliency train`)")
+  meta = files.read_json(cfg_path, "masking-model config")
+  files.require_keys(meta, ["config"], cfg_path)
+  try:
+    config = model_lib.MaskingConfig.from_dict(meta.pop("config"))
+  except (TypeError, ValueError, KeyError) as e:
+    raise InputError(cfg_path, f"bad masking-model config ({type(e).__name__}: {e})") from None
+  variables = files.read_msgpack(os.path.join(directory, VARIABLES_FILE))
   variables = jax.tree.map(jnp.asarray, variables)
   return MaskingParams(variables=variables, config=config), meta

@@ -43,7 +43,7 @@ def test_cifar10_reader_matches_the_published_layout(tmp_path):
   xt, yt = cifar10.load_split(d, "test")
   assert xt.shape == (6, 32, 32, 3) and xt.dtype == np.float32 and xt.max() <= 1.0
   assert cifar10.label_names(d)[0] == "airplane"
-  with pytest.raises(FileNotFoundError, match="cifar-10-batches-py"):
+  with pytest.raises(ValueError, match="cifar-10-batches-py"):
     cifar10.load_split(str(tmp_path), "train")
 
 
