@@ -28,6 +28,9 @@ def main() -> None:
   parser.add_argument("--models", nargs="*", default=["slot", "deepsets", "attention"])
   parser.add_argument("--paper-sgd", action="store_true", help="SGD lr 1e-4 momentum 0.9")
   parser.add_argument("--seed", type=int, default=0)
+  parser.add_argument("--weights", default="", help="backbone weight file (.h5/.safetensors)")
+  parser.add_argument("--allow-random-backbone", action="store_true",
+                      help="without --weights: a seeded random backbone (else refused)")
   args = parser.parse_args()
 
   data = args.data
@@ -38,7 +41,8 @@ def main() -> None:
                                                              items_per_palette=4, image_size=64,
                                                              seed=args.seed))
   base = training.OutfitsConfig.tiny(data) if args.tiny else training.OutfitsConfig(data=data)
-  base = dataclasses.replace(base, seed=args.seed)
+  base = dataclasses.replace(base, seed=args.seed, weights=args.weights,
+                             allow_random_backbone=args.allow_random_backbone)
   if args.steps:
     base = dataclasses.replace(base, num_steps=args.steps)
   if args.paper_sgd:

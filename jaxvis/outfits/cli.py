@@ -42,6 +42,9 @@ def register(parser: argparse.ArgumentParser) -> None:
   p.add_argument("--standardize", action=argparse.BooleanOptionalAction, default=None,
                  help="z-score item features by training statistics (not in the paper)")
   p.add_argument("--no-filter", action="store_true", help="skip the paper's validity filter")
+  p.add_argument("--allow-random-backbone", action="store_true",
+                 help="without --weights, extract item features with a seeded random-initialised "
+                      "backbone (refused otherwise)")
   for flag, (_, typ) in _FLAGS.items():
     p.add_argument("--" + flag.replace("_", "-"), dest=flag, type=typ, default=None)
   p.add_argument("--quiet", action="store_true")
@@ -74,6 +77,8 @@ def config_from_args(args):
     changes["standardize_features"] = args.standardize
   if args.no_filter:
     changes["filter_valid"] = False
+  if args.allow_random_backbone:
+    changes["allow_random_backbone"] = True
   cfg = dataclasses.replace(base, **changes)
   if not cfg.data:
     raise ValueError("--data: a dataset folder (or crawled sets file) is required")

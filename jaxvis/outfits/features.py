@@ -3,8 +3,8 @@
 The paper uses ImageNet ResNet-50 pool5 (2048-d) and fills an empty slot
 with the feature of the *mean image*. Without internet no ImageNet weights can
 be fetched here: `weights` loads a Keras `.h5` or torchvision `.safetensors`
-file when one is at hand, else the backbone keeps its seeded random init
-(which still encodes colour and shape statistics).
+file when one is at hand; a seeded random init is used only when asked for
+(`check_backbone`).
 """
 
 from __future__ import annotations
@@ -17,9 +17,10 @@ from typing import Mapping, Sequence
 import jax
 import jax.numpy as jnp
 import numpy as np
-from PIL import Image, UnidentifiedImageError
 from tqdm.auto import tqdm
 
+from jaxvis.data import images as images_lib
+from jaxvis.errors import InputError
 from jaxvis.nn import resnet
 
 BACKBONES = {"resnet50": resnet.ResNet50, "resnet18": resnet.ResNet18, "tiny": resnet.ResNetTiny}
@@ -40,19 +41,37 @@ class FeatureConfig:
 
 
 def load_image(path: str, size: int) -> np.ndarray:
-  """Reads an image as (size, size, 3) uint8 RGB.
+  """An item image as (size, size, 3) uint8 RGB, read by the shared loader (EXIF, 16-bit,
+  alpha over white); a missing or unreadable file is an InputError naming it."""
+  return images_lib.resized_rgb(path, size)
 
-  Raises:
-    ValueError: naming `path` when the file is missing or is not an image.
+
+def check_backbone(weights: str, allow_random: bool) -> None:
+  """Refuses features from a random-initialised backbone unless asked for.
+
+  Random features still carry colour and shape statistics (enough for the synthetic
+  benchmarks) but not what ImageNet weights know; a user who forgot `--weights` should
+  hear so instead of getting a silently weak grader.
   """
-  try:
-    with Image.open(path) as im:
-      im = im.convert("RGB").resize((size, size), Image.BILINEAR)
-      return np.asarray(im, np.uint8)
-  except FileNotFoundError:
-    raise ValueError(f"image {path}: file not found") from None
-  except (UnidentifiedImageError, OSError) as e:
-    raise ValueError(f"image {path}: unreadable image ({e})") from None
+  if not weights and not allow_random:
+    raise InputError("--weights", "no backbone weight file given (Keras .h5, torchvision / timm "
+                                  ".safetensors or .pth); pass --allow-random-backbone to use a "
+                                  "seeded random-initialised backbone on purpose")
+
+
+def mean_image_feature(paths: Sequence[str], cfg: FeatureConfig,
+                       extractor: "FeatureExtractor | None" = None, progress: bool = False
+                       ) -> np.ndarray:
+  """The paper's empty-slot feature: the backbone feature of the mean of `paths`' images
+  (the training items), (D,) float32."""
+  if not paths:
+    raise InputError("paths", "no images to average for the mean-image feature")
+  total = np.zeros((cfg.image_size, cfg.image_size, 3), np.float64)
+  for path in tqdm(paths, desc="mean image", disable=not progress):
+    total += load_image(path, cfg.image_size)
+  mean_image = np.round(total / len(paths)).astype(np.uint8)[None]
+  extractor = extractor or FeatureExtractor(cfg)
+  return extractor(mean_image)[0].astype(np.float32)
 
 
 def random_init(model, image_size: int, seed: int) -> dict:
@@ -85,7 +104,7 @@ class FeatureExtractor:
 
   def __init__(self, cfg: FeatureConfig):
     if cfg.backbone not in BACKBONES:
-      raise ValueError(f"backbone: expected one of {sorted(BACKBONES)}, got {cfg.backbone!r}")
+      raise InputError("backbone", f"expected one of {sorted(BACKBONES)}, got {cfg.backbone!r}")
     self.cfg = cfg
     self.model = BACKBONES[cfg.backbone](num_classes=None,
                                          variant="v1.5" if cfg.weights.endswith(".safetensors")
@@ -93,7 +112,7 @@ class FeatureExtractor:
     self.mode = "torch" if cfg.weights.endswith(".safetensors") else "caffe"
     if cfg.weights:
       if not os.path.isfile(cfg.weights):
-        raise ValueError(f"weights: file not found: {cfg.weights}")
+        raise InputError("weights", f"file not found: {cfg.weights}")
       load = resnet.load_safetensors if self.mode == "torch" else resnet.load_keras_h5
       self.variables = jax.tree.map(jnp.asarray, load(cfg.weights))
     else:
@@ -123,10 +142,11 @@ class FeatureExtractor:
 
 
 class FeatureCache:
-  """Item features on disk under `directory`: `features.npy`, `ids.json`, `meta.json`.
+  """Item features on disk under `directory`: `features.npy` and `meta.json` (config, ids).
 
-  The pixel sum of all cached items' images is kept too, so the mean image
-  (and its feature, for empty slots) follows the items cached so far.
+  The cache is shared by every run with the same feature config, so it holds
+  nothing run-specific: the mean-image feature is computed from a run's training
+  items and saved with the model (`mean_image_feature`).
   """
 
   def __init__(self, directory: str, cfg: FeatureConfig):
@@ -136,17 +156,14 @@ class FeatureCache:
     meta_path = os.path.join(directory, "meta.json")
     self.ids: list[str] = []
     self.table = None
-    self.pixel_sum = None
     if os.path.isfile(meta_path):
       with open(meta_path) as f:
         meta = json.load(f)
       if meta.get("config") != dataclasses.asdict(cfg):
-        raise ValueError(f"cache {directory}: made with {meta.get('config')}, not {cfg}; "
+        raise InputError(directory, f"feature cache made with {meta.get('config')}, not {cfg}; "
                          "use another cache folder")
       self.ids = meta["ids"]
       self.table = np.load(os.path.join(directory, "features.npy"))
-      self.pixel_sum = np.load(os.path.join(directory, "pixel_sum.npy"))
-      self.mean_feature = np.load(os.path.join(directory, "mean_feature.npy"))
 
   def update(self, images: Mapping[str, str], extractor: FeatureExtractor | None = None,
              progress: bool = True, save_every: int = 64) -> None:
@@ -166,8 +183,6 @@ class FeatureCache:
                                    disable=not progress)):
       ids = todo[start:start + bs]
       batch = np.stack([load_image(images[i], size) for i in ids])
-      pixels = batch.sum(0, dtype=np.float64)
-      self.pixel_sum = pixels if self.pixel_sum is None else self.pixel_sum + pixels
       pending.append(extractor(batch).astype(np.float32))
       pending_ids += ids
       if (n + 1) % save_every == 0 or start + bs >= len(todo):
@@ -175,15 +190,11 @@ class FeatureCache:
         self.table = new if self.table is None else np.concatenate([self.table, new])
         self.ids = self.ids + pending_ids
         pending, pending_ids = [], []
-        mean_image = np.round(self.pixel_sum / len(self.ids)).astype(np.uint8)[None]
-        self.mean_feature = extractor(mean_image)[0].astype(np.float32)
         self._save()
 
   def _save(self) -> None:
     d = self.directory
     np.save(os.path.join(d, "features.npy"), self.table)
-    np.save(os.path.join(d, "pixel_sum.npy"), self.pixel_sum)
-    np.save(os.path.join(d, "mean_feature.npy"), self.mean_feature)
     with open(os.path.join(d, "meta.json.tmp"), "w") as f:
       json.dump({"config": dataclasses.asdict(self.cfg), "ids": self.ids}, f)
     os.replace(os.path.join(d, "meta.json.tmp"), os.path.join(d, "meta.json"))

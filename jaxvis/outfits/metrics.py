@@ -50,10 +50,19 @@ def auc(scores, labels) -> float:
 
 
 def fitb_accuracy(candidate_scores: Sequence[Sequence[float]], answers: Sequence[int]) -> float:
-  """Share of questions where the best-scored candidate is the answer (ties: first wins)."""
+  """Share of questions where the best-scored candidate is the answer.
+
+  A tie for the best score shares the credit (1 / number tied, the expected hit rate of a
+  random pick among them), so candidates that score alike (e.g. non-clothing ones, which
+  leave the outfit unchanged) never win by their position.
+  """
   if len(candidate_scores) != len(answers):
     raise ValueError("candidate_scores/answers: expected one answer per question")
   if not len(answers):
     return float("nan")
-  hits = [int(np.argmax(np.asarray(s))) == int(a) for s, a in zip(candidate_scores, answers)]
+  hits = []
+  for s, a in zip(candidate_scores, answers):
+    s = np.asarray(s, np.float64)
+    best = s == s.max()
+    hits.append(best[int(a)] / best.sum())
   return float(np.mean(hits))

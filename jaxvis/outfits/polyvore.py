@@ -9,12 +9,14 @@ Three on-disk forms are read:
   ("label setid_index setid_index ..."), `fill_in_blank_{split}.json`
   ({"question", "answers", "blank_position"}) and `images/<item_id>.jpg`.
 * Maryland Polyvore (Han et al. 2017): `{train,valid,test}_no_dup.json`
-  (lists of {"set_id", "likes", "items": [{"index", "name", "categoryid", ...}]}),
-  `fill_in_the_blank_test.json` ({"question", "answer", "blank_position"}),
-  `fashion-compatibility-prediction.txt` and `images/<set_id>/<index>.jpg`.
+  (lists of {"set_id", "likes", "items": [{"index", "name", "categoryid", "image", ...}]}),
+  `fill_in_blank_test.json` ({"question", "answers", "blank_position"}),
+  `fashion_compatibility_prediction.txt` (the README's hyphenated spellings are read too)
+  and `images/<set_id>/<index>.jpg`; items keyed by the image URL's `tid`.
 * Crawled sets whose items carry only names (the paper's Polyvore409k form):
   a JSON list, or JSON lines, of {"set_id", "likes", "items": [{"item_id",
-  "name", "image"?}]}; images default to `images/<item_id>.jpg`.
+  "name", "image"?, "semantic_category"? or "categoryid"?}]}; images default to
+  `images/<item_id>.jpg`; a published category, where given, decides the part.
 
 In every case the answer to a fill-in-the-blank question is the candidate from
 the question's own set (the convention of both published benchmarks).
@@ -25,10 +27,12 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import urllib.parse
 from typing import Hashable, Iterable, Mapping, Sequence
 
 import numpy as np
 
+from jaxvis.errors import InputError, at_line
 from jaxvis.outfits import parts as parts_lib
 
 SPLITS = ("train", "valid", "test")
@@ -74,17 +78,17 @@ class PolyvoreData:
 
 def _load_json(path: str):
   if not os.path.isfile(path):
-    raise FileNotFoundError(f"{path}: file not found")
+    raise InputError(path, "file not found")
   with open(path) as f:
     try:
       return json.load(f)
     except json.JSONDecodeError as e:
-      raise ValueError(f"{path}: not valid JSON ({e})") from None
+      raise InputError(path, f"not valid JSON ({e})") from None
 
 
 def _field(record, key: str, path: str, where: str):
   if not isinstance(record, dict) or key not in record:
-    raise ValueError(f"{path}: {where} has no {key!r} field")
+    raise InputError(path, f"{where} has no {key!r} field")
   return record[key]
 
 
@@ -97,14 +101,14 @@ def _read_compatibility(path: str, lookup: Mapping[str, str]) -> list[tuple[int,
       if not tokens:
         continue
       if tokens[0] not in ("0", "1"):
-        raise ValueError(f"{path}: line {n}: expected a 0/1 label first, got {tokens[0]!r}")
+        raise InputError(at_line(path, n), f"expected a 0/1 label first, got {tokens[0]!r}")
       out.append((int(tokens[0]), tuple(_resolve(lookup, t, path, n) for t in tokens[1:])))
   return out
 
 
 def _resolve(lookup: Mapping[str, str], key: str, path: str, where) -> str:
   if key not in lookup:
-    raise ValueError(f"{path}: {where}: unknown outfit item {key!r} (expected 'setid_index' "
+    raise InputError(path, f"{where}: unknown outfit item {key!r} (expected 'setid_index' "
                      "of an outfit in the split files)")
   return lookup[key]
 
@@ -116,11 +120,11 @@ def _read_fitb(path: str, lookup: Mapping[str, str], answers_key: str) -> list[F
     qs = list(_field(q, "question", path, where))
     cands = list(_field(q, answers_key, path, where))
     if not qs or not cands:
-      raise ValueError(f"{path}: {where}: empty question or answer list")
+      raise InputError(path, f"{where}: empty question or answer list")
     own_set = qs[0].rsplit("_", 1)[0]
     matches = [i for i, c in enumerate(cands) if c.rsplit("_", 1)[0] == own_set]
     if len(matches) != 1:
-      raise ValueError(f"{path}: {where}: expected exactly one candidate from set {own_set}, "
+      raise InputError(path, f"{where}: expected exactly one candidate from set {own_set}, "
                        f"found {len(matches)}")
     questions.append(FitbQuestion(
         question=tuple(_resolve(lookup, t, path, where) for t in qs),
@@ -150,7 +154,7 @@ def read_polyvore_outfits(root: str, variant: str = "nondisjoint",
   meta_path = os.path.join(root, "polyvore_item_metadata.json")
   meta = _load_json(meta_path)
   if not isinstance(meta, dict):
-    raise ValueError(f"{meta_path}: expected an object of item id -> metadata")
+    raise InputError(meta_path, f"expected an object of item id -> metadata")
   items = {}
   for item_id, m in meta.items():
     category = _field(m, "semantic_category", meta_path, f"item {item_id}")
@@ -169,7 +173,7 @@ def read_polyvore_outfits(root: str, variant: str = "nondisjoint",
       for it in _field(rec, "items", path, f"outfit {n}"):
         item_id = str(_field(it, "item_id", path, f"outfit {n} item"))
         if item_id not in items:
-          raise ValueError(f"{path}: outfit {set_id}: item {item_id} is not in {meta_path}")
+          raise InputError(path, f"outfit {set_id}: item {item_id} is not in {meta_path}")
         lookup[f"{set_id}_{_field(it, 'index', path, f'outfit {n} item')}"] = item_id
         ids.append(item_id)
       outfits.append(Outfit(set_id, tuple(ids)))
@@ -184,14 +188,46 @@ def read_polyvore_outfits(root: str, variant: str = "nondisjoint",
   return data
 
 
-def read_maryland_polyvore(root: str) -> PolyvoreData:
-  """Reads the Maryland Polyvore dataset (Han et al.) from `root`.
+# The authors' evaluation scripts (xthan/polyvore: fill_in_blank.sh, predict_compatibility.sh)
+# and users' code name the files with underscores; the dataset README spells them otherwise.
+# Both are accepted, the scripts' spelling first.
+MARYLAND_FITB_FILES = ("fill_in_blank_test.json", "fill_in_the_blank_test.json")
+MARYLAND_COMPATIBILITY_FILES = ("fashion_compatibility_prediction.txt",
+                                "fashion-compatibility-prediction.txt")
 
-  Items are identified as `<set_id>_<index>`; parts come from item names via
-  the clothing-term dictionary (items without a term get part None).
+
+def _first_file(root: str, names: Sequence[str]) -> str | None:
+  for name in names:
+    if os.path.isfile(os.path.join(root, name)):
+      return os.path.join(root, name)
+  return None
+
+
+def maryland_item_id(item: Mapping, set_id: str) -> str:
+  """The item's image `tid` (the `tid=` parameter of its "image" URL), so the same product in
+  several outfits is one item; `<set_id>_<index>` when the URL has none."""
+  query = urllib.parse.urlparse(str(item.get("image", ""))).query
+  tid = urllib.parse.parse_qs(query).get("tid")
+  return tid[0] if tid and tid[0] else f"{set_id}_{item['index']}"
+
+
+def read_maryland_polyvore(root: str) -> PolyvoreData:
+  """Reads the Maryland Polyvore dataset (Han et al. 2017) from `root`.
+
+  Layout (the `polyvore.tar.gz` label files plus `images/`): `{train,valid,test}_no_dup.json`,
+  the FITB questions (`fill_in_blank_test.json` or `fill_in_the_blank_test.json`:
+  {"question", "answers", "blank_position"}, items named `<set_id>_<index>`), the
+  compatibility outfits (`fashion_compatibility_prediction.txt` or
+  `fashion-compatibility-prediction.txt`: "label setid_index ...") and
+  `images/<set_id>/<index>.jpg`.
+
+  Items are keyed by their image `tid` (see `maryland_item_id`); the evaluation files'
+  `<set_id>_<index>` names are resolved to it. Parts come from `categoryid` where present
+  (parts.part_of_maryland_category), else from the item name.
   """
   items: dict[str, Item] = {}
   data = PolyvoreData(items=items, outfits={})
+  lookup: dict[str, str] = {}
   for split in SPLITS:
     path = os.path.join(root, f"{split}_no_dup.json")
     outfits = []
@@ -200,20 +236,23 @@ def read_maryland_polyvore(root: str) -> PolyvoreData:
       ids = []
       for it in _field(rec, "items", path, f"outfit {set_id}"):
         index = _field(it, "index", path, f"outfit {set_id} item")
-        item_id = f"{set_id}_{index}"
-        name = str(it.get("name", ""))
-        items[item_id] = Item(item_id, parts_lib.part_of_name(name), name,
-                              os.path.join(root, "images", set_id, f"{index}.jpg"))
+        item_id = maryland_item_id(it, set_id)
+        lookup[f"{set_id}_{index}"] = item_id
+        if item_id not in items:   # the first occurrence's image; the others show the same tid
+          name = str(it.get("name", ""))
+          part = (parts_lib.part_of_maryland_category(it["categoryid"], name)
+                  if "categoryid" in it else parts_lib.part_of_name(name))
+          items[item_id] = Item(item_id, part, name,
+                                os.path.join(root, "images", set_id, f"{index}.jpg"))
         ids.append(item_id)
       outfits.append(Outfit(set_id, tuple(ids), rec.get("likes")))
     data.outfits[split] = outfits
-  lookup = {i: i for i in items}
-  comp = os.path.join(root, "fashion-compatibility-prediction.txt")
-  if os.path.isfile(comp):
+  comp = _first_file(root, MARYLAND_COMPATIBILITY_FILES)
+  if comp:
     data.compatibility["test"] = _read_compatibility(comp, lookup)
-  fitb = os.path.join(root, "fill_in_the_blank_test.json")
-  if os.path.isfile(fitb):
-    data.fitb["test"] = _read_fitb(fitb, lookup, "answer")
+  fitb = _first_file(root, MARYLAND_FITB_FILES)
+  if fitb:
+    data.fitb["test"] = _read_fitb(fitb, lookup, "answers")
   return data
 
 
@@ -231,7 +270,7 @@ def read_crawled_sets(path: str, image_root: str | None = None) -> tuple[dict[st
     (items, outfits), every item with the part its name gives (None: not clothing).
   """
   if not os.path.isfile(path):
-    raise FileNotFoundError(f"{path}: file not found")
+    raise InputError(path, "file not found")
   with open(path) as f:
     text = f.read()
   try:
@@ -245,7 +284,7 @@ def read_crawled_sets(path: str, image_root: str | None = None) -> tuple[dict[st
         try:
           records.append(json.loads(line))
         except json.JSONDecodeError as e:
-          raise ValueError(f"{path}: line {n}: not valid JSON ({e})") from None
+          raise InputError(at_line(path, n), f"not valid JSON ({e})") from None
   image_root = image_root or os.path.join(os.path.dirname(path), "images")
   items: dict[str, Item] = {}
   outfits = []
@@ -256,11 +295,22 @@ def read_crawled_sets(path: str, image_root: str | None = None) -> tuple[dict[st
       item_id = str(_field(it, "item_id", path, f"set {set_id} item"))
       name = str(_field(it, "name", path, f"set {set_id} item {item_id}"))
       image = it.get("image") or os.path.join(image_root, f"{item_id}.jpg")
-      items[item_id] = Item(item_id, parts_lib.part_of_name(name), name, image)
+      items[item_id] = Item(item_id, _crawled_part(it, name), name, image)
       ids.append(item_id)
     likes = rec.get("likes")
     outfits.append(Outfit(set_id, tuple(ids), None if likes is None else int(likes)))
   return items, outfits
+
+
+def _crawled_part(item: Mapping, name: str) -> str | None:
+  """A published category decides where the record has one; else the name."""
+  if item.get("semantic_category"):
+    mapping = parts_lib.SEMANTIC_CATEGORY_PARTS
+    key = str(item["semantic_category"]).strip().lower()
+    return mapping[key] if key in mapping else None
+  if "categoryid" in item:
+    return parts_lib.part_of_maryland_category(item["categoryid"], name)
+  return parts_lib.part_of_name(name)
 
 
 # --------------------------------------------------------------------------- cleaning

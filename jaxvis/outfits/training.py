@@ -22,6 +22,7 @@ import optax
 
 from jaxvis import data as data_lib
 from jaxvis import train as train_lib
+from jaxvis.errors import InputError
 from jaxvis.outfits import encode, features, metrics, models, negatives, polyvore
 
 
@@ -45,10 +46,11 @@ class OutfitsConfig:
   negatives_per_positive: int = 2  # the paper: 2
   filter_valid: bool = True        # keep only the paper's valid outfits as positives
   require_feet: bool = True        # validity: outfits must include footwear
-  max_items: int = 8               # "set" layout length for deepsets/attention
+  max_items: int = 8               # least "set" layout length (longer outfits widen it)
   backbone: str = "resnet50"       # item feature network (pool5)
   image_size: int = 224
-  weights: str = ""                # backbone weight file; "" = seeded random init
+  weights: str = ""                # backbone weight file (.h5, .safetensors, .pth)
+  allow_random_backbone: bool = False  # with no weights: seeded random init (else refused)
   feature_cache: str = ""          # folder for cached features ("" = <workdir>/features)
   standardize_features: bool = False  # z-score features by train-item statistics (not in paper)
   seed: int = 0
@@ -145,8 +147,14 @@ def load_dataset(cfg: OutfitsConfig) -> polyvore.PolyvoreData:
                                                      "test": [kept[i] for i in b]})
 
 
+MEAN_FEATURE_FILE = "mean_image_feature.npy"   # raw backbone space, saved with the model
+
+
 def prepare(cfg: OutfitsConfig, workdir: str, progress: bool = True) -> Prepared:
-  """Reads `cfg.data` and makes sure every clothing item's feature is cached."""
+  """Reads `cfg.data`, makes sure every clothing item's feature is cached, and gets the
+  model's mean-image feature (computed once from the training items, then read from
+  `workdir`, so re-evaluating on any data gives the model's own empty-slot feature)."""
+  features.check_backbone(cfg.weights, cfg.allow_random_backbone)
   data = load_dataset(cfg)
   part_of = {i: it.part for i, it in data.items.items() if it.part is not None}
   used: dict[str, str] = {}
@@ -159,19 +167,33 @@ def prepare(cfg: OutfitsConfig, workdir: str, progress: bool = True) -> Prepared
   for questions in data.fitb.values():
     for q in questions:
       used.update((i, data.items[i].image) for i in q.question + q.candidates if i in part_of)
+  fcfg = cfg.feature_config()
   cache_dir = cfg.feature_cache or os.path.join(workdir, "features")
-  cache = features.FeatureCache(os.path.join(cache_dir, cfg.feature_config().key()),
-                                cfg.feature_config())
-  cache.update(used, progress=progress)
+  cache = features.FeatureCache(os.path.join(cache_dir, fcfg.key()), fcfg)
+  mean_path = os.path.join(workdir, MEAN_FEATURE_FILE)
+  extractor = None
+  if set(used) - set(cache.ids) or not os.path.isfile(mean_path):
+    extractor = features.FeatureExtractor(fcfg)
+  cache.update(used, extractor, progress=progress)
   table, row_of = cache.lookup(list(used))
-  prep = Prepared(data, part_of, table, row_of, cache.mean_feature)
+  train_items = sorted({i for o in data.outfits["train"] for i in o.item_ids if i in part_of})
+  if os.path.isfile(mean_path):
+    mean_feature = np.load(mean_path)
+  else:
+    if not train_items:
+      raise InputError("data", "no clothing items in the training split to take the mean "
+                               "image of")
+    mean_feature = features.mean_image_feature([data.items[i].image for i in train_items], fcfg,
+                                               extractor, progress)
+    os.makedirs(workdir, exist_ok=True)
+    np.save(mean_path, mean_feature)
+  prep = Prepared(data, part_of, table, row_of, mean_feature)
   if cfg.standardize_features:
     norm = FeatureNorm.load(workdir)
     if norm is None:
-      train_items = sorted({i for o in data.outfits["train"] for i in o.item_ids if i in part_of})
       norm = FeatureNorm.fit(table[[row_of[i] for i in train_items]])
       norm.save(workdir)
-    prep.table, prep.mean_feature = norm(table), norm(cache.mean_feature)
+    prep.table, prep.mean_feature = norm(table), norm(mean_feature)
   return prep
 
 
@@ -236,14 +258,14 @@ def make_loss_fn(model):
 
 
 def make_scorer(model, batch_size: int = 256):
-  """`scorer(variables, prep, enc) -> P(good)` for every encoded outfit, in padded batches."""
+  """`scorer(variables, prep, enc) -> P(good)` for every encoded row, in padded batches."""
   apply = jax.jit(lambda v, f, p, m: models.good_probability(model.apply(v, f, p, m)))
 
   def scorer(variables, prep: Prepared, enc: dict[str, np.ndarray]) -> np.ndarray:
     n = len(enc["items"])
     out = []
     for start in range(0, n, batch_size):
-      part = {k: v[start:start + batch_size] for k, v in enc.items()}
+      part = {k: enc[k][start:start + batch_size] for k in ("items", "parts")}
       pad = batch_size - len(part["items"])
       if pad:
         part = {k: np.concatenate([v, np.repeat(v[-1:], pad, 0)]) for k, v in part.items()}
@@ -254,36 +276,53 @@ def make_scorer(model, batch_size: int = 256):
   return scorer
 
 
+def score_outfits(scorer, variables, prep: Prepared, outfits: Sequence[Sequence[str]],
+                  cfg: OutfitsConfig) -> np.ndarray:
+  """P(good) per outfit: every item scored (an outfit with extra same-part items is the mean
+  over its slot rows; set graders see all items; see `encode`)."""
+  enc = encode.encode(outfits, prep.part_of, prep.row_of, cfg.layout, cfg.max_items)
+  return encode.group_mean(scorer(variables, prep, enc), enc["group"], len(outfits))
+
+
 # --------------------------------------------------------------------------- evaluate
 
 def evaluate(cfg: OutfitsConfig, model, variables, prep: Prepared, split: str = "test"
              ) -> dict[str, float]:
-  """The paper's metrics on `split` plus the published compatibility and FITB tasks."""
+  """The paper's metrics on `split` plus the published compatibility and FITB tasks.
+
+  Non-clothing items (beauty, home: part None) are trimmed everywhere, as for training: a
+  compatibility outfit is graded on its clothing, and a FITB candidate that is not clothing
+  leaves the question's outfit as it is (ties between candidates share the credit).
+  """
   score = make_scorer(model)
-  enc_args = dict(part_of=prep.part_of, row_of=prep.row_of, layout=cfg.layout,
-                  max_items=cfg.max_items)
   out: dict[str, float] = {}
   outfits, labels = labelled(prep, split, cfg, seed=cfg.seed + 1)
-  s = score(variables, prep, encode.encode(outfits, **enc_args)[0])
+  s = score_outfits(score, variables, prep, outfits, cfg)
   out.update(accuracy=metrics.accuracy(s, labels), precision=metrics.precision(s, labels),
              auc=metrics.auc(s, labels), num_outfits=len(outfits))
   comp = prep.data.compatibility.get(split)
   if comp:
     trimmed = [tuple(i for i in ids if i in prep.part_of) for _, ids in comp]
     keep = [k for k, t in enumerate(trimmed) if t]
-    s = score(variables, prep, encode.encode([trimmed[k] for k in keep], **enc_args)[0])
+    s = score_outfits(score, variables, prep, [trimmed[k] for k in keep], cfg)
     out["compatibility_auc"] = metrics.auc(s, [comp[k][0] for k in keep])
+    out["compatibility_outfits"] = len(keep)
   fitb = prep.data.fitb.get(split)
   if fitb:
-    # The candidate goes first so that in the slot layout it always gets a slot.
-    flat = [(c,) + tuple(i for i in q.question if i in prep.part_of)
-            for q in fitb for c in q.candidates]
-    s = score(variables, prep, encode.encode(flat, **enc_args)[0])
+    flat, non_clothing = [], 0
+    for q in fitb:
+      base = tuple(i for i in q.question if i in prep.part_of)
+      for c in q.candidates:
+        flat.append(base + ((c,) if c in prep.part_of else ()))
+        non_clothing += c not in prep.part_of
+    s = score_outfits(score, variables, prep, flat, cfg)
     per_q, k = [], 0
     for q in fitb:
       per_q.append(s[k:k + len(q.candidates)])
       k += len(q.candidates)
     out["fitb_accuracy"] = metrics.fitb_accuracy(per_q, [q.answer for q in fitb])
+    out["fitb_questions"] = len(fitb)
+    out["fitb_non_clothing_candidates"] = non_clothing
   return out
 
 
@@ -296,8 +335,9 @@ def train(cfg: OutfitsConfig, workdir: str, progress: bool = True
   prep = prepare(cfg, workdir, progress)
   model, variables = build(cfg, prep.table.shape[1])
   outfits, labels = labelled(prep, "train", cfg, seed=cfg.seed)
-  enc, _ = encode.encode(outfits, prep.part_of, prep.row_of, cfg.layout, cfg.max_items)
-  source = data_lib.ArraySource({**enc, "label": labels})
+  enc = encode.encode(outfits, prep.part_of, prep.row_of, cfg.layout, cfg.max_items)
+  source = data_lib.ArraySource({"items": enc["items"], "parts": enc["parts"],
+                                 "label": labels[enc["group"]]})
 
   def to_batch(record):
     b = batch_arrays(prep, {k: record[k][None] for k in ("items", "parts")})

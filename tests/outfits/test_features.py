@@ -20,7 +20,7 @@ def _images(tmp_path, n):
   return paths
 
 
-def test_cache_extracts_once_and_keeps_the_mean_image_feature(tmp_path):
+def test_cache_extracts_once_and_the_mean_image_feature_is_of_the_given_images(tmp_path):
   paths = _images(tmp_path, 6)
   extractor = features.FeatureExtractor(CFG)
   cache = features.FeatureCache(str(tmp_path / "cache"), CFG)
@@ -29,9 +29,11 @@ def test_cache_extracts_once_and_keeps_the_mean_image_feature(tmp_path):
   direct = extractor(imgs)
   assert direct.shape == (6, 256)              # ResNetTiny pool5 width
   np.testing.assert_allclose(cache.table, direct[:5], rtol=1e-4, atol=1e-4)
-  mean_img = np.round(imgs[:5].astype(np.float64).mean(0)).astype(np.uint8)
-  np.testing.assert_allclose(cache.mean_feature, extractor(mean_img[None])[0], rtol=1e-4, atol=1e-4)
-  assert not np.allclose(cache.mean_feature, direct[:5].mean(0))   # feature of the mean image
+  mean_img = np.round(imgs[:3].astype(np.float64).mean(0)).astype(np.uint8)
+  mean = features.mean_image_feature([paths[f"item{i}"] for i in range(3)], CFG, extractor)
+  np.testing.assert_allclose(mean, extractor(mean_img[None])[0], rtol=1e-4, atol=1e-4)
+  assert not np.allclose(mean, direct[:3].mean(0))   # the feature of the mean image
+  assert not hasattr(cache, "mean_feature")          # nothing run-specific in a shared cache
 
   reopened = features.FeatureCache(str(tmp_path / "cache"), CFG)
   reopened.update(paths, extractor, progress=False)           # only item5 is new
@@ -48,10 +50,13 @@ def test_cache_extracts_once_and_keeps_the_mean_image_feature(tmp_path):
 def test_bad_images_and_config(tmp_path):
   bad = tmp_path / "bad.jpg"
   bad.write_text("not an image")
-  with pytest.raises(ValueError, match=r"image .*bad.jpg: unreadable image"):
+  with pytest.raises(ValueError, match=r"bad.jpg: is not an image"):
     features.load_image(str(bad), 32)
-  with pytest.raises(ValueError, match=r"image .*missing.jpg: file not found"):
+  with pytest.raises(ValueError, match=r"missing.jpg: does not exist"):
     features.load_image(str(tmp_path / "missing.jpg"), 32)
+  with pytest.raises(ValueError, match="--weights: no backbone weight file.*--allow-random-backbone"):
+    features.check_backbone("", allow_random=False)
+  features.check_backbone("", allow_random=True)
   with pytest.raises(ValueError, match="backbone: expected one of"):
     features.FeatureExtractor(dataclasses.replace(CFG, backbone="vgg"))
   with pytest.raises(ValueError, match="weights: file not found"):

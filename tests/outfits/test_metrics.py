@@ -24,5 +24,8 @@ def test_accuracy_precision_fitb():
   assert metrics.precision(s, y) == 0.5
   assert np.isnan(metrics.precision([0.1], [1]))
   assert metrics.fitb_accuracy([[0.1, 0.9], [0.8, 0.2], [0.3, 0.4]], [1, 1, 1]) == pytest.approx(2 / 3)
+  # a tie for the best shares the credit: position never decides
+  assert metrics.fitb_accuracy([[0.5, 0.5, 0.1, 0.5]], [0]) == pytest.approx(1 / 3)
+  assert metrics.fitb_accuracy([[0.5, 0.5, 0.1, 0.5]], [2]) == 0.0
   with pytest.raises(ValueError, match="labels: expected only 0 and 1"):
     metrics.accuracy([0.5], [2])

@@ -7,7 +7,10 @@ from jaxvis.outfits import parts
     ("Topshop denim jacket", "outer"), ("silk shirt dress", "full"), ("patent dress shoes", "feet"),
     ("Maxi Skirt", "lower"), ("suede ankle boots", "feet"), ("gold ring", "accessory"),
     ("striped t-shirt", "upper"), ("skinny jeans", "lower"), ("leather belts", "accessory"),
-    ("wool coats", "outer"), ("Chanel No 5 perfume", None), ("", None)])
+    ("wool coats", "outer"), ("Chanel No 5 perfume", None), ("", None),
+    # a non-clothing head noun wins over the garment words before it
+    ("Essie top coat nail polish", None), ("Boot socks", None), ("Essie top coat", None),
+    ("cropped top", "upper"), ("Knee High Boots", "feet")])
 def test_part_of_name(name, part):
   assert parts.part_of_name(name) == part
 
@@ -28,3 +31,12 @@ def test_slots_are_the_papers():
   assert parts.SLOTS == ("outer", "upper", "lower", "full", "feet") + ("accessory",) * 3
   with pytest.raises(ValueError, match="unknown part label 'hat'"):
     parts.check_part("hat")
+
+
+def test_maryland_category_ids():
+  assert parts.part_of_maryland_category(4, "") == "full"            # Day Dresses
+  assert parts.part_of_maryland_category("261", "") == "feet"        # Ankle Booties (as text)
+  assert parts.part_of_maryland_category(222, "red dress") is None   # Nail Polish, whatever the name
+  assert parts.part_of_maryland_category(69, "boot socks") is None   # Socks
+  assert parts.part_of_maryland_category(2, "silk blouse") == "upper"  # generic "Clothing": name
+  assert parts.part_of_maryland_category(None, "boots") == "feet"

@@ -1,9 +1,11 @@
 import json
 import os
 
+import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
+from jaxvis.errors import InputError
 from jaxvis.outfits import encode, negatives, polyvore
 
 
@@ -44,31 +46,63 @@ def test_read_polyvore_outfits_published_layout(tmp_path):
   _write(f"{root}/disjoint/compatibility_test.txt", "1 200_1 999_9\n")
   with pytest.raises(ValueError, match="unknown outfit item '999_9'"):
     polyvore.read_polyvore_outfits(root, "disjoint")
-  with pytest.raises(FileNotFoundError, match="nondisjoint/train.json"):
+  with pytest.raises(InputError, match="nondisjoint/train.json: file not found"):
     polyvore.read_polyvore_outfits(root, "nondisjoint")
   with pytest.raises(ValueError, match="variant"):
     polyvore.read_polyvore_outfits(root, "both")
 
 
-def test_read_maryland_polyvore(tmp_path):
+def _maryland_outfit(set_id, items):
+  """An outfit record as in {train,valid,test}_no_dup.json of polyvore.tar.gz (README fields)."""
+  return {"name": "look", "views": 9, "likes": 3, "date": "two days ago",
+          "set_url": f"http://www.polyvore.com/look/set?id={set_id}",
+          "image": f"http://ak1.polyvoreimg.com/cgi/img-set/cid/{set_id}/id/x/size/y.jpg",
+          "set_id": set_id, "desc": "",
+          "items": [{"index": index, "name": name, "price": 1.0, "likes": 0, "categoryid": cid,
+                     "image": f"http://img1.polyvoreimg.com/cgi/img-thing?.out=jpg&size=m&tid={tid}"}
+                    for index, name, cid, tid in items]}
+
+
+@pytest.mark.parametrize("fitb_name, comp_name", [
+    ("fill_in_blank_test.json", "fashion_compatibility_prediction.txt"),       # the scripts'
+    ("fill_in_the_blank_test.json", "fashion-compatibility-prediction.txt")])  # the README's
+def test_read_maryland_polyvore_published_layout(tmp_path, fitb_name, comp_name):
   root = str(tmp_path)
-  def outfit(set_id, names):
-    return {"name": "look", "set_id": set_id, "likes": 3, "views": 9,
-            "items": [{"index": i + 1, "name": n, "price": 1.0, "likes": 0,
-                       "image": "http://x", "categoryid": 4} for i, n in enumerate(names)]}
-  _write(f"{root}/train_no_dup.json", [outfit("11", ["mini dress", "ankle boots", "candle"])])
+  # indices need not be consecutive (non-fashion items were deleted); tid 501 (the same boots)
+  # appears in both outfits; categoryid decides the part: 4 Day Dresses, 261 Ankle Booties,
+  # 140 Candles, 17 Blouses, 7 Skirts, 43 Pumps, 222 Nail Polish (named like a garment),
+  # 69 Socks ("Boot socks" must not be feet), 2 Clothing (generic: the name decides).
+  _write(f"{root}/train_no_dup.json", [_maryland_outfit("11", [
+      (1, "mini dress", 4, 500), (2, "ankle boots", 261, 501), (4, "scented candle", 140, 502)])])
   _write(f"{root}/valid_no_dup.json", [])
-  _write(f"{root}/test_no_dup.json", [outfit("22", ["silk blouse", "pencil skirt", "pumps"])])
-  _write(f"{root}/fill_in_the_blank_test.json",
-         [{"question": ["22_1", "22_2"], "answer": ["11_2", "22_3"], "blank_position": 3}])
-  _write(f"{root}/fashion-compatibility-prediction.txt", "1 22_1 22_2 22_3\n0 22_1 11_1\n")
+  _write(f"{root}/test_no_dup.json", [_maryland_outfit("22", [
+      (1, "silk blouse", 17, 600), (2, "pencil skirt", 7, 601), (3, "pumps", 43, 602),
+      (5, "ankle boots", 261, 501), (6, "Essie top coat", 222, 603), (7, "Boot socks", 69, 604),
+      (8, "wool coat", 2, 605)])])
+  # FITB: "answers", the correct one from the question's own set (first in the real files)
+  _write(f"{root}/{fitb_name}",
+         [{"question": ["22_1", "22_2"], "answers": ["22_3", "11_2", "11_4"],
+           "blank_position": 3}])
+  _write(f"{root}/{comp_name}", "1 22_1 22_2 22_3\n0 22_1 11_1 22_6\n")
   data = polyvore.read_maryland_polyvore(root)
-  assert data.outfits["train"][0].item_ids == ("11_1", "11_2", "11_3")
+  assert data.outfits["train"][0].item_ids == ("500", "501", "502")
+  assert data.outfits["test"][0].item_ids == ("600", "601", "602", "501", "603", "604", "605")
   assert data.outfits["train"][0].likes == 3
-  assert [data.items[i].part for i in ("11_1", "11_2", "11_3")] == ["full", "feet", None]
-  assert data.items["22_3"].image == os.path.join(root, "images", "22", "3.jpg")
-  assert data.fitb["test"][0].answer == 1 and data.fitb["test"][0].blank_position == 3
-  assert data.compatibility["test"][1] == (0, ("22_1", "11_1"))
+  assert len(data.items) == 9                                # keyed by tid: 501 once
+  parts = {i: data.items[i].part for i in data.items}
+  assert parts == {"500": "full", "501": "feet", "502": None, "600": "upper", "601": "lower",
+                   "602": "feet", "603": None, "604": None, "605": "outer"}
+  assert data.items["501"].image == os.path.join(root, "images", "11", "2.jpg")
+  assert data.items["602"].image == os.path.join(root, "images", "22", "3.jpg")
+  q = data.fitb["test"][0]
+  assert q.question == ("600", "601") and q.candidates == ("602", "501", "502")
+  assert q.answer == 0 and q.blank_position == 3
+  assert data.compatibility["test"] == [(1, ("600", "601", "602")), (0, ("600", "500", "603"))]
+
+
+def test_maryland_item_without_tid_keeps_the_occurrence_name():
+  assert polyvore.maryland_item_id({"index": 3, "image": "http://x/y.jpg"}, "77") == "77_3"
+  assert polyvore.maryland_item_id({"index": 3}, "77") == "77_3"
 
 
 def test_read_crawled_sets_and_validity_filter(tmp_path):
@@ -152,16 +186,29 @@ def test_negatives_swap_within_part_and_pool():
     negatives.make_negatives(outfits, part_of, per_positive=0)
 
 
-def test_slot_and_set_encoding():
+def test_slot_and_set_encoding_score_every_item():
   part_of = {"o": "outer", "u": "upper", "u2": "upper", "f": "feet", "a": "accessory",
              "b": "accessory", "c": "accessory", "d": "accessory"}
   row = {k: i for i, k in enumerate(part_of)}
-  enc, dropped = encode.encode([("a", "u", "o", "b", "c", "d", "u2", "f")], part_of, row)
-  assert dropped == 2                              # u2 and the fourth accessory
+  enc = encode.encode([("a", "u", "o", "b", "c", "d", "u2", "f"), ("u", "f")], part_of, row)
+  # two tops and four accessories: two slot rows, each item in at least one
+  assert enc["group"].tolist() == [0, 0, 1]
   assert enc["items"][0].tolist() == [row["o"], row["u"], -1, -1, row["f"], row["a"], row["b"],
                                       row["c"]]
-  enc, dropped = encode.encode([("u", "f")], part_of, row, layout="set", max_items=3)
-  assert enc["items"][0].tolist() == [row["u"], row["f"], -1]
-  assert enc["parts"][0].tolist() == [1, 4, -1] and dropped == 0
+  assert enc["items"][1].tolist() == [row["o"], row["u2"], -1, -1, row["f"], row["d"], row["a"],
+                                      row["b"]]
+  assert enc["items"][2].tolist() == [-1, row["u"], -1, -1, row["f"], -1, -1, -1]
+  assert set(enc["items"][:2].ravel()) - {-1} == {row[i] for i in part_of}
+  assert encode.group_mean(np.array([0.2, 0.6, 0.9]), enc["group"], 2).tolist() == \
+      pytest.approx([0.4, 0.9])
+  # set layout: no truncation, the longest outfit sets the width
+  long = tuple(part_of)
+  enc = encode.encode([("u", "f"), long], part_of, row, layout="set", max_items=3)
+  assert enc["items"].shape == (2, 8)
+  assert enc["items"][0].tolist() == [row["u"], row["f"]] + [-1] * 6
+  assert enc["items"][1].tolist() == [row[i] for i in long]
+  assert enc["parts"][0, :3].tolist() == [1, 4, -1]
   with pytest.raises(ValueError, match="unknown part label 'shoe'"):
     encode.encode([("x",)], {"x": "shoe"}, {"x": 0})
+  with pytest.raises(InputError, match="'candle' has no part"):
+    encode.encode([("u", "candle")], part_of, row)

@@ -8,7 +8,7 @@ import pytest
 
 from jaxvis import cli
 from jaxvis.outfits import closet as closet_lib
-from jaxvis.outfits import polyvore, recommend, synthetic, training
+from jaxvis.outfits import features, polyvore, recommend, synthetic, training
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +23,8 @@ def dataset(tmp_path_factory):
 def trained(dataset, tmp_path_factory, capsys_module=None):
   workdir = str(tmp_path_factory.mktemp("grader"))
   code = cli.main(["outfits", "train", "--data", dataset, "--workdir", workdir, "--tiny",
-                   "--quiet", "--feature-cache", os.path.join(dataset, "features")])
+                   "--quiet", "--feature-cache", os.path.join(dataset, "features"),
+                   "--allow-random-backbone"])
   assert code == 0
   with open(os.path.join(workdir, "eval_test.json")) as f:
     return workdir, json.load(f)
@@ -37,12 +38,38 @@ def test_slot_grader_learns_the_synthetic_rule(trained):
   assert result["accuracy"] > 0.75 and result["precision"] > 0.6
 
 
-def test_evaluate_reloads_the_checkpoint(trained, capsys):
+def test_reevaluation_is_identical_after_the_shared_cache_grows(trained, dataset, tmp_path,
+                                                               capsys):
   workdir, result = trained
   assert cli.main(["outfits", "evaluate", "--workdir", workdir, "--quiet"]) == 0
-  again = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+  first = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
   for key in ("auc", "compatibility_auc", "fitb_accuracy", "accuracy"):
-    assert again[key] == pytest.approx(result[key], abs=1e-6)
+    assert first[key] == pytest.approx(result[key], abs=1e-6)
+  # another dataset's items enter the shared feature cache (this used to move the mean image)
+  cfg = training.load(workdir).cfg.feature_config()
+  cache = features.FeatureCache(os.path.join(dataset, "features", cfg.key()), cfg)
+  extra = {}
+  for k in range(3):
+    extra[f"other{k}"] = str(tmp_path / f"other{k}.jpg")
+    synthetic.render_item("upper", "t-shirt", (30 * k, 200, 90), False, 64).save(extra[f"other{k}"])
+  cache.update(extra, progress=False)
+  assert cli.main(["outfits", "evaluate", "--workdir", workdir, "--quiet"]) == 0
+  again = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+  assert again == first
+  # the empty-slot feature saved with the model is the mean image of the training items only
+  data = polyvore.read_polyvore_outfits(dataset, "disjoint")
+  train_items = sorted({i for o in data.outfits["train"] for i in o.item_ids})
+  saved = np.load(os.path.join(workdir, training.MEAN_FEATURE_FILE))
+  np.testing.assert_allclose(
+      saved, features.mean_image_feature([data.items[i].image for i in train_items], cfg),
+      rtol=1e-4, atol=1e-5)
+
+
+def test_random_backbone_is_refused_unless_asked(dataset, tmp_path, capsys):
+  code = cli.main(["outfits", "train", "--data", dataset, "--workdir", str(tmp_path / "w"),
+                   "--tiny", "--quiet"])
+  assert code == 2
+  assert "error: --weights: no backbone weight file" in capsys.readouterr().err
 
 
 def _closet(dataset, folder, names):
@@ -99,7 +126,7 @@ def test_recommend_errors_name_the_bad_input(trained, dataset, tmp_path, capsys)
   with open(os.path.join(folder, "parts.json"), "w") as f:
     json.dump({**table, "broken.jpg": "upper"}, f)
   assert cli.main(["outfits", "recommend", folder, "--workdir", workdir]) == 2
-  assert "broken.jpg: unreadable image" in capsys.readouterr().err
+  assert "broken.jpg: is not an image" in capsys.readouterr().err
   with open(os.path.join(folder, "parts.json"), "w") as f:
     json.dump({**table, "teupp0000.jpg": "shirt"}, f)
   assert cli.main(["outfits", "recommend", folder, "--workdir", workdir]) == 2
@@ -137,7 +164,8 @@ def test_crawled_sets_train_a_set_grader_on_an_algorithm_1_split(dataset, tmp_pa
   with open(path, "w") as f:
     f.write("\n".join(json.dumps(s) for s in sets))
   cfg = training.OutfitsConfig.tiny(path, data_format="crawled", model="deepsets", num_steps=20,
-                                    feature_cache=os.path.join(dataset, "features"))
+                                    feature_cache=os.path.join(dataset, "features"),
+                                    allow_random_backbone=True)
   loaded = training.load_dataset(cfg)
   train_items = {i for o in loaded.outfits["train"] for i in o.item_ids}
   test_items = {i for o in loaded.outfits["test"] for i in o.item_ids}
