@@ -193,18 +193,10 @@ def table1_query_sets(anps: dict[str, list[str]], query: str, m: int, seed: int 
 
 def load_images(paths: Sequence[str], size: int = 100) -> np.ndarray:
   """Reads images, centre-crops them square and resizes to size x size: float32 [0, 1] RGB."""
-  from PIL import Image
+  from jaxvis.data.images import resized_rgb
   out = np.empty((len(paths), size, size, 3), np.float32)
-  for i, path in enumerate(paths):
-    try:
-      with Image.open(path) as im:
-        im = im.convert("RGB")
-        w, h = im.size
-        s = min(w, h)
-        im = im.crop(((w - s) // 2, (h - s) // 2, (w - s) // 2 + s, (h - s) // 2 + s))
-        out[i] = np.asarray(im.resize((size, size), Image.BILINEAR), np.float32) / 255.0
-    except (OSError, ValueError) as e:
-      raise ValueError(f"paths: cannot read image {path!r}: {e}") from None
+  for i, path in enumerate(paths):  # InputError names the file that cannot be read
+    out[i] = resized_rgb(path, size, square_crop=True) / np.float32(255.0)
   return out
 
 

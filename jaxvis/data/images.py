@@ -223,13 +223,32 @@ def iter_images(paths: Iterable[str], **kwargs) -> Iterator[LoadedImage]:
       yield LoadedImage(os.fspath(path), None, e)
 
 
-def resized_rgb(path: str | os.PathLike, size: tuple[int, int] | int, **kwargs) -> np.ndarray:
-  """`load_image` then a bilinear resize to `size` ((height, width) or a square side), uint8."""
+def resize_rgb(rgb: np.ndarray, size: tuple[int, int] | int) -> np.ndarray:
+  """Bilinear (PIL) resize of an (H, W, 3) float32 array to `size` ((height, width) or a side).
+
+  Each channel is resized in float ('F' mode), so 16-bit and float detail survive.
+  """
   from PIL import Image
   h, w = (size, size) if isinstance(size, int) else (int(size[0]), int(size[1]))
   if h <= 0 or w <= 0:
     raise InputError("size", f"expected positive sides, got {(h, w)}")
+  rgb = np.asarray(rgb, np.float32)
+  channels = [np.asarray(Image.fromarray(np.ascontiguousarray(rgb[..., c])).resize((w, h), Image.BILINEAR))
+              for c in range(rgb.shape[-1])]
+  return np.stack(channels, axis=-1)
+
+
+def resized_rgb(path: str | os.PathLike, size: tuple[int, int] | int, *, square_crop: bool = False,
+                **kwargs) -> np.ndarray:
+  """`load_image`, optionally the centred square crop, then a bilinear resize; uint8.
+
+  Args:
+    size: (height, width) or a square side.
+    square_crop: crop the largest centred square first (keeps the aspect ratio).
+  """
   rgb = load_image(path, dtype=np.float32, **kwargs)
-  # Resize each channel in float ('F' mode) so 16-bit detail survives the resize.
-  channels = [np.asarray(Image.fromarray(rgb[..., c]).resize((w, h), Image.BILINEAR)) for c in range(3)]
-  return _cast(np.stack(channels, axis=-1), np.uint8)
+  if square_crop:
+    h, w = rgb.shape[:2]
+    s = min(h, w)
+    rgb = rgb[(h - s) // 2:(h - s) // 2 + s, (w - s) // 2:(w - s) // 2 + s]
+  return _cast(resize_rgb(rgb, size), np.uint8)

@@ -71,9 +71,11 @@ class ImageFolder(tfds.core.GeneratorBasedBuilder):
 
   def _generate_examples(self, items):
     from PIL import Image
+    from jaxvis.data.images import load_image
     for path, label in items:
-      with Image.open(path) as im:
-        rgb = im.convert("RGB")
+      # The shared loader's EXIF / 16-bit / alpha rules; a PIL image, since tfds
+      # needs TensorFlow to encode numpy arrays.
+      rgb = Image.fromarray(load_image(path))
       yield path, {"image": rgb, "label": label, "filename": os.path.basename(path)}
 
 

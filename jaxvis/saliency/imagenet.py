@@ -17,6 +17,8 @@ import os
 import xml.etree.ElementTree as ET
 
 import numpy as np
+
+from jaxvis.data.images import resized_rgb
 from PIL import Image
 
 
@@ -50,8 +52,7 @@ def parse_annotation(path: str) -> tuple[tuple[int, int], list[str], np.ndarray]
 
 
 def _load_image(path: str, size: int) -> np.ndarray:
-  with Image.open(path) as im:
-    return np.asarray(im.convert("RGB").resize((size, size), Image.BILINEAR), np.uint8)
+  return resized_rgb(path, size)
 
 
 def load_train(root: str, size: int = 224, per_class: int | None = None, classes: list[str] | None = None):

@@ -64,7 +64,7 @@ def test_load_images_crops_and_resizes(vso_root):
   assert 0 <= x.min() and x.max() <= 1 and x.std() > 0.1
   bad = vso_root / "broken.jpg"
   bad.write_bytes(b"not a jpeg")
-  with pytest.raises(ValueError, match="paths: cannot read image"):
+  with pytest.raises(ValueError, match="broken.jpg: is not an image"):
     data.load_images([str(bad)])
   with pytest.raises(FileNotFoundError, match="folder"):
     data.list_images(str(vso_root / "missing"))
