@@ -21,6 +21,8 @@ def resize(images: jax.Array, size: Sequence[int], method: str = "bilinear",
   """
   if images.ndim != 4:
     raise ValueError(f"images: expected rank 4 (N, H, W, C), got shape {images.shape}")
+  if len(size) != 2 or int(size[0]) < 1 or int(size[1]) < 1:
+    raise ValueError(f"size: expected (height, width) with both >= 1, got {tuple(size)}")
   n, _, _, c = images.shape
   return jax.image.resize(images, (n, int(size[0]), int(size[1]), c), method=method,
                           antialias=antialias)

@@ -77,3 +77,12 @@ def test_resize_shapes_and_constant():
   np.testing.assert_allclose(y, 0.25, atol=1e-6)
   with pytest.raises(ValueError, match="rank 4"):
     image.resize(x[0], (4, 4))
+
+
+def test_resize_refuses_empty_or_negative_size():
+  import pytest
+  from jaxvis.ops import image as image_ops
+  x = np.zeros((1, 4, 4, 3), np.float32)
+  for size in ((-2, 3), (0, 3), (3,)):
+    with pytest.raises(ValueError, match="size: expected"):
+      image_ops.resize(x, size)
