@@ -29,7 +29,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxvis.errors import InputError
-from jaxvis.music import vocab
+from jaxvis.music import seeding, vocab
 from jaxvis.music.tables import check_number
 from jaxvis.ops import cluster, color
 
@@ -158,27 +158,29 @@ def _as_unit_rgb(image) -> np.ndarray:
   return image
 
 
-def dominant_colors(pixels: jax.Array, weights: jax.Array, key: jax.Array, k: int = 3,
+def dominant_colors(pixels, weights, seed: int = 0, k: int = 3, starts: int = 4,
                     max_iters: int = 50) -> tuple[jax.Array, jax.Array]:
   """k-means (k = 3) on each region's pixel RGB values, all regions at once.
 
   Args:
     pixels: (P, 3) RGB in [0, 1] shared by the regions, or (R, P, 3).
     weights: (R, P) pixel weights (0 outside a region); each region needs >= k pixels.
-    key: PRNG key.
+    seed: integer seed of the host-drawn k-means++ starts (`seeding`): the colours do
+      not depend on JAX's PRNG settings.
     k: colours per region (the paper: 3).
+    starts: k-means starts per region; the lowest inertia wins, so seeds agree.
     max_iters: Lloyd iterations; a batch runs until its slowest region stops, and
       colour quantisation is settled long before scikit-learn's 300.
 
   Returns:
     centres (R, k, 3) RGB and their pixel shares (R, k) (summing to 1).
   """
-  pixels = jnp.asarray(pixels, jnp.float32)
-  weights = jnp.asarray(weights, jnp.float32)
+  weights = np.asarray(weights, np.float32)
+  pixels = np.asarray(pixels, np.float32)
   if pixels.ndim == 2:
-    pixels = jnp.broadcast_to(pixels, (weights.shape[0],) + pixels.shape)
-  res = cluster.kmeans(pixels, k, key=key, weights=weights, num_init=1, max_iters=max_iters)
-  sizes = cluster.cluster_sizes(res.labels, k, weights)
+    pixels = np.broadcast_to(pixels, (weights.shape[0],) + pixels.shape)
+  res = seeding.best_of_starts(pixels, weights, k, seed, starts, "euclidean", max_iters)
+  sizes = cluster.cluster_sizes(res.labels, k, jnp.asarray(weights))
   return res.centers, sizes / jnp.maximum(sizes.sum(-1, keepdims=True), 1e-12)
 
 

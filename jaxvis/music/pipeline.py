@@ -45,10 +45,14 @@ class MusicConfig:
     color_table: "xkcd" or "css".
     center: cluster centre used to pick songs: "mean" of the plotted points or
       unit "direction" of spherical k-means.
-    color_grid: regions are sampled on a color_grid x color_grid lattice for k-means.
+    color_grid: regions are sampled on a color_grid x color_grid lattice for k-means
+      (32: 1,024 samples, enough to rank 3 colours, and cheap enough for several starts).
+    color_starts: k-means starts per region (the lowest inertia wins; seeds agree).
+    cluster_starts: spherical k-means starts for the AV clusters.
     use_expression: run the expression step when faces and a model are available.
     use_color: run the dominant-colour step.
-    seed: PRNG seed of the k-means runs.
+    seed: integer seed of the k-means starts, drawn on the host with numpy, so the
+      answer does not depend on JAX's PRNG settings (library and CLI agree).
   """
   top_k: int = 5
   num_clusters: int = 4
@@ -56,7 +60,9 @@ class MusicConfig:
   color_clusters: int = 3
   color_table: str = "xkcd"
   center: str = "mean"
-  color_grid: int = 64
+  color_grid: int = 32
+  color_starts: int = 4
+  cluster_starts: int = 4
   use_expression: bool = True
   use_color: bool = True
   seed: int = 0
@@ -257,8 +263,8 @@ class MusicRecommender:
       return []
     kept = weights[keep]
     padded = np.concatenate([kept, np.repeat(kept[:1], bucket(len(kept), 4) - len(kept), 0)])
-    centres, shares = extract.dominant_colors(pixels, padded, jax.random.key(self.config.seed),
-                                              self.config.color_clusters)
+    centres, shares = extract.dominant_colors(pixels, padded, self.config.seed,
+                                              self.config.color_clusters, self.config.color_starts)
     names = extract.name_dominant_color(np.asarray(centres)[:len(kept)],
                                         np.asarray(shares)[:len(kept)], self.color_table)
     labels = [lab for (lab, _), k in zip(regions, keep) if k]
@@ -307,8 +313,8 @@ class MusicRecommender:
       empty.message = "every impression word got weight 0; nothing to plot"
       return empty
     k = min(cfg.num_clusters, len(np.unique(np.asarray(pts)[ok_np].round(6), axis=0)))
-    clusters = plane.cluster_points(pts, jnp.asarray(ok_np), jax.random.key(cfg.seed), k=k,
-                                    center=cfg.center)
+    clusters = plane.cluster_points(pts, jnp.asarray(ok_np), cfg.seed, k=k, center=cfg.center,
+                                    num_init=cfg.cluster_starts)
     song_idx, _ = plane.nearest_songs(clusters.centers, self.song_va)
     mass = np.asarray(clusters.mass)
     song_idx = np.asarray(song_idx)

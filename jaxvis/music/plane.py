@@ -4,7 +4,7 @@ Pure, jittable, batched functions (paper sections 4.2-4.4):
 
     pts, w, ok = impression_points(word_vecs, word_weights, word_valid, imp_vecs, imp_va,
                                    k=5, weighting="similarity")      # (.., W*5, 2)
-    clusters = cluster_points(pts, ok, key)                          # spherical k-means, k=4
+    clusters = cluster_points(pts, ok, seed=0)                        # spherical k-means, k=4
     q = choose_quadrant(quadrant_counts(pts, ok), reference_means)   # 1..4
     songs = nearest_songs(clusters.centers, song_va)                 # one per cluster
 
@@ -20,8 +20,8 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
+from jaxvis.music import seeding
 from jaxvis.music.wordvec import top_k_similar
-from jaxvis.ops import cluster
 
 WEIGHTINGS = ("area", "similarity")
 
@@ -98,6 +98,9 @@ def choose_quadrant(counts: jax.Array, reference_means: jax.Array) -> jax.Array:
 class Clusters(NamedTuple):
   """Spherical k-means clusters of the impression points.
 
+  Clusters are ordered counter-clockwise by direction from the positive valence
+  axis, empty clusters last.
+
   Attributes:
     centers: (..., k, 2) AV centre of each cluster: the weighted mean of its points
       (center="mean") or its unit direction (center="direction").
@@ -111,7 +114,7 @@ class Clusters(NamedTuple):
   mass: jax.Array
 
 
-def cluster_points(points: jax.Array, valid: jax.Array, key: jax.Array, k: int = 4,
+def cluster_points(points: jax.Array, valid: jax.Array, seed: int = 0, k: int = 4,
                    center: str = "mean", num_init: int = 4) -> Clusters:
   """Clusters AV points by angle with spherical k-means (Dhillon & Modha), k = 4.
 
@@ -122,15 +125,16 @@ def cluster_points(points: jax.Array, valid: jax.Array, key: jax.Array, k: int =
   Args:
     points: (..., P, 2) plotted impression points.
     valid: (..., P) bool.
-    key: PRNG key.
+    seed: integer seed of the host-drawn k-means++ starts (`seeding`), independent of
+      JAX's PRNG settings.
     k: clusters (the paper: 4).
     center: "mean" (centroid of the plotted points; default) or "direction".
-    num_init: k-means restarts.
+    num_init: k-means starts; the lowest inertia wins.
   """
   if center not in ("mean", "direction"):
     raise ValueError(f"center: expected 'mean' or 'direction', got {center!r}")
   nonzero = _nonzero(points, valid)
-  res = cluster.spherical_kmeans(points, k, key=key, weights=nonzero, num_init=num_init)
+  res = seeding.best_of_starts(points, nonzero, k, seed, num_init, "cosine", max_iters=100)
   return _finish_clusters(points, nonzero > 0, res.labels, res.centers, k, center)
 
 
@@ -145,7 +149,14 @@ def _finish_clusters(points, valid, labels, directions, k, center):
   mass = onehot.sum(-2)
   mean = jnp.einsum("...pk,...pd->...kd", onehot, points) / jnp.maximum(mass, 1.0)[..., None]
   centers = mean if center == "mean" else directions
-  return Clusters(centers, directions, labels, mass)
+  # Canonical order (counter-clockwise from valence +1, empty clusters last): k-means
+  # numbers its clusters arbitrarily, and the songs list follows this order.
+  angle = jnp.mod(jnp.arctan2(directions[..., 1], directions[..., 0]), 2 * jnp.pi)
+  order = jnp.argsort(jnp.where(mass > 0, angle, 10.0), axis=-1)
+  rank = jnp.argsort(order, axis=-1)
+  take = lambda x: jnp.take_along_axis(x, order[..., None], axis=-2)
+  return Clusters(take(centers), take(directions), jnp.take_along_axis(rank, labels, axis=-1),
+                  jnp.take_along_axis(mass, order, axis=-1))
 
 
 @jax.jit

@@ -63,8 +63,7 @@ def test_spherical_clusters_recover_four_directions_and_nearest_songs():
   valid[-1] = False
   # Padded to the pipeline's 32 words x 5 points with invalid (ignored) points.
   padded = np.concatenate([pts, rng.normal(size=(120, 2)).astype(np.float32)])
-  cl = plane.cluster_points(jnp.asarray(padded), jnp.asarray(np.pad(valid, (0, 120))),
-                            jax.random.key(0))
+  cl = plane.cluster_points(jnp.asarray(padded), jnp.asarray(np.pad(valid, (0, 120))), 0)
   labels = np.asarray(cl.labels)[:40]
   for g in range(4):
     assert len(set(labels[g * 10:(g + 1) * 10][valid[g * 10:(g + 1) * 10]])) == 1
