@@ -2,7 +2,7 @@
 
 Method B on 256x256 scikit-image photos with 2 object regions and a 10-word caption each.
 Steps, timed separately (device steps via `common.measure`, host steps with a clock):
-  expression  - the expression CNN on one 48x48 face per image (device)
+  expression  - the bundled FER2013 mini-Xception on one 64x64 face per image (device)
   colors      - k-means (k=3, 4 host-seeded starts) on every region's 32x32 sampled
                 pixels + CIEDE2000 naming (device; the starts are drawn on the host)
   caption     - colour/expression insertion + word-vector lookup (host + one gather)
@@ -21,7 +21,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import common
-from jaxvis.music import expression, extract, plane, synthetic
+from jaxvis.music import expression, extract, fer_model, plane, synthetic
 from jaxvis.music.lexicon import default_lexicon
 from jaxvis.music.pipeline import MusicConfig
 from jaxvis.music.wordvec import WordVectors
@@ -41,7 +41,7 @@ def make_inputs(batch: int, size: int = 256, seed: int = 0):
   masks[:, 0, 20:200, 30:150] = True
   masks[:, 1, 100:250, 120:250] = True
   rng = np.random.default_rng(seed)
-  faces = rng.uniform(0, 1, (batch, 48, 48, 1)).astype(np.float32)
+  faces = rng.uniform(0, 1, (batch, 64, 64, 1)).astype(np.float32)
   return images, masks, faces
 
 
@@ -57,8 +57,7 @@ def main() -> None:
   table_lab = jnp.asarray(table.lab)
   songs = synthetic.illustrative_songs(1802)        # DEAM's size
   song_va = jnp.asarray(songs.va)
-  model = expression.ExpressionCNN()
-  variables = model.init(jax.random.key(0), jnp.zeros((1, 48, 48, 1)))
+  model, variables, _ = fer_model.pretrained()
   cfg = MusicConfig()
   seed = 0
 

