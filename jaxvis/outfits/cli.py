@@ -58,9 +58,22 @@ def register(parser: argparse.ArgumentParser) -> None:
   p.set_defaults(func=run_evaluate)
 
   p = sub.add_parser("recommend", help="the best outfits of a closet")
-  p.add_argument("closet", help="folder of images + parts.json, or an item-id closet JSON")
+  p.add_argument("closet", help="folder of images (parts from file names, optional parts.json), "
+                                "or an item-id closet JSON")
   p.add_argument("--workdir", required=True, help="a trained grader")
   p.add_argument("--top", type=int, default=10)
+  p.add_argument("--with", dest="include", action="append", default=[], metavar="ITEM",
+                 help="every outfit wears this item (file name, with or without extension)")
+  p.add_argument("--without", dest="exclude", action="append", default=[], metavar="ITEM",
+                 help="no outfit wears this item")
+  p.add_argument("--keep-duplicates", action="store_true",
+                 help="keep near-duplicate photos (by default one of each group is kept)")
+  p.add_argument("--duplicate-ratio", type=float, default=0.1,
+                 help="near-duplicate: thumbnail (or feature) distance below this times the "
+                      "closet's median distance")
+  p.add_argument("--beam", type=int, default=64, help="attention grader: beam width")
+  p.add_argument("--exact", action="store_true",
+                 help="attention grader: score every outfit instead of beam search")
   p.add_argument("--json", action="store_true", help="print JSON")
   p.add_argument("--sheet", default=None, help="write a contact sheet PNG here")
   p.set_defaults(func=run_recommend)
@@ -117,15 +130,32 @@ def run_evaluate(args) -> int:
 
 def run_recommend(args) -> int:
   from jaxvis.outfits import closet as closet_lib
-  from jaxvis.outfits import recommend, sheet, training
-  try:
-    closet = closet_lib.load_closet(args.closet)
-    grader = training.load(args.workdir)
-    messages: list[str] = []
-    outfits = recommend.recommend_closet(grader, closet, args.top, messages)
-  except (ValueError, FileNotFoundError, KeyError) as e:
-    print(f"jaxvis outfits recommend: {e}", file=sys.stderr)
-    return 2
+  from jaxvis.outfits import duplicates, features, recommend, sheet, training
+  closet = closet_lib.load_closet(args.closet)
+  grader = training.load(args.workdir)
+  features.check_backbone(grader.cfg.weights, grader.cfg.allow_random_backbone)
+  messages: list[str] = []
+  if closet.unplaced:
+    messages.append(f"left out (no clothing term in the file name, not in parts.json): "
+                    f"{', '.join(closet.unplaced)}")
+  include = [closet.index_of(n, "--with") for n in args.include]
+  exclude = [closet.index_of(n, "--without") for n in args.exclude]
+  raw = closet_lib.closet_features(closet, grader.cfg.feature_config())
+  if not args.keep_duplicates:
+    groups = duplicates.near_duplicate_groups(duplicates.descriptors(closet.images, raw),
+                                              args.duplicate_ratio, closet.parts)
+    for g in groups:
+      messages.append(f"near-duplicate photos: {' = '.join(closet.names[i] for i in g)} "
+                      f"(keeping {closet.names[g[0]]})")
+    first = {i: g[0] for g in groups for i in g}
+    keep = duplicates.keep_one_per_group(len(closet.names), groups)
+    new_index = {old: new for new, old in enumerate(keep)}
+    include = sorted({new_index[first.get(i, i)] for i in include})
+    exclude = sorted({new_index[first.get(i, i)] for i in exclude})
+    closet, raw = closet_lib.subset(closet, keep), raw[keep]
+  outfits = recommend.recommend_closet(grader, closet, args.top, messages, include=include,
+                                       exclude=exclude, beam=args.beam, exact=args.exact,
+                                       feats=raw)
   for m in messages:
     print(m, file=sys.stderr)
   if args.sheet:

@@ -204,5 +204,6 @@ class FeatureCache:
     row = {i: n for n, i in enumerate(self.ids)}
     missing = [i for i in item_ids if i not in row]
     if missing:
-      raise KeyError(f"item_ids: {len(missing)} items have no cached feature, e.g. {missing[:3]}")
+      raise InputError("item_ids", f"{len(missing)} items have no cached feature, e.g. "
+                                   f"{missing[:3]}")
     return self.table, row

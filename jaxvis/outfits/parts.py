@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 from typing import Mapping
 
+from jaxvis.errors import InputError
+
 PARTS = ("outer", "upper", "lower", "full", "feet", "accessory")
 PART_INDEX = {p: i for i, p in enumerate(PARTS)}
 
@@ -203,5 +205,5 @@ def part_of_semantic_category(category: str,
 def check_part(part: str, what: str = "part") -> str:
   """Returns `part` if it is one of PARTS, else raises a ValueError naming `what`."""
   if part not in PART_INDEX:
-    raise ValueError(f"{what}: unknown part label {part!r}; expected one of {list(PARTS)}")
+    raise InputError(what, f"unknown part label {part!r}; expected one of {list(PARTS)}")
   return part

@@ -27,6 +27,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxvis.errors import InputError
 from jaxvis.outfits import models
 from jaxvis.outfits import parts as parts_lib
 
@@ -43,53 +44,115 @@ class Outfit:
   score: float                  # P(good outfit)
 
 
-def items_by_part(part_labels: Sequence[str]) -> dict[str, np.ndarray]:
-  """Closet indices of each part (every part present, possibly empty)."""
+def items_by_part(part_labels: Sequence[str], exclude: Sequence[int] = ()
+                  ) -> dict[str, np.ndarray]:
+  """Closet indices of each part (every part present, possibly empty), `exclude` left out."""
   out = {p: [] for p in parts_lib.PARTS}
+  skip = set(int(i) for i in exclude)
   for n, p in enumerate(part_labels):
-    out[parts_lib.check_part(p, f"parts[{n}]")].append(n)
+    part = parts_lib.check_part(p, f"parts[{n}]")
+    if n not in skip:
+      out[part].append(n)
   return {p: np.asarray(v, np.int64) for p, v in out.items()}
 
 
-def accessory_sets(num_accessories: int, max_accessories: int = parts_lib.MAX_ACCESSORIES
-                   ) -> np.ndarray:
-  """All sets of 0..max distinct accessories as (num_sets, 3) positions, -1 = none."""
+@dataclasses.dataclass(frozen=True)
+class ClosetParts:
+  """A closet's items by part after "with" / "without" constraints.
+
+  `by_part` holds the candidates per part (an included body item is its part's only
+  candidate); `required_accessories` are positions in `by_part["accessory"]` every
+  outfit must wear; `required_parts` are the body parts an outfit must have.
+  """
+  by_part: dict[str, np.ndarray]
+  required_accessories: tuple[int, ...] = ()
+  required_parts: tuple[str, ...] = ()
+
+
+def closet_parts(part_labels: Sequence[str], include: Sequence[int] = (),
+                 exclude: Sequence[int] = ()) -> ClosetParts:
+  """Applies "complete my outfit around these items" (`include`) and "not these" (`exclude`)."""
+  include = [int(i) for i in include]
+  for i in list(include) + [int(i) for i in exclude]:
+    if not 0 <= i < len(part_labels):
+      raise InputError("include/exclude", f"item index {i} is outside the closet "
+                                          f"(0..{len(part_labels) - 1})")
+  if set(include) & set(int(i) for i in exclude):
+    raise InputError("include/exclude", "an item cannot be both included and excluded")
+  by_part = items_by_part(part_labels, exclude)
+  required_parts = []
+  for i in include:
+    part = part_labels[i]
+    if part != "accessory":
+      if part in required_parts:
+        raise InputError("include", f"two included {part} items cannot share one outfit")
+      required_parts.append(part)
+      by_part[part] = np.asarray([i], np.int64)
+  acc = list(by_part["accessory"])
+  required_acc = tuple(acc.index(i) for i in include if part_labels[i] == "accessory")
+  if len(required_acc) > parts_lib.MAX_ACCESSORIES:
+    raise InputError("include", f"at most {parts_lib.MAX_ACCESSORIES} accessories per outfit")
+  return ClosetParts(by_part, required_acc, tuple(required_parts))
+
+
+def accessory_sets(num_accessories: int, max_accessories: int = parts_lib.MAX_ACCESSORIES,
+                   required: Sequence[int] = ()) -> np.ndarray:
+  """All sets of 0..max distinct accessories (each holding every `required` position) as
+  (num_sets, 3) positions, -1 = none."""
   rows = []
+  need = set(required)
   for k in range(max_accessories + 1):
     for combo in itertools.combinations(range(num_accessories), k):
-      rows.append(list(combo) + [-1] * (parts_lib.MAX_ACCESSORIES - k))
+      if need <= set(combo):
+        rows.append(list(combo) + [-1] * (parts_lib.MAX_ACCESSORIES - k))
   return np.asarray(rows, np.int32).reshape(-1, parts_lib.MAX_ACCESSORIES)
 
 
-def fillable(by_part: dict[str, np.ndarray]) -> list[tuple[int, str]]:
+def _as_closet_parts(cp) -> ClosetParts:
+  return cp if isinstance(cp, ClosetParts) else ClosetParts(cp)
+
+
+def closet_sets(cp: ClosetParts) -> np.ndarray:
+  return accessory_sets(len(cp.by_part["accessory"]), required=cp.required_accessories)
+
+
+def fillable(cp) -> list[tuple[int, str]]:
   """(configuration, message) for each configuration the closet cannot fill."""
+  cp = _as_closet_parts(cp)
   out = []
   for c, config in enumerate(CONFIGURATIONS):
-    missing = [p for p in config if len(by_part[p]) == 0]
+    missing = [p for p in config if len(cp.by_part[p]) == 0]
+    unplaced = [p for p in cp.required_parts if p not in config]
     if missing:
       out.append((c, f"configuration {'+'.join(config)} skipped: the closet has no "
                      f"{' and no '.join(missing)} item"))
+    elif unplaced:
+      out.append((c, f"configuration {'+'.join(config)} skipped: it has no place for the "
+                     f"included {' and '.join(unplaced)} item"))
   return out
 
 
-def count_outfits(by_part: dict[str, np.ndarray]) -> int:
-  sets = len(accessory_sets(len(by_part["accessory"])))
-  skipped = {c for c, _ in fillable(by_part)}
-  return sum(int(np.prod([len(by_part[p]) for p in config])) * sets
+def count_outfits(cp) -> int:
+  cp = _as_closet_parts(cp)
+  sets = len(closet_sets(cp))
+  skipped = {c for c, _ in fillable(cp)}
+  return sum(int(np.prod([len(cp.by_part[p]) for p in config])) * sets
              for c, config in enumerate(CONFIGURATIONS) if c not in skipped)
 
 
-def enumerate_outfits(by_part: dict[str, np.ndarray], configuration: int) -> np.ndarray:
+def enumerate_outfits(cp, configuration: int) -> np.ndarray:
   """Every outfit of one configuration as (N, 8) closet indices per slot (-1 empty).
 
   Row order is the decomposed scorer's: body combinations (mixed radix over
   the configuration's parts in slot order) major, accessory sets minor.
   """
+  cp = _as_closet_parts(cp)
+  by_part = cp.by_part
   config = CONFIGURATIONS[configuration]
   body_lists = [by_part[p] if p in config else np.array([-1]) for p in BODY_SLOTS]
   bodies = np.array(list(itertools.product(*body_lists)), np.int64).reshape(-1, 5)
   acc = by_part["accessory"]
-  sets = accessory_sets(len(acc))
+  sets = closet_sets(cp)
   acc_items = np.where(sets >= 0, acc[np.maximum(sets, 0)] if len(acc) else -1, -1)
   out = np.concatenate([np.repeat(bodies, len(sets), 0), np.tile(acc_items, (len(bodies), 1))], 1)
   return out
@@ -171,6 +234,33 @@ def _project(p, stats, feats, mean_feature, index, eps):
   return SlotProjections(tables, bias, w2[:, 1] - w2[:, 0], b2[1] - b2[0])
 
 
+def project_deepsets(model, variables, feats: jax.Array, part_labels: Sequence[str],
+                     by_part: dict[str, np.ndarray]) -> SlotProjections:
+  """The same tables for a sum-pooling DeepSets grader, which decomposes alike.
+
+  Its score is `out(relu(rho(sum_i phi_i)))` with `phi_i` a function of item i alone and
+  `rho` linear before its ReLU, so `rho(sum_i phi_i) = sum_i W_rho phi_i + b_rho`: each
+  item's `W_rho phi_i` is computed once, an absent item adds nothing (the zero row).
+  """
+  if not isinstance(model, models.DeepSetsGrader) or model.pool != "sum":
+    raise InputError("model", "decomposed scoring needs a slot grader or a sum-pooling "
+                              "DeepSets grader")
+  n = len(part_labels)
+  part_ids = jnp.asarray([parts_lib.PART_INDEX[p] for p in part_labels], jnp.int32)[None]
+  _, inter = model.apply(variables, jnp.asarray(feats, jnp.float32)[None], part_ids,
+                         jnp.ones((1, n), bool), capture_intermediates=lambda m, _: m.name == "phi")
+  phi = jax.nn.relu(inter["intermediates"]["phi"]["__call__"][0][0])            # (N, H)
+  p = variables["params"]
+  y = jnp.dot(phi, p["rho"]["kernel"], precision=jax.lax.Precision.HIGHEST)     # (N, H)
+  rows = _bucket(max(len(v) for v in by_part.values()) + 1)
+  index = np.full((parts_lib.NUM_SLOTS, rows), n, np.int32)                    # n: the zero row
+  for slot, part in enumerate(parts_lib.SLOTS):
+    index[slot, :len(by_part[part])] = by_part[part]
+  tables = jnp.concatenate([y, jnp.zeros((1, y.shape[1]), y.dtype)], 0)[jnp.asarray(index)]
+  w2, b2 = p["out"]["kernel"], p["out"]["bias"]
+  return SlotProjections(tables, p["rho"]["bias"], w2[:, 1] - w2[:, 0], b2[1] - b2[0])
+
+
 def _tile_scores(proj: SlotProjections, radix, offset, body_ids, sets, per_body: bool):
   """Logit margins (Tb, Ta) of body combinations x accessory sets."""
   rem = body_ids
@@ -243,11 +333,12 @@ def _sharded_top_k(mesh, k: int, tb: int, ta: int, per_body: bool):
 
 def decomposed_top_k(variables, feats, mean_feature, part_labels: Sequence[str], k: int = 10,
                      tile: tuple[int, int] = (64, 256), messages: list[str] | None = None,
-                     per_body: bool | None = None, mesh=None) -> list[Outfit]:
-  """The exact top-k outfits of a closet under a slot grader (decomposed scoring).
+                     per_body: bool | None = None, mesh=None, model=None,
+                     include: Sequence[int] = (), exclude: Sequence[int] = ()) -> list[Outfit]:
+  """The exact top-k outfits of a closet under a slot or sum-DeepSets grader (decomposed).
 
   Args:
-    variables: the SlotGrader's variables ({"params", "batch_stats"}).
+    variables: the grader's variables.
     feats: (N, D) closet item features in the grader's feature space.
     mean_feature: (D,) the empty-slot feature.
     part_labels: the part of each closet item.
@@ -258,6 +349,10 @@ def decomposed_top_k(variables, feats, mean_feature, part_labels: Sequence[str],
       (GPU/TPU); None picks by the default backend.
     mesh: a mesh with a `data` axis (e.g. `jaxvis.train.make_mesh()`): body combinations are
       split over its devices. None: one device.
+    model: None or a SlotGrader: the slot decomposition; a DeepSetsGrader (sum pooling):
+      `project_deepsets`.
+    include: closet indices every outfit must wear ("complete my outfit around these").
+    exclude: closet indices no outfit may wear.
 
   Returns:
     Outfits sorted by score, best first.
@@ -268,18 +363,22 @@ def decomposed_top_k(variables, feats, mean_feature, part_labels: Sequence[str],
                      f"got {feats.shape}")
   if k < 1:
     raise ValueError(f"k: expected >= 1, got {k}")
-  by_part = items_by_part(part_labels)
-  proj = project(variables, feats, jnp.asarray(mean_feature, jnp.float32), by_part)
+  cp = closet_parts(part_labels, include, exclude)
+  by_part = cp.by_part
+  if model is None or isinstance(model, models.SlotGrader):
+    proj = project(variables, feats, jnp.asarray(mean_feature, jnp.float32), by_part)
+  else:
+    proj = project_deepsets(model, variables, feats, part_labels, by_part)
   acc = by_part["accessory"]
-  sets = accessory_sets(len(acc))
+  sets = closet_sets(cp)
   n_sets = len(sets)
   tb, ta = tile
   if per_body is None:
     per_body = jax.default_backend() == "cpu"
-  padded = np.full((_bucket(-(-n_sets // ta)) * ta, 3), -1, np.int32)
+  padded = np.full((_bucket(-(-max(n_sets, 1) // ta)) * ta, 3), -1, np.int32)
   padded[:n_sets] = sets
   padded = np.where(padded >= 0, padded, len(acc)).astype(np.int32)   # -1 -> the empty row
-  skipped = dict(fillable(by_part))
+  skipped = dict(fillable(cp))
   if messages is not None:
     messages.extend(skipped.values())
   found: list[Outfit] = []
@@ -323,18 +422,21 @@ def _decode(by_part, config, radix, body_id: int, acc_set) -> tuple[int, ...]:
 
 
 def naive_top_k(model, variables, feats, mean_feature, part_labels: Sequence[str], k: int = 10,
-                batch_size: int = 256, messages: list[str] | None = None) -> list[Outfit]:
+                batch_size: int = 256, messages: list[str] | None = None,
+                include: Sequence[int] = (), exclude: Sequence[int] = ()) -> list[Outfit]:
   """The same top-k by running the full grader on every outfit (any grader; small closets)."""
-  by_part = items_by_part(part_labels)
+  cp = closet_parts(part_labels, include, exclude)
   score = make_naive_scorer(model, batch_size)
-  skipped = dict(fillable(by_part))
+  skipped = dict(fillable(cp))
   if messages is not None:
     messages.extend(skipped.values())
   found: list[Outfit] = []
   for c in range(len(CONFIGURATIONS)):
     if c in skipped:
       continue
-    slots = enumerate_outfits(by_part, c)
+    slots = enumerate_outfits(cp, c)
+    if not len(slots):
+      continue
     s = score(variables, jnp.asarray(feats, jnp.float32), jnp.asarray(mean_feature, jnp.float32),
               slots)
     for r in np.argsort(-s, kind="stable")[:k]:
@@ -344,18 +446,30 @@ def naive_top_k(model, variables, feats, mean_feature, part_labels: Sequence[str
 
 
 def recommend_closet(grader, closet, k: int = 10, messages: list[str] | None = None,
-                     tile: tuple[int, int] = (64, 256)) -> list[Outfit]:
+                     tile: tuple[int, int] = (64, 256), include: Sequence[int] = (),
+                     exclude: Sequence[int] = (), beam: int = 64, exact: bool = False,
+                     feats: np.ndarray | None = None) -> list[Outfit]:
   """Top-k outfits of a `closet.Closet` under a `training.TrainedGrader`.
 
-  The slot grader is scored decomposed; set graders run in full on every outfit.
+  The slot grader and sum-pooling DeepSets are scored exactly by decomposition; the
+  attention grader by beam search (`beam.beam_top_k`), or by brute force with `exact`.
+  `feats`: the closet's raw backbone features when already extracted.
   """
+  from jaxvis.outfits import beam as beam_lib
   from jaxvis.outfits import closet as closet_lib
-  raw = closet_lib.closet_features(closet, grader.cfg.feature_config())
+  raw = feats if feats is not None else closet_lib.closet_features(closet,
+                                                                   grader.cfg.feature_config())
   feats = grader.to_grader_space(raw)
-  if grader.cfg.model == "slot":
+  args = dict(messages=messages, include=include, exclude=exclude)
+  decomposable = grader.cfg.model == "slot" or (
+      isinstance(grader.model, models.DeepSetsGrader) and grader.model.pool == "sum")
+  if decomposable:
     from jaxvis import train
     mesh = train.make_mesh() if jax.device_count() > 1 else None
     return decomposed_top_k(grader.variables, feats, grader.mean_feature, closet.parts, k, tile,
-                            messages, mesh=mesh)
-  return naive_top_k(grader.model, grader.variables, feats, grader.mean_feature, closet.parts, k,
-                     messages=messages)
+                            mesh=mesh, model=grader.model, **args)
+  if exact:
+    return naive_top_k(grader.model, grader.variables, feats, grader.mean_feature, closet.parts,
+                       k, **args)
+  return beam_lib.beam_top_k(grader.model, grader.variables, feats, grader.mean_feature,
+                             closet.parts, k, beam=beam, **args)

@@ -56,15 +56,22 @@ def _texture(name: str) -> np.ndarray:
 
 def render_styled(part: str, kind: str, texture: np.ndarray, tint, size: int,
                   rng: np.random.Generator) -> Image.Image:
-  """The part's silhouette filled with a random crop of `texture`, tinted by `tint`."""
+  """The part's silhouette filled with a random crop of `texture`, coloured by `tint`.
+
+  The fabric colour is 35% tint over a light gray: the hue is fully random, yet the
+  texture stays the strongest signal a (random-init) backbone sees; the full-strength
+  tint of the first version left the style barely decodable from ResNetTiny features
+  (logistic regression on held-out items: 0.5 vs 0.8 with this mix, chance 0.25).
+  """
   mask = np.asarray(synthetic.render_item(part, kind, (0, 0, 0), False, size)).min(-1) < 128
   scale = rng.uniform(2.5, 4.0) * 64.0 / size   # texture px per image px, as seen at 64 px
   side = int(np.ceil(size * scale))
   y = int(rng.integers(0, texture.shape[0] - side + 1)) if texture.shape[0] > side else 0
   x = int(rng.integers(0, texture.shape[1] - side + 1)) if texture.shape[1] > side else 0
   crop = Image.fromarray(texture[y:y + side, x:x + side]).resize((size, size), Image.BILINEAR)
-  shade = 0.3 + 0.7 * np.asarray(crop, np.float32)[..., None]
-  fabric = np.clip(shade * np.asarray(tint, np.float32)[None, None, :], 0, 255)
+  shade = 0.05 + 0.95 * np.asarray(crop, np.float32)[..., None]
+  colour = 0.65 * np.full(3, 210.0, np.float32) + 0.35 * np.asarray(tint, np.float32)
+  fabric = np.clip(shade * colour[None, None, :], 0, 255)
   out = np.full((size, size, 3), 255.0, np.float32)
   out[mask] = fabric[mask]
   return Image.fromarray(out.astype(np.uint8))

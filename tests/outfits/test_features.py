@@ -41,7 +41,7 @@ def test_cache_extracts_once_and_the_mean_image_feature_is_of_the_given_images(t
   np.testing.assert_allclose(reopened.table[5], direct[5], rtol=1e-4, atol=1e-4)
   table, row = reopened.lookup(["item3"])
   np.testing.assert_allclose(table[row["item3"]], direct[3], rtol=1e-4, atol=1e-4)
-  with pytest.raises(KeyError, match="no cached feature"):
+  with pytest.raises(ValueError, match="no cached feature"):
     reopened.lookup(["nope"])
   with pytest.raises(ValueError, match="use another cache folder"):
     features.FeatureCache(str(tmp_path / "cache"), dataclasses.replace(CFG, seed=1))

@@ -124,3 +124,63 @@ def test_sharded_enumeration_over_devices_equals_one_device():
   assert res["devices"] == 4
   assert [r[0] for r in res["four"]] == [r[0] for r in res["one"]]
   np.testing.assert_allclose([r[1] for r in res["four"]], [r[1] for r in res["one"]], rtol=1e-6)
+
+
+def _set_grader(kind, d=6, h=12, seed=0):
+  model = models.make_grader(kind, h, 0.0)
+  v = jax.jit(model.init)(jax.random.key(seed), jnp.zeros((1, 8, d)),
+                          jnp.zeros((1, 8), jnp.int32), jnp.ones((1, 8), bool))
+  rng = np.random.default_rng(seed)
+  return model, jax.tree.map(lambda x: x + 0.3 * rng.normal(size=x.shape).astype(np.float32), v)
+
+
+_LABELS = ["outer"] * 2 + ["upper"] * 3 + ["lower"] * 2 + ["full"] * 2 + ["feet"] * 2 + \
+          ["accessory"] * 4
+
+
+def test_deepsets_decomposes_exactly():
+  model, v = _set_grader("deepsets")
+  feats = np.random.default_rng(5).normal(size=(len(_LABELS), 6)).astype(np.float32)
+  mean = np.zeros(6, np.float32)
+  fast = recommend.decomposed_top_k(v, feats, mean, _LABELS, k=25, tile=TILE, model=model)
+  slow = recommend.naive_top_k(model, v, feats, mean, _LABELS, k=25)
+  assert [o.items for o in fast] == [o.items for o in slow]
+  np.testing.assert_allclose([o.score for o in fast], [o.score for o in slow], rtol=1e-5)
+
+
+def test_include_and_exclude_constraints():
+  model, v = _grader()
+  feats = np.random.default_rng(6).normal(size=(len(_LABELS), 6)).astype(np.float32)
+  mean = np.zeros(6, np.float32)
+  upper, acc, excluded = 3, 12, 13        # an upper, an accessory; another accessory out
+  messages = []
+  out = recommend.decomposed_top_k(v, feats, mean, _LABELS, k=500, tile=TILE, messages=messages,
+                                   include=[upper, acc], exclude=[excluded])
+  # full+feet has no place for the included upper; 2*2*2 + 2*2 bodies x 4 sets holding acc
+  assert any("no place for the included upper" in m for m in messages)
+  assert len(out) == (2 * 2 * 2 + 2 * 2) * 4
+  assert all(upper in o.items and acc in o.items and excluded not in o.items for o in out)
+  slow = recommend.naive_top_k(model, v, feats, mean, _LABELS, k=500, include=[upper, acc],
+                               exclude=[excluded])
+  assert [o.items for o in out] == [o.items for o in slow]
+  with pytest.raises(ValueError, match="two included upper items"):
+    recommend.closet_parts(_LABELS, include=[2, 3])
+  with pytest.raises(ValueError, match="both included and excluded"):
+    recommend.closet_parts(_LABELS, include=[2], exclude=[2])
+
+
+def test_beam_search_finds_the_exact_top_k_with_a_wide_beam_and_reports_the_gap():
+  from jaxvis.outfits import beam
+  model, v = _set_grader("attention", h=8)
+  feats = np.random.default_rng(7).normal(size=(len(_LABELS), 6)).astype(np.float32)
+  mean = np.zeros(6, np.float32)
+  exact = recommend.naive_top_k(model, v, feats, mean, _LABELS, k=10)
+  wide = beam.beam_top_k(model, v, feats, mean, _LABELS, k=10, beam=10_000)
+  np.testing.assert_allclose([o.score for o in wide], [o.score for o in exact], rtol=1e-5)
+  assert beam.beam_gap(exact, wide) == pytest.approx({"top1_gap": 0, "mean_gap": 0, "recall": 1},
+                                                     abs=1e-6)
+  narrow = beam.beam_top_k(model, v, feats, mean, _LABELS, k=10, beam=2)
+  gap = beam.beam_gap(exact, narrow)
+  assert gap["top1_gap"] >= -1e-6 and gap["mean_gap"] >= -1e-6 and 0 <= gap["recall"] <= 1
+  with_acc = beam.beam_top_k(model, v, feats, mean, _LABELS, k=10, beam=4, include=[12])
+  assert all(12 in o.items for o in with_acc)

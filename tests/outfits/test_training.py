@@ -182,3 +182,38 @@ def test_crawled_sets_train_a_set_grader_on_an_algorithm_1_split(dataset, tmp_pa
   closet = closet_lib.Closet(names, [data.items[i].part for i in names], [""] * 3, cache)
   top = recommend.recommend_closet(grader, closet, k=3)
   assert len(top) == 1 and top[0].items == (0, 1, 2) and 0 < top[0].score < 1
+
+
+def test_closet_folder_by_file_names_with_duplicates_and_constraints(trained, dataset, tmp_path,
+                                                                     capsys):
+  from PIL import Image
+  workdir, _ = trained
+  data = polyvore.read_polyvore_outfits(dataset, "disjoint")
+  folder = tmp_path / "closet"
+  folder.mkdir()
+  picks = {"red_tshirt.jpg": "teupp0000", "blue-top.jpg": "teupp2000", "jeans.jpg": "telow0000",
+           "grey trousers.jpg": "telow2001", "boots.jpg": "tefee0000", "sneakers.jpg": "tefee2000",
+           "bag.jpg": "teacc0000", "necklace.jpg": "teacc2001"}
+  for name, item in picks.items():
+    Image.open(data.items[item].image).save(folder / name)
+  # the same necklace photographed twice: re-saved as PNG at another size
+  Image.open(data.items["teacc2001"].image).resize((72, 72)).save(folder / "necklace_2.png")
+  Image.new("RGB", (64, 64), (250, 250, 250)).save(folder / "receipt.jpg")
+  code = cli.main(["outfits", "recommend", str(folder), "--workdir", workdir, "--top", "50",
+                   "--json", "--with", "jeans", "--without", "boots.jpg"])
+  assert code == 0
+  captured = capsys.readouterr()
+  assert "near-duplicate photos: necklace.jpg = necklace_2.png (keeping necklace.jpg)" in \
+      captured.err
+  assert captured.err.count("near-duplicate") == 1
+  assert "left out (no clothing term in the file name, not in parts.json): receipt.jpg" in \
+      captured.err
+  rows = json.loads(captured.out)
+  # upper x jeans x sneakers x {0, bag, necklace, both}: 2 * 1 * 1 * 4
+  assert len(rows) == 8
+  for row in rows:
+    names = [i["name"] for i in row["items"]]
+    assert "jeans.jpg" in names and "boots.jpg" not in names and "necklace_2.png" not in names
+  assert cli.main(["outfits", "recommend", str(folder), "--workdir", workdir,
+                   "--with", "scarf"]) == 2
+  assert "error: --with: no closet item named 'scarf'" in capsys.readouterr().err
