@@ -29,6 +29,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxvis.errors import InputError
 from jaxvis.faces import nets, pyramid, resample
 from jaxvis.ops import boxes as box_ops
 
@@ -41,16 +42,23 @@ class Detections(NamedTuple):
     landmarks: (B, F, 5, 2) (x, y) of left eye, right eye, nose, left and right
       mouth corners (not clipped).
     valid: (B, F) bool.
+    overflow: (B,) bool: a candidate cap of this image was full, so faces the
+      uncapped cascade keeps may be missing (`detect` re-runs such images with
+      larger caps; True only where even `max_faces_limit` did not suffice).
   """
   boxes: jax.Array
   scores: jax.Array
   landmarks: jax.Array
   valid: jax.Array
+  overflow: jax.Array
 
 
 @dataclasses.dataclass(frozen=True)
 class CascadeConfig:
   """Static settings of the cascade (changing one recompiles).
+
+  Every cap is per image, so an image's result never depends on its batch-mates.
+  A cap that is reached sets `Detections.overflow` for that image (never silent).
 
   Attributes:
     min_face_size: smallest face side in pixels; the pyramid starts at 12 / it.
@@ -60,13 +68,17 @@ class CascadeConfig:
     nms_rnet: IoU threshold after R-Net.
     nms_onet: threshold of the final "min"-overlap NMS after O-Net.
     nms_method: "fast" (the `mtcnn` package) or "greedy" (the authors' code).
-    max_pnet: P-Net candidates per image (all levels, best scores first)
-      entering the two NMS rounds.
-    max_rnet: candidates per image entering R-Net (and the R-Net pool's minimum size).
-    max_onet: candidates per image entering O-Net (and the O-Net pool's minimum size).
-    rnet_pool_per_image: R-Net crops per image of the batch, on average.
-    onet_pool_per_image: O-Net crops per image of the batch, on average.
-    max_faces: output slots per image.
+    max_pnet: P-Net cells per image above the threshold entering the two NMS
+      rounds (0: sized from the canvas, `auto_caps`).
+    max_rnet: P-Net survivors per image entering R-Net (0: from the canvas).
+    max_onet: R-Net survivors per image entering O-Net.
+    max_faces: output slots per image (O-Net survivors).
+    rnet_pool_per_image: R-Net crops evaluated per image of the batch, on
+      average (0: from the canvas). The valid candidates of the whole batch are
+      packed into one pool of max(max_rnet, this * B) crops for the network
+      only: NMS and ranking stay per image. An image whose candidates do not
+      fit is flagged as overflowing (and re-run by `detect`).
+    onet_pool_per_image: the same for O-Net (pool max(max_onet, this * B)).
     use_lnet: refine landmarks with L-Net (needs params["lnet"]).
     num_landmarks: O-Net's points (5 face landmarks; 4 corners for QR codes).
     pnet_chunk: images per P-Net pass (0: the whole batch at once). P-Net's pyramid
@@ -82,12 +94,12 @@ class CascadeConfig:
   nms_rnet: float = 0.7
   nms_onet: float = 0.7
   nms_method: str = "fast"
-  max_pnet: int = 1024
-  max_rnet: int = 128
+  max_pnet: int = 0
+  max_rnet: int = 0
   max_onet: int = 16
-  rnet_pool_per_image: int = 64
-  onet_pool_per_image: int = 4
   max_faces: int = 16
+  rnet_pool_per_image: int = 0
+  onet_pool_per_image: int = 8
   use_lnet: bool = False
   num_landmarks: int = 5
   pnet_chunk: int = 16
@@ -95,19 +107,49 @@ class CascadeConfig:
 
   def __post_init__(self):
     if not self.min_face_size > 0:
-      raise ValueError(f"min_face_size: expected > 0, got {self.min_face_size}")
+      raise InputError("min_face_size", f"expected > 0, got {self.min_face_size}")
     if not 0 < self.scale_factor < 1:
-      raise ValueError(f"scale_factor: expected in (0, 1), got {self.scale_factor}")
+      raise InputError("scale_factor", f"expected in (0, 1), got {self.scale_factor}")
     if self.nms_method not in ("fast", "greedy"):
-      raise ValueError(f"nms_method: expected 'fast' or 'greedy', got {self.nms_method!r}")
+      raise InputError("nms_method", f"expected 'fast' or 'greedy', got {self.nms_method!r}")
     if self.use_lnet and self.num_landmarks != 5:
-      raise ValueError(f"use_lnet: L-Net refines the 5 face landmarks, got num_landmarks={self.num_landmarks}")
-    for f in ("max_pnet", "max_rnet", "max_onet", "max_faces", "rnet_pool_per_image",
-              "onet_pool_per_image", "num_landmarks"):
+      raise InputError("use_lnet", f"L-Net refines the 5 face landmarks, got num_landmarks={self.num_landmarks}")
+    for f in ("max_onet", "max_faces", "onet_pool_per_image", "num_landmarks"):
       if int(getattr(self, f)) < 1:
-        raise ValueError(f"{f}: expected >= 1, got {getattr(self, f)}")
+        raise InputError(f, f"expected >= 1, got {getattr(self, f)}")
+    for f in ("max_pnet", "max_rnet", "rnet_pool_per_image"):
+      if int(getattr(self, f)) < 0:
+        raise InputError(f, f"expected >= 1 (or 0: sized from the canvas), got {getattr(self, f)}")
     if int(self.pnet_chunk) < 0:
-      raise ValueError(f"pnet_chunk: expected >= 0 (0 = whole batch), got {self.pnet_chunk}")
+      raise InputError("pnet_chunk", f"expected >= 0 (0 = whole batch), got {self.pnet_chunk}")
+
+  def resolved(self, height: int, width: int) -> "CascadeConfig":
+    """The config with every 0 ("auto") cap replaced by `auto_caps` of the canvas."""
+    auto = auto_caps(height, width)
+    return dataclasses.replace(self, **{k: v for k, v in auto.items() if getattr(self, k) == 0})
+
+  def grown(self, factor: int = 4) -> "CascadeConfig":
+    """Every cap (and pool) multiplied by `factor`: the re-run of an overflowing image."""
+    return dataclasses.replace(self, **{k: int(getattr(self, k)) * factor for k in _CAPS})
+
+
+_CAPS = ("max_pnet", "max_rnet", "max_onet", "max_faces", "rnet_pool_per_image", "onet_pool_per_image")
+
+
+def _pow2_at_least(n: float) -> int:
+  return 1 << max(0, math.ceil(math.log2(max(n, 1))))
+
+
+def auto_caps(height: int, width: int) -> dict:
+  """P-Net caps from the canvas area, so typical photos never fill them.
+
+  Measured with the `mtcnn` package on real-photo frames: 100-220 P-Net cells
+  above 0.6 at 640x480 (30-90 after NMS), up to ~1130 at 1920x1080 (~480 after
+  NMS). One cell per 1024 pixels (rounded up to a power of two) leaves 2x
+  headroom; crowds beyond that are caught by the overflow flag and re-run.
+  """
+  cells = min(8192, max(256, _pow2_at_least(height * width / 1024)))
+  return {"max_pnet": cells, "max_rnet": max(64, cells // 4), "rnet_pool_per_image": max(32, cells // 8)}
 
 
 def normalize(images: jax.Array) -> jax.Array:
@@ -124,18 +166,24 @@ def _take_top(tree, scores, valid, k):
 
 
 def pnet_stage(pnet_params, norm, sizes, cfg: CascadeConfig, thr):
-  """P-Net over the pyramid mosaic -> (B, max_rnet) square boxes, scores, validity."""
+  """P-Net over the pyramid mosaic -> (B, max_rnet) square boxes, scores, validity, overflow (B,).
+
+  Truncating to the best cells is exact for the cells kept (an NMS decision
+  only looks at better boxes), so the stage overflows only when more cells
+  pass the threshold than `max_pnet`, or more survive NMS than `max_rnet`.
+  """
+  cfg = cfg.resolved(*norm.shape[1:3])
   hc, wc = norm.shape[1:3]
   plan = pyramid.plan(hc, wc, cfg.min_face_size, cfg.scale_factor)
   if not plan.levels:
-    raise ValueError(f"images: canvas {hc}x{wc} is too small for min_face_size="
-                     f"{cfg.min_face_size} (P-Net needs 12 px at the first scale)")
+    raise InputError("images", f"canvas {hc}x{wc} is too small for min_face_size="
+                               f"{cfg.min_face_size} (P-Net needs 12 px at the first scale)")
   lsizes = pyramid.level_sizes(plan, sizes)                       # (B, L, 2)
   mosaic = pyramid.build_mosaic(plan, norm, sizes, lsizes)
   deltas, logits = nets.PNet(cfg.dtype).apply(
       {"params": pnet_params}, mosaic, conv1_mask=pyramid.conv1_mask(plan, lsizes))
   b, gh, gw, _ = deltas.shape
-  prob = jax.nn.softmax(logits, axis=-1)[..., 1].reshape(b, -1)
+  prob = jax.nn.softmax(logits.astype(jnp.float32), axis=-1)[..., 1].reshape(b, -1)
   level, ly, lx = (jnp.asarray(t) for t in pyramid.cell_tables(plan, gh, gw))
   lv = jnp.maximum(level, 0)
   cells = pyramid.pnet_cells(lsizes)                              # (B, L, 2)
@@ -143,9 +191,10 @@ def pnet_stage(pnet_params, norm, sizes, cfg: CascadeConfig, thr):
   ok = ((level >= 0)[None] & level_ok[:, lv] & (ly[None] < cells[:, lv, 0])
         & (lx[None] < cells[:, lv, 1]) & (prob > thr))
   k = min(prob.shape[1], cfg.max_pnet)
+  overflow = jnp.sum(ok, axis=1) > k
   order, valid = box_ops.sort_by_score(prob, ok, k)
   score = jnp.take_along_axis(prob, order, axis=1)
-  d = jnp.take_along_axis(deltas.reshape(b, -1, 4), order[..., None], axis=1)
+  d = jnp.take_along_axis(deltas.reshape(b, -1, 4).astype(jnp.float32), order[..., None], axis=1)
   cl = lv[order]
   x = lx[order].astype(jnp.float32) * pyramid.PNET_STRIDE
   y = ly[order].astype(jnp.float32) * pyramid.PNET_STRIDE
@@ -158,89 +207,104 @@ def pnet_stage(pnet_params, norm, sizes, cfg: CascadeConfig, thr):
                               presorted=True, groups=cl)
   valid = valid & box_ops.nms(boxes, score, valid, cfg.nms_pnet_all, "union", cfg.nms_method,
                               presorted=True)
-  (boxes, score), valid = _take_top((boxes, score), score, valid, min(k, cfg.max_rnet))
-  return box_ops.square(boxes), score, valid
+  keep = min(k, cfg.max_rnet)
+  overflow = overflow | (jnp.sum(valid, axis=1) > keep)
+  (boxes, score), valid = _take_top((boxes, score), score, valid, keep)
+  return box_ops.square(boxes), score, valid, overflow
 
 
 # ----------------------------------------------------------------------- R-Net, O-Net
 #
-# After P-Net the candidates of the whole batch form one flat pool (each with its
-# image index), so R-Net and O-Net run on pool_per_image * B crops rather than on
-# the per-image maximum for every image; NMS stays per image (grouped by index).
+# Candidates stay in a per-image (B, K) layout: NMS, ranking and the caps are per
+# image, so memory is linear in the batch and no image depends on another. Only
+# the network evaluation is pooled: the valid candidates of the whole batch are
+# packed (in image order) into one fixed pool of crops, which costs the
+# batch's real candidate count rather than K per image; an image whose
+# candidates fall beyond the pool is flagged as overflowing.
 
 
-def _pool_size(cfg_cap: int, per_image: int, batch: int, available: int) -> int:
-  return max(1, min(available, max(cfg_cap, per_image * batch)))
+def _pool_size(cap: int, per_image: int, batch: int) -> int:
+  return max(1, min(cap * batch, max(cap, per_image * batch)))
 
 
-def _round_robin_pick(score, valid, rank, size: int):
-  """Flat indices of `size` candidates: every image's best first, then its 2nd..."""
-  big = rank.shape[-1] + 1.0
-  key = jnp.where(valid, (big - rank.astype(jnp.float32)) + score * 0.5, -1.0)
-  _, idx = jax.lax.top_k(key.reshape(-1), size)
-  return idx
+def _pack(valid, size: int):
+  """Packs the valid entries of (B, K) into `size` pool slots, in order.
+
+  Returns:
+    src (size,) flat index of each pool slot, used (size,) bool,
+    fits (B, K) valid entries that got a slot.
+  """
+  flat = valid.reshape(-1)
+  pos = jnp.cumsum(flat.astype(jnp.int32)) - 1
+  fits = flat & (pos < size)
+  src = jnp.zeros(size, jnp.int32).at[jnp.where(fits, pos, size)].set(
+      jnp.arange(flat.shape[0], dtype=jnp.int32), mode="drop")
+  used = jnp.arange(size) < jnp.sum(fits)
+  return src, used, fits.reshape(valid.shape)
 
 
-def _rank_in_image(score, valid, image_idx):
-  """Rank of each pool entry among the valid entries of its image (0 = best)."""
-  n = score.shape[0]
-  i = jnp.arange(n)
-  better = (score[None, :] > score[:, None]) | ((score[None, :] == score[:, None]) & (i[None, :] < i[:, None]))
-  same = image_idx[None, :] == image_idx[:, None]
-  return jnp.sum(better & same & valid[None, :], axis=1)
+def _unpack(x, src, used, n: int):
+  """Pool rows (size, ...) back to their flat (n, ...) positions (zeros elsewhere)."""
+  out = jnp.zeros((n,) + x.shape[1:], x.dtype)
+  return out.at[jnp.where(used, src, n)].set(x, mode="drop")
+
+
+def _pooled_net(apply, norm, sizes, boxes, valid, crop: int, per_image: int):
+  """Runs `apply(crops)` on the valid boxes of (B, K, 4), pooled; outputs in (B, K, ...) layout.
+
+  Candidates arrive best first in each row, so packing the (K, B) transpose
+  fills the pool round robin (every image's best, then every image's 2nd...):
+  when the pool is short, the images with most candidates lose their worst.
+  """
+  b, k = valid.shape
+  src, used, fits = _pack(valid.T, _pool_size(k, per_image, b))
+  crops = resample.crop_pool_tf(norm, sizes, src % b, boxes.transpose(1, 0, 2).reshape(-1, 4)[src], crop)
+  outs = apply(crops)
+  outs = tuple(_unpack(o, src, used, b * k).reshape((k, b) + o.shape[1:]).swapaxes(0, 1) for o in outs)
+  fits = fits.T
+  return outs, fits, (valid & ~fits).any(axis=1)
+
+
+def _keep_best(tree, score, valid, cap: int):
+  """Top `cap` valid entries per image, and whether more were valid."""
+  k = min(cap, score.shape[1])
+  overflow = jnp.sum(valid, axis=1) > k
+  (tree, score), valid = _take_top((tree, score), score, valid, k)
+  return tree, score, valid, overflow
 
 
 def rnet_stage(rnet_params, norm, sizes, boxes, valid, cfg: CascadeConfig, thr):
-  """P-Net candidates (B, K) -> flat pool after R-Net: (image_idx, square boxes, scores, valid)."""
-  b, k = valid.shape
-  rank = jnp.broadcast_to(jnp.arange(k), (b, k))  # candidates arrive sorted per image
-  size = _pool_size(cfg.max_rnet, cfg.rnet_pool_per_image, b, b * k)
-  idx = _round_robin_pick(jnp.zeros((b, k)), valid, rank, size)
-  image_idx = (idx // k).astype(jnp.int32)
-  boxes = boxes.reshape(-1, 4)[idx]
-  valid = valid.reshape(-1)[idx]
-  crops = resample.crop_pool_tf(norm, sizes, image_idx, boxes, 24)
-  deltas, logits = nets.RNet(cfg.dtype).apply({"params": rnet_params}, crops)
-  score = jax.nn.softmax(logits, -1)[:, 1]
-  boxes = box_ops.regress(boxes, deltas, offset=1.0)
+  """P-Net candidates (B, K) -> (B, max_onet) square boxes, scores, validity, overflow (B,)."""
+  cfg = cfg.resolved(*norm.shape[1:3])
+  apply = lambda c: nets.RNet(cfg.dtype).apply({"params": rnet_params}, c)
+  (deltas, logits), valid, lost = _pooled_net(apply, norm, sizes, boxes, valid, 24,
+                                              cfg.rnet_pool_per_image)
+  score = jax.nn.softmax(logits.astype(jnp.float32), -1)[..., 1]
+  boxes = box_ops.regress(boxes, deltas.astype(jnp.float32), offset=1.0)
   valid = valid & (score > thr)
-  valid = valid & box_ops.nms(boxes, score, valid, cfg.nms_rnet, "union", cfg.nms_method,
-                              groups=image_idx)
-  return image_idx, box_ops.square(boxes), score, valid
+  valid = valid & box_ops.nms(boxes, score, valid, cfg.nms_rnet, "union", cfg.nms_method)
+  boxes, score, valid, overflow = _keep_best(boxes, score, valid, cfg.max_onet)
+  return box_ops.square(boxes), score, valid, overflow | lost
 
 
-def onet_stage(onet_params, norm, sizes, image_idx, boxes, score, valid, cfg: CascadeConfig, thr):
-  """R-Net pool -> O-Net pool: (image_idx, boxes, scores, landmarks (P, L, 2), valid)."""
-  b = sizes.shape[0]
-  rank = _rank_in_image(score, valid, image_idx)
-  valid = valid & (rank < cfg.max_onet)
-  size = _pool_size(cfg.max_onet, cfg.onet_pool_per_image, b, score.shape[0])
-  idx = _round_robin_pick(score, valid, rank, size)
-  image_idx, boxes, valid = image_idx[idx], boxes[idx], valid[idx]
-  crops = resample.crop_pool_tf(norm, sizes, image_idx, boxes, 48)
-  deltas, marks, logits = nets.ONet(cfg.dtype, cfg.num_landmarks).apply({"params": onet_params}, crops)
-  score = jax.nn.softmax(logits, -1)[:, 1]
-  marks = marks.reshape(-1, 2, cfg.num_landmarks)
-  w = (boxes[:, 2] - boxes[:, 0] + 1)[:, None]
-  h = (boxes[:, 3] - boxes[:, 1] + 1)[:, None]
-  landmarks = jnp.stack([w * marks[:, 0] + boxes[:, 0, None] - 1,
-                         h * marks[:, 1] + boxes[:, 1, None] - 1], -1)  # (P, 5, 2)
-  boxes = box_ops.regress(boxes, deltas, offset=1.0)
+def onet_stage(onet_params, norm, sizes, boxes, valid, cfg: CascadeConfig, thr):
+  """R-Net survivors (B, K) -> (B, max_faces) boxes, scores, landmarks (B, F, L, 2), validity, overflow."""
+  cfg = cfg.resolved(*norm.shape[1:3])
+  apply = lambda c: nets.ONet(cfg.dtype, cfg.num_landmarks).apply({"params": onet_params}, c)
+  (deltas, marks, logits), valid, lost = _pooled_net(apply, norm, sizes, boxes, valid, 48,
+                                                     cfg.onet_pool_per_image)
+  score = jax.nn.softmax(logits.astype(jnp.float32), -1)[..., 1]
+  marks = marks.astype(jnp.float32).reshape(marks.shape[:2] + (2, cfg.num_landmarks))
+  w = (boxes[..., 2] - boxes[..., 0] + 1)[..., None]
+  h = (boxes[..., 3] - boxes[..., 1] + 1)[..., None]
+  landmarks = jnp.stack([w * marks[..., 0, :] + boxes[..., 0, None] - 1,
+                         h * marks[..., 1, :] + boxes[..., 1, None] - 1], -1)  # (B, K, L, 2)
+  boxes = box_ops.regress(boxes, deltas.astype(jnp.float32), offset=1.0)
   valid = valid & (score > thr)
-  valid = valid & box_ops.nms(boxes, score, valid, cfg.nms_onet, "min", cfg.nms_method,
-                              groups=image_idx)
-  return image_idx, boxes, score, landmarks, valid
-
-
-def _scatter_to_images(b: int, slots: int, image_idx, tree, score, valid):
-  """Flat pool -> per-image (B, slots, ...) arrays, best score first."""
-  rank = _rank_in_image(score, valid, image_idx)
-  keep = valid & (rank < slots)
-  row = jnp.where(keep, image_idx, b)  # out of range: dropped
-  def put(x):
-    out = jnp.zeros((b, slots) + x.shape[1:], x.dtype)
-    return out.at[row, rank].set(x, mode="drop")
-  return jax.tree_util.tree_map(put, tree), put(keep)
+  valid = valid & box_ops.nms(boxes, score, valid, cfg.nms_onet, "min", cfg.nms_method)
+  (boxes, landmarks), score, valid, overflow = _keep_best((boxes, landmarks), score, valid,
+                                                          cfg.max_faces)
+  return boxes, score, landmarks, valid, overflow | lost
 
 
 def lnet_stage(lnet_params, norm, sizes, image_idx, boxes, landmarks, valid, cfg: CascadeConfig):
@@ -274,47 +338,66 @@ def lnet_stage(lnet_params, norm, sizes, image_idx, boxes, landmarks, valid, cfg
 
 @functools.partial(jax.jit, static_argnames=("cfg",))
 def _detect(params, images, sizes, thresholds, cfg: CascadeConfig) -> Detections:
-  return run_stages(params, normalize(images), sizes, thresholds, cfg)
+  return cascade_stages(params, normalize(images), sizes, thresholds, cfg)
 
 
-def run_stages(params, norm, sizes, thresholds, cfg: CascadeConfig) -> Detections:
+def cascade_stages(params, norm, sizes, thresholds, cfg: CascadeConfig) -> Detections:
   """P-Net (in chunks) -> R-Net -> O-Net (-> L-Net) on normalised images, traceable.
 
-  The body of `detect`, shared with detectors built on the cascade (QR codes);
+  The body of `detect` (one program, fixed caps; overflowing images are flagged,
+  not re-run), shared with detectors built on the cascade (QR codes);
   `thresholds[:3]` are the P, R, O thresholds, `params` may hold other entries.
   """
+  cfg = cfg.resolved(*norm.shape[1:3])
   b = norm.shape[0]
-  boxes, valid = _pnet_chunked(params["pnet"], norm, sizes, cfg, thresholds[0])
-  idx, boxes, score, valid = rnet_stage(params["rnet"], norm, sizes, boxes, valid, cfg, thresholds[1])
-  idx, boxes, score, marks, valid = onet_stage(params["onet"], norm, sizes, idx, boxes, score, valid,
-                                               cfg, thresholds[2])
+  boxes, valid, over_p = _pnet_chunked(params["pnet"], norm, sizes, cfg, thresholds[0])
+  boxes, score, valid, over_r = rnet_stage(params["rnet"], norm, sizes, boxes, valid, cfg, thresholds[1])
+  boxes, score, marks, valid, over_o = onet_stage(params["onet"], norm, sizes, boxes, valid, cfg,
+                                                  thresholds[2])
+  f = valid.shape[1]
   if cfg.use_lnet:
-    marks = lnet_stage(params["lnet"], norm, sizes, idx, boxes, marks, valid, cfg)
-  boxes = box_ops.clip(boxes[:, None], sizes[idx])[:, 0]
-  (boxes, score, marks), valid = _scatter_to_images(b, cfg.max_faces, idx, (boxes, score, marks),
-                                                    score, valid)
-  return Detections(boxes, score, marks, valid)
+    idx = jnp.repeat(jnp.arange(b), f)
+    flat = lnet_stage(params["lnet"], norm, sizes, idx, boxes.reshape(-1, 4),
+                      marks.reshape((b * f,) + marks.shape[2:]), valid.reshape(-1), cfg)
+    marks = flat.reshape(marks.shape)
+  boxes = box_ops.clip(boxes, sizes)
+  if f < cfg.max_faces:  # fewer candidates than slots: pad to the promised shape
+    pad = lambda x: jnp.pad(x, [(0, 0), (0, cfg.max_faces - f)] + [(0, 0)] * (x.ndim - 2))
+    boxes, score, marks, valid = pad(boxes), pad(score), pad(marks), pad(valid)
+  score = jnp.where(valid, score, 0.0)
+  return Detections(boxes, score, marks, valid, over_p | over_r | over_o)
+
+
+def run_stages(params, norm, sizes, thresholds, cfg: CascadeConfig):
+  """`cascade_stages` as the 4-tuple (boxes, scores, landmarks, valid) (no overflow flag)."""
+  return tuple(cascade_stages(params, norm, sizes, thresholds, cfg)[:4])
 
 
 def _pnet_chunked(pnet_params, norm, sizes, cfg: CascadeConfig, thr):
-  """`pnet_stage` on `cfg.pnet_chunk` images at a time (the batch padded to whole chunks)."""
+  """`pnet_stage` on `cfg.pnet_chunk` images at a time -> (boxes, valid, overflow)."""
   b, c = norm.shape[0], cfg.pnet_chunk
   if c == 0 or b <= c:
-    boxes, _, valid = pnet_stage(pnet_params, norm, sizes, cfg, thr)
-    return boxes, valid
+    boxes, _, valid, over = pnet_stage(pnet_params, norm, sizes, cfg, thr)
+    return boxes, valid, over
   pad = -b % c
   # Padding repeats the first image: any valid frame works, its outputs are dropped.
   norm_p = jnp.concatenate([norm, jnp.broadcast_to(norm[:1], (pad,) + norm.shape[1:])])
   sizes_p = jnp.concatenate([sizes, jnp.broadcast_to(sizes[:1], (pad, 2))])
   chunks = (norm_p.reshape((-1, c) + norm.shape[1:]), sizes_p.reshape(-1, c, 2))
-  boxes, _, valid = jax.lax.map(lambda a: pnet_stage(pnet_params, a[0], a[1], cfg, thr), chunks)
-  return boxes.reshape((-1,) + boxes.shape[2:])[:b], valid.reshape(-1, valid.shape[-1])[:b]
+  boxes, _, valid, over = jax.lax.map(lambda a: pnet_stage(pnet_params, a[0], a[1], cfg, thr), chunks)
+  flat = lambda x: x.reshape((-1,) + x.shape[2:])[:b]
+  return flat(boxes), flat(valid), flat(over)
 
 
 def detect(params, images, sizes=None, min_face_size: float = 20.0,
            thresholds: Sequence[float] = (0.6, 0.7, 0.7), scale_factor: float = 0.709,
-           **options) -> Detections:
-  """Detects faces and five landmarks in a batch of images (pure, jitted).
+           grow: bool = True, max_faces_limit: int = 4096, **options) -> Detections:
+  """Detects faces and five landmarks in a batch of images (jitted, exact at any crowd size).
+
+  One compiled program runs the batch with per-image caps. Images that filled
+  a cap (`Detections.overflow`) are run again, alone in their own (power-of-two)
+  batch, with every cap x4 until nothing overflows or `max_faces` would pass
+  `max_faces_limit`; the result then has as many slots as the largest run.
 
   Args:
     params: {"pnet", "rnet", "onet"[, "lnet"]} parameter trees, e.g. from
@@ -325,37 +408,74 @@ def detect(params, images, sizes=None, min_face_size: float = 20.0,
     min_face_size: smallest face to find, in pixels (static).
     thresholds: P-, R-, O-Net face probability thresholds.
     scale_factor: pyramid step (static).
+    grow: re-run overflowing images with larger caps (False: one program,
+      fixed output shape, `overflow` tells which images were capped).
+    max_faces_limit: the largest `max_faces` a re-run may reach.
     **options: other `CascadeConfig` fields (caps, NMS thresholds and method,
       use_lnet, dtype).
 
   Returns:
-    `Detections` with `max_faces` slots per image, best first.
+    `Detections` with at least `max_faces` slots per image, best first.
   """
   images = jnp.asarray(images)
   if images.ndim != 4 or images.shape[-1] != 3:
-    raise ValueError(f"images: expected (B, H, W, 3) RGB, got shape {images.shape}")
+    raise InputError("images", f"expected (B, H, W, 3) RGB, got shape {images.shape}")
   b, h, w, _ = images.shape
   if sizes is None:
     sizes = np.tile(np.array([[h, w]], np.int32), (b, 1))
   if isinstance(sizes, (np.ndarray, list, tuple)):
     sizes = np.asarray(sizes)
     if sizes.shape != (b, 2):
-      raise ValueError(f"sizes: expected ({b}, 2) (height, width), got {sizes.shape}")
+      raise InputError("sizes", f"expected ({b}, 2) (height, width), got {sizes.shape}")
     if (sizes < 1).any() or (sizes[:, 0] > h).any() or (sizes[:, 1] > w).any():
-      raise ValueError(f"sizes: each (height, width) must lie in [1, {h}] x [1, {w}], got {sizes.tolist()}")
+      raise InputError("sizes", f"each (height, width) must lie in [1, {h}] x [1, {w}], got {sizes.tolist()}")
   elif getattr(sizes, "shape", None) != (b, 2):
-    raise ValueError(f"sizes: expected ({b}, 2) (height, width), got {getattr(sizes, 'shape', sizes)}")
+    raise InputError("sizes", f"expected ({b}, 2) (height, width), got {getattr(sizes, 'shape', sizes)}")
   if len(thresholds) != 3:
-    raise ValueError(f"thresholds: expected 3 values (P, R, O), got {thresholds}")
+    raise InputError("thresholds", f"expected 3 values (P, R, O), got {thresholds}")
   cfg = CascadeConfig(min_face_size=float(min_face_size), scale_factor=float(scale_factor), **options)
   if cfg.use_lnet and "lnet" not in params:
-    raise ValueError("params: use_lnet=True needs params['lnet'] (train it with `jaxvis faces train --stage lnet`)")
+    raise InputError("params", "use_lnet=True needs params['lnet'] (train it with `jaxvis faces train --stage lnet`)")
+  if max_faces_limit < cfg.max_faces:
+    raise InputError("max_faces_limit", f"expected >= max_faces ({cfg.max_faces}), got {max_faces_limit}")
   if not pyramid.pyramid_scales(h, w, cfg.min_face_size, cfg.scale_factor):
     return _empty(b, cfg.max_faces, cfg.num_landmarks)
-  return _detect(params, images, jnp.asarray(sizes, jnp.int32),
-                 jnp.asarray(thresholds, jnp.float32), cfg)
+  cfg = cfg.resolved(h, w)
+  sizes = jnp.asarray(sizes, jnp.int32)
+  thr = jnp.asarray(thresholds, jnp.float32)
+  det = _detect(params, images, sizes, thr, cfg)
+  if not grow:
+    return det
+  return _grow(params, images, sizes, thr, cfg, det, max_faces_limit)
+
+
+def _grow(params, images, sizes, thr, cfg: CascadeConfig, det: Detections, limit: int) -> Detections:
+  """Re-runs the overflowing images of `det` with x4 caps until none overflows (or the limit)."""
+  todo = np.flatnonzero(np.asarray(det.overflow))
+  if not todo.size:
+    return det
+  out = [np.array(x) for x in det]
+  while todo.size and cfg.max_faces * 4 <= limit:
+    cfg = cfg.grown(4)
+    n = _pow2_at_least(todo.size)
+    pick = np.concatenate([todo, np.full(n - todo.size, todo[0])])  # pad with a repeat
+    sub = [np.asarray(x)[:todo.size] for x in _detect(params, images[pick], sizes[pick], thr, cfg)]
+    out = _widen(out, sub[0].shape[1])
+    for k, x in enumerate(sub):
+      out[k][todo] = x if k == 4 else _pad_slots(x, out[k].shape[1])
+    todo = todo[sub[4]]
+  return Detections(*(jnp.asarray(x) for x in out))
+
+
+def _pad_slots(x: np.ndarray, f: int) -> np.ndarray:
+  return np.pad(x, [(0, 0), (0, f - x.shape[1])] + [(0, 0)] * (x.ndim - 2))
+
+
+def _widen(parts: list, f: int) -> list:
+  """Pads the slot axis of boxes, scores, landmarks, valid to `f` (overflow unchanged)."""
+  return [x if k == 4 or x.shape[1] >= f else _pad_slots(x, f) for k, x in enumerate(parts)]
 
 
 def _empty(b: int, f: int, num_landmarks: int = 5) -> Detections:
   return Detections(jnp.zeros((b, f, 4)), jnp.zeros((b, f)), jnp.zeros((b, f, num_landmarks, 2)),
-                    jnp.zeros((b, f), bool))
+                    jnp.zeros((b, f), bool), jnp.zeros((b,), bool))

@@ -1,21 +1,26 @@
 """`FaceDetector`: the jitted cascade for numpy / PIL images of any size and mode.
 
-Images are converted to RGB (grayscale replicated, alpha dropped), padded into a
-canvas whose sides are rounded up to `bucket` pixels (so a stream of different
-sizes compiles a handful of programs, not one per size), and run in batches of
-`batch_size` (the last batch padded). Each image's faces come out exactly as
-if it had been run alone.
+Images are converted by the shared rules (`jaxvis.data.images.as_rgb_array`:
+grayscale replicated, alpha composited over white, 16-bit and float scaled),
+padded into a canvas whose sides are rounded up to `bucket` pixels, and run in
+batches of at most `batch_size`, each padded only to the next power of two (so
+one image costs one image, and a stream compiles a handful of programs). Each
+image's faces come out exactly as if it had been run alone; an image that
+fills a candidate cap is re-run with larger caps (`cascade.detect`).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
+import warnings
 from typing import Any, Iterable, NamedTuple, Sequence
 
 import jax
 import numpy as np
 
+from jaxvis.data.images import as_rgb_array
+from jaxvis.errors import InputError
 from jaxvis.faces import cascade, pyramid, weights
 
 
@@ -31,34 +36,8 @@ class Face(NamedTuple):
 
 
 def to_rgb_array(image: Any, name: str = "image") -> np.ndarray:
-  """Converts a numpy array or PIL image to an (H, W, 3) float32 array in [0, 255].
-
-  Accepts (H, W), (H, W, 1), (H, W, 3) and (H, W, 4) arrays (uint8, or float in
-  [0, 255]; floats whose maximum is <= 1 are taken as [0, 1]) and PIL images of
-  any mode. Channels-first arrays are refused with an explanation.
-  """
-  if hasattr(image, "convert") and hasattr(image, "mode"):  # PIL
-    image = np.asarray(image.convert("RGB"))
-  arr = np.asarray(image)
-  if arr.dtype == bool or not (np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)):
-    raise ValueError(f"{name}: expected a numeric image array, got dtype {arr.dtype}")
-  if arr.ndim == 3 and arr.shape[-1] not in (1, 3, 4) and arr.shape[0] in (1, 3, 4):
-    raise ValueError(f"{name}: got shape {arr.shape}, which looks channels-first (C, H, W); "
-                     f"expected channels-last (H, W, C): use np.moveaxis(image, 0, -1)")
-  if arr.ndim == 2:
-    arr = arr[..., None]
-  if arr.ndim != 3 or arr.shape[-1] not in (1, 3, 4):
-    raise ValueError(f"{name}: expected (H, W), (H, W, 1), (H, W, 3) or (H, W, 4), got shape {arr.shape}")
-  arr = arr.astype(np.float32)
-  if not np.isfinite(arr).all():
-    raise ValueError(f"{name}: contains NaN or infinite values")
-  if np.issubdtype(np.asarray(image).dtype, np.floating) and arr.size and arr.max() <= 1.0:
-    arr = arr * 255.0
-  if arr.shape[-1] == 1:
-    arr = np.repeat(arr, 3, axis=-1)
-  elif arr.shape[-1] == 4:
-    arr = arr[..., :3]
-  return np.clip(arr, 0.0, 255.0)
+  """An array or PIL image -> (H, W, 3) float32 in [0, 255] (`jaxvis.data.images.as_rgb_array`)."""
+  return as_rgb_array(image, name, dtype=np.float32)
 
 
 @dataclasses.dataclass
@@ -68,10 +47,14 @@ class FaceDetector:
   Attributes:
     params: network parameters (default: `weights.load_pretrained()`).
     min_face_size, thresholds, scale_factor: as `cascade.detect`.
-    batch_size: images per jitted call (the last batch is padded).
+    batch_size: most images per jitted call; a call is padded only to the next
+      power of two (1, 2, 4, ...), capped at batch_size.
     bucket: canvas sides are rounded up to a multiple of this.
     canvas: optional fixed (height, width) canvas (e.g. for video frames);
       larger images are refused.
+    max_faces_limit: the most faces one image may return (`cascade.detect`
+      re-runs crowded images with larger caps up to this); an image still
+      capped there warns, and `detect_with_overflow` reports it.
     options: further `CascadeConfig` fields (caps, NMS method, use_lnet).
   """
   params: Any = None
@@ -81,33 +64,47 @@ class FaceDetector:
   batch_size: int = 8
   bucket: int = 64
   canvas: tuple[int, int] | None = None
+  max_faces_limit: int = 4096
   options: dict = dataclasses.field(default_factory=dict)
 
   def __post_init__(self):
     if self.params is None:
       self.params = weights.load_pretrained()
     if self.batch_size < 1 or self.bucket < 1:
-      raise ValueError(f"batch_size, bucket: expected >= 1, got {self.batch_size}, {self.bucket}")
-    cascade.CascadeConfig(min_face_size=float(self.min_face_size),
-                          scale_factor=float(self.scale_factor), **self.options)  # validates
+      raise InputError("batch_size, bucket", f"expected >= 1, got {self.batch_size}, {self.bucket}")
+    cfg = cascade.CascadeConfig(min_face_size=float(self.min_face_size),
+                                scale_factor=float(self.scale_factor), **self.options)  # validates
+    if self.max_faces_limit < cfg.max_faces:
+      raise InputError("max_faces_limit", f"expected >= max_faces ({cfg.max_faces}), got {self.max_faces_limit}")
 
   def detect(self, images: Any) -> list[list[Face]] | list[Face]:
     """Faces of one image (returns list[Face]), or of a list / (N, H, W, C) array of
     images (returns a list of lists)."""
+    faces, overflow = self.detect_with_overflow(images)
+    flagged = [i for i, o in enumerate(overflow if isinstance(overflow, list) else [overflow]) if o]
+    if flagged:
+      warnings.warn(f"images {flagged}: more faces than max_faces_limit={self.max_faces_limit}; "
+                    f"the best {self.max_faces_limit} are returned (raise max_faces_limit)", stacklevel=2)
+    return faces
+
+  __call__ = detect
+
+  def detect_with_overflow(self, images: Any):
+    """`detect`, plus whether each image still hit a cap at `max_faces_limit`
+    (a bool, or a list of bools for a list of images)."""
     if isinstance(images, np.ndarray) and images.ndim == 4:
       images = list(images)
     single = not isinstance(images, (list, tuple))
     items = [images] if single else list(images)
     arrays = [to_rgb_array(im, f"images[{i}]" if not single else "image") for i, im in enumerate(items)]
     results: list[list[Face]] = [[] for _ in arrays]
+    overflow = [False] * len(arrays)
     todo = [i for i, a in enumerate(arrays) if self._detectable(a.shape[:2])]
     for start in range(0, len(todo), self.batch_size):
       chunk = todo[start:start + self.batch_size]
-      for i, faces in zip(chunk, self._run([arrays[i] for i in chunk])):
-        results[i] = faces
-    return results[0] if single else results
-
-  __call__ = detect
+      for i, (faces, over) in zip(chunk, self._run([arrays[i] for i in chunk])):
+        results[i], overflow[i] = faces, over
+    return (results[0], overflow[0]) if single else (results, overflow)
 
   def _detectable(self, hw) -> bool:
     """An image gives no face if even the first pyramid level is under 12 px."""
@@ -119,22 +116,28 @@ class FaceDetector:
     if self.canvas is not None:
       ch, cw = self.canvas
       if h > ch or w > cw:
-        raise ValueError(f"images: {h}x{w} does not fit the fixed canvas {ch}x{cw}")
+        raise InputError("images", f"{h}x{w} does not fit the fixed canvas {ch}x{cw}")
       return int(ch), int(cw)
     b = self.bucket
     return int(math.ceil(h / b) * b), int(math.ceil(w / b) * b)
 
-  def _run(self, arrays: list[np.ndarray]) -> list[list[Face]]:
+  def _run(self, arrays: list[np.ndarray]) -> list[tuple[list[Face], bool]]:
     ch, cw = self._canvas_for(arrays)
-    batch = np.zeros((self.batch_size, ch, cw, 3), np.float32)
-    sizes = np.full((self.batch_size, 2), 1, np.int32)  # padded slots: a 1x1 image, no faces
+    n = padded_batch(len(arrays), self.batch_size)
+    batch = np.zeros((n, ch, cw, 3), np.float32)
+    sizes = np.full((n, 2), 1, np.int32)  # padded slots: a 1x1 image, no faces
     for j, a in enumerate(arrays):
       batch[j, :a.shape[0], :a.shape[1]] = a
       sizes[j] = a.shape[:2]
     det = cascade.detect(self.params, batch, sizes, self.min_face_size, tuple(self.thresholds),
-                         self.scale_factor, **self.options)
+                         self.scale_factor, max_faces_limit=self.max_faces_limit, **self.options)
     det = jax.device_get(det)
-    return [detections_to_faces(det, j) for j in range(len(arrays))]
+    return [(detections_to_faces(det, j), bool(det.overflow[j])) for j in range(len(arrays))]
+
+
+def padded_batch(n: int, batch_size: int) -> int:
+  """The batch a call of n images is padded to: the next power of two, at most batch_size."""
+  return min(batch_size, 1 << max(0, math.ceil(math.log2(max(n, 1)))))
 
 
 def detections_to_faces(det: cascade.Detections, index: int) -> list[Face]:

@@ -8,6 +8,7 @@ next stage would receive them (regressed, squared).
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 
@@ -21,12 +22,12 @@ from jaxvis.faces import cascade, pyramid
 @functools.partial(jax.jit, static_argnames=("stage", "cfg"))
 def _propose(params, images, sizes, thresholds, stage: str, cfg: cascade.CascadeConfig):
   norm = cascade.normalize(images)
-  boxes, score, valid = cascade.pnet_stage(params["pnet"], norm, sizes, cfg, thresholds[0])
-  b, k = valid.shape
-  if stage == "rnet":
-    return jnp.broadcast_to(jnp.arange(b)[:, None], (b, k)).reshape(-1), boxes.reshape(-1, 4), valid.reshape(-1)
-  idx, boxes, score, valid = cascade.rnet_stage(params["rnet"], norm, sizes, boxes, valid, cfg, thresholds[1])
-  return idx, boxes, valid
+  boxes, score, valid, _ = cascade.pnet_stage(params["pnet"], norm, sizes, cfg, thresholds[0])
+  if stage == "onet":  # every R-Net survivor is a sample: no O-Net cap below the R-Net input
+    cfg = cfg.resolved(*norm.shape[1:3])
+    cfg = dataclasses.replace(cfg, max_onet=cfg.max_rnet)
+    boxes, score, valid, _ = cascade.rnet_stage(params["rnet"], norm, sizes, boxes, valid, cfg, thresholds[1])
+  return boxes.reshape(-1, 4), valid.reshape(-1)
 
 
 def propose(params, images, stage: str, min_face_size: float = 20.0,
@@ -61,6 +62,6 @@ def propose(params, images, stage: str, min_face_size: float = 20.0,
     ch, cw = math.ceil(h / bucket) * bucket, math.ceil(w / bucket) * bucket
     canvas = np.zeros((1, ch, cw, 3), np.float32)
     canvas[0, :h, :w] = image
-    _, boxes, valid = jax.device_get(_propose(params, canvas, np.array([[h, w]], np.int32), thr, stage, cfg))
+    boxes, valid = jax.device_get(_propose(params, canvas, np.array([[h, w]], np.int32), thr, stage, cfg))
     out.append(np.asarray(boxes)[np.asarray(valid)].astype(np.float32))
   return out

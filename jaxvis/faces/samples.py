@@ -90,3 +90,43 @@ def frames(n: int, height: int, width: int, seed: int = 0) -> np.ndarray:
                         int(rng.integers(1, 5)), int(rng.integers(bgs)))
     out[i] = img
   return out
+
+
+def _astronaut_face() -> np.ndarray:
+  """The astronaut's face (a real colour face), square crop around the package's box."""
+  from skimage import data
+  return data.astronaut()[55:180, 160:285]
+
+
+def crowd(seed: int, shape=(480, 640), n_faces: int = 60, face_sizes=(36, 44, 52)):
+  """A crowd: `n_faces` real faces (lfw_subset, some astronaut crops) tiled on a real photo.
+
+  Faces sit in a jittered grid with a gap of at least a quarter face between
+  neighbours, at sizes drawn from `face_sizes`.
+
+  Returns:
+    (image (H, W, 3) uint8, boxes (n, 4) xyxy of the pasted faces).
+
+  Raises:
+    ValueError: the faces do not fit the image.
+  """
+  rng = np.random.default_rng(seed)
+  h, w = shape
+  cell = int(max(face_sizes) * 1.25)
+  rows, cols = h // cell, w // cell
+  if rows * cols < n_faces:
+    raise ValueError(f"n_faces: {n_faces} faces of up to {max(face_sizes)} px need more than {h}x{w} "
+                     f"({rows * cols} grid cells)")
+  bgs = _backgrounds()
+  bg = bgs[int(rng.integers(len(bgs)))]
+  canvas = _resize_uint8(bg, shape)
+  lfw, astro = lfw_faces(), _astronaut_face()
+  boxes = []
+  for c in rng.permutation(rows * cols)[:n_faces]:
+    s = int(rng.choice(face_sizes))
+    y = (c // cols) * cell + int(rng.integers(0, cell - s + 1))
+    x = (c % cols) * cell + int(rng.integers(0, cell - s + 1))
+    face = astro if rng.uniform() < 0.2 else lfw[int(rng.integers(len(lfw)))]
+    canvas[y:y + s, x:x + s] = _resize_uint8(face, (s, s))
+    boxes.append((x, y, x + s - 1, y + s - 1))
+  return canvas, np.array(boxes, np.float32)

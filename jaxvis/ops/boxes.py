@@ -161,11 +161,34 @@ def _sorted_overlaps(boxes, scores, valid, groups, thr, mode, offset, presorted)
 
 def _fast_nms_one(boxes, scores, valid, groups, thr, mode, offset, presorted):
   n = scores.shape[0]
+  if n > _FAST_NMS_BLOCK:
+    return _fast_nms_blocked(boxes, scores, valid, groups, thr, mode, offset, presorted)
   order, over, v = _sorted_overlaps(boxes, scores, valid, groups, thr, mode, offset, presorted)
   earlier = jnp.arange(n)[:, None] < jnp.arange(n)[None, :]  # row i ranks above column j
   suppressed = jnp.any(over & earlier & v[:, None], axis=0)
   keep_sorted = v & ~suppressed
   return jnp.zeros(n, bool).at[order].set(keep_sorted)
+
+
+# Fast NMS over more boxes than this runs block by block of columns, so its
+# memory is n x block rather than n x n (16384 boxes: 64 MB instead of 1 GB).
+_FAST_NMS_BLOCK = 1024
+
+
+def _fast_nms_blocked(boxes, scores, valid, groups, thr, mode, offset, presorted):
+  n, blk = scores.shape[0], _FAST_NMS_BLOCK
+  order = jnp.arange(n) if presorted else sort_by_score(scores, valid)[0]
+  b, v, g = boxes[order], valid[order], groups[order]
+  pad = -n % blk
+  cols = jnp.arange(n + pad).reshape(-1, blk)
+
+  def block(j):  # suppression of the sorted columns j (blk,) by any earlier valid row
+    jc = jnp.minimum(j, n - 1)
+    over = (pairwise_overlap(b, b[jc], mode, offset) > thr) & (g[:, None] == g[jc][None, :])
+    return jnp.any(over & (jnp.arange(n)[:, None] < j[None, :]) & v[:, None], axis=0)
+
+  suppressed = jax.lax.map(block, cols).reshape(-1)[:n]
+  return jnp.zeros(n, bool).at[order].set(v & ~suppressed)
 
 
 def _greedy_nms_one(boxes, scores, valid, groups, thr, mode, offset, presorted):

@@ -143,3 +143,20 @@ def test_nms_on_empty_sets(method):
   keep = jax.jit(lambda b, s, v: B.nms(b, s, v, 0.5, method=method))(
       jnp.zeros((2, 0, 4)), jnp.zeros((2, 0)), jnp.zeros((2, 0), bool))
   assert keep.shape == (2, 0)
+
+
+def test_blocked_fast_nms_equals_the_one_matrix_version(monkeypatch):
+  """Past _FAST_NMS_BLOCK boxes fast NMS runs in column blocks (memory n x block): same keep mask."""
+  rng = np.random.default_rng(5)
+  boxes = np.stack([_random_boxes(rng, 300) for _ in range(2)])
+  scores = rng.uniform(size=(2, 300)).astype(np.float32)
+  valid = rng.uniform(size=(2, 300)) < 0.9
+  groups = rng.integers(0, 3, (2, 300))
+  for presorted in (False, True):
+    args = (jnp.asarray(boxes), jnp.asarray(-np.sort(-scores) if presorted else scores), jnp.asarray(valid), 0.3)
+    whole = B.nms(*args, presorted=presorted, groups=jnp.asarray(groups))
+    monkeypatch.setattr(B, "_FAST_NMS_BLOCK", 128)   # 300 boxes: 3 blocks, the last one padded
+    blocked = B.nms(*args, presorted=presorted, groups=jnp.asarray(groups))
+    monkeypatch.setattr(B, "_FAST_NMS_BLOCK", 1024)
+    np.testing.assert_array_equal(np.asarray(blocked), np.asarray(whole))
+    assert 20 < int(np.asarray(whole).sum()) < 500

@@ -106,9 +106,12 @@ def test_image_conversion_and_errors():
   rgb = rng.integers(0, 256, (20, 30, 3), dtype=np.uint8)
   gray = rgb[..., 0]
   np.testing.assert_array_equal(detector.to_rgb_array(gray), np.repeat(gray[..., None], 3, -1))
-  rgba = np.concatenate([rgb, np.zeros((20, 30, 1), np.uint8)], -1)
+  rgba = np.concatenate([rgb, np.full((20, 30, 1), 255, np.uint8)], -1)   # opaque: the colours
   np.testing.assert_array_equal(detector.to_rgb_array(rgba), rgb)
   np.testing.assert_array_equal(detector.to_rgb_array(Image.fromarray(rgba)), rgb)
+  clear = rgba.copy()
+  clear[..., 3] = 0                                  # transparent: composited over white (the shared rule)
+  np.testing.assert_array_equal(detector.to_rgb_array(clear), np.full_like(rgb, 255))
   np.testing.assert_array_equal(detector.to_rgb_array(Image.fromarray(gray)), np.repeat(gray[..., None], 3, -1))
   np.testing.assert_allclose(detector.to_rgb_array(rgb / 255.0), rgb, atol=1e-3)
   with pytest.raises(ValueError, match="channels-first"):

@@ -22,6 +22,7 @@ def test_chunked_pnet_matches_whole_batch():
   assert int(np.asarray(whole[1]).sum()) >= 3            # real candidates in every frame
   np.testing.assert_array_equal(np.asarray(chunked[1]), np.asarray(whole[1]))
   np.testing.assert_allclose(np.asarray(chunked[0]), np.asarray(whole[0]), atol=1e-3)
+  np.testing.assert_array_equal(np.asarray(chunked[2]), np.asarray(whole[2]))  # overflow flags
 
 
 def test_negative_pnet_chunk_is_rejected():
