@@ -1,8 +1,13 @@
 """`jaxvis faces ...`: detect faces in image files.
 
-  jaxvis faces detect IMG [IMG ...] --json [--draw DIR] [--min-face-size 20]
+  jaxvis faces detect IMG [IMG ...] --json [--draw DIR] [--min-face-size 20] [--max-faces-limit 4096]
       one JSON object per image:
-      {"image": path, "faces": [{"box": [x1, y1, x2, y2], "score": s, "landmarks": [[x, y] x 5]}]}
+      {"image": path, "faces": [{"box": [x1, y1, x2, y2], "score": s, "landmarks": [[x, y] x 5]}],
+       "overflow": false}
+      a file that cannot be read is reported on stderr (`error: <file>: <problem>`) and
+      skipped; the others are still detected; the exit status is then 1.
+  jaxvis faces extract IMG [IMG ...] --out DIR [--align] [--size N] [--margin M] [--select largest]
+      face crops (or 5-point aligned faces) as PNG files; one JSON line per crop
   jaxvis faces train --stage pnet|rnet|onet|lnet --workdir DIR [--wider GT.txt] [--celeba ROOT] ...
       mines samples (R/O-Net: with the earlier stages, --pnet/--rnet), trains through
       jaxvis.train.fit (checkpointed, resumable), writes DIR/<stage>.msgpack; prints JSON
@@ -30,21 +35,46 @@ def register(parser: argparse.ArgumentParser) -> None:
   p.add_argument("--draw", metavar="DIR", help="write each image with boxes and landmarks drawn into DIR")
   p.add_argument("--min-face-size", type=float, default=20.0)
   p.add_argument("--thresholds", type=float, nargs=3, default=(0.6, 0.7, 0.7), metavar=("P", "R", "O"))
-  p.add_argument("--batch-size", type=int, default=8)
+  p.add_argument("--batch-size", type=int, default=8, help="most images per compiled call "
+                 "(a call is padded only to the next power of two)")
+  _add_cap_args(p)
   p.set_defaults(func=run_detect)
   _register_train_evaluate(sub)
   _register_qr(sub)
 
 
+def _add_cap_args(p) -> None:
+  p.add_argument("--max-faces", type=int, default=16,
+                 help="face slots of the first compiled program (crowded images are re-run with x4 caps)")
+  p.add_argument("--max-faces-limit", type=int, default=4096,
+                 help="most faces per image; an image still capped there is reported (\"overflow\": true)")
+
+
+def _detector_from_args(args, params=None, options=None):
+  from jaxvis.faces.detector import FaceDetector
+  return FaceDetector(params=params, min_face_size=args.min_face_size, thresholds=tuple(args.thresholds),
+                      batch_size=args.batch_size, max_faces_limit=args.max_faces_limit,
+                      options={**(options or {}), "max_faces": args.max_faces})
+
+
 def _load(path: str):
+  """An image file as a PIL RGB image, by the shared loader (EXIF, 16-bit, alpha rules)."""
   from PIL import Image
-  try:
-    with Image.open(path) as im:
-      return im.convert("RGB")
-  except FileNotFoundError:
-    raise ValueError(f"images: {path} does not exist") from None
-  except OSError as e:
-    raise ValueError(f"images: {path} is not an image PIL can read ({e})") from None
+  from jaxvis.data.images import load_image
+  return Image.fromarray(load_image(path))
+
+
+def readable_images(paths):
+  """(path, uint8 RGB array) of each readable file; each unreadable one reported on stderr."""
+  from jaxvis.data.images import iter_images
+  ok, failed = [], 0
+  for item in iter_images(paths):
+    if item.error is not None:
+      print(f"error: {item.error.where}: {item.error.problem}", file=sys.stderr, flush=True)
+      failed += 1
+    else:
+      ok.append((item.path, item.image))
+  return ok, failed
 
 
 def draw_faces(image, faces):
@@ -62,28 +92,25 @@ def draw_faces(image, faces):
 
 
 def run_detect(args) -> int:
-  from jaxvis.faces.detector import FaceDetector
-  try:
-    images = [_load(p) for p in args.images]
-  except ValueError as e:
-    print(f"jaxvis faces detect: {e}", file=sys.stderr)
-    return 2
-  fd = FaceDetector(min_face_size=args.min_face_size, thresholds=tuple(args.thresholds),
-                    batch_size=args.batch_size)
-  results = fd(images)
+  from PIL import Image
+  fd = _detector_from_args(args)
+  loaded, failed = readable_images(args.images)
+  if not loaded:
+    return 1 if failed else 0
+  results, overflow = fd.detect_with_overflow([im for _, im in loaded])
   if args.draw:
     os.makedirs(args.draw, exist_ok=True)
-  for path, image, faces in zip(args.images, images, results):
+  for (path, image), faces, over in zip(loaded, results, overflow):
     if args.json:
-      print(json.dumps({"image": path, "faces": [f.to_json() for f in faces]}), flush=True)
+      print(json.dumps({"image": path, "faces": [f.to_json() for f in faces], "overflow": over}), flush=True)
     else:
-      print(f"{path}: {len(faces)} face(s)")
+      print(f"{path}: {len(faces)} face(s)" + (" (capped at --max-faces-limit)" if over else ""))
       for f in faces:
         print("  box=[{:.1f}, {:.1f}, {:.1f}, {:.1f}] score={:.4f}".format(*f.box, f.score))
     if args.draw:
       stem = os.path.splitext(os.path.basename(path))[0]
-      draw_faces(image, faces).save(os.path.join(args.draw, f"{stem}_faces.png"))
-  return 0
+      draw_faces(Image.fromarray(image), faces).save(os.path.join(args.draw, f"{stem}_faces.png"))
+  return 1 if failed else 0
 
 
 # ------------------------------------------------------------------ train / evaluate
@@ -128,6 +155,7 @@ def _register_train_evaluate(sub) -> None:
   e.add_argument("--thresholds", type=float, nargs=3, default=(0.6, 0.7, 0.7), metavar=("P", "R", "O"))
   e.add_argument("--nme-normalize", default="interocular", choices=("interocular", "box"))
   e.add_argument("--batch-size", type=int, default=8)
+  _add_cap_args(e)
   e.set_defaults(func=run_evaluate)
 
 
@@ -196,7 +224,6 @@ def run_train(args) -> int:
 
 def run_evaluate(args) -> int:
   from jaxvis.faces import evaluate
-  from jaxvis.faces.detector import FaceDetector
   try:
     w, c = _records(args)
     if w is None and c is None:
@@ -208,8 +235,7 @@ def run_evaluate(args) -> int:
   except ValueError as e:
     print(f"jaxvis faces evaluate: {e}", file=sys.stderr)
     return 2
-  fd = FaceDetector(params=params, min_face_size=args.min_face_size, thresholds=tuple(args.thresholds),
-                    batch_size=args.batch_size, options={"use_lnet": "lnet" in params})
+  fd = _detector_from_args(args, params, {"use_lnet": "lnet" in params})
   result = {}
   if w is not None:
     result["wider"] = evaluate.evaluate_wider(fd, w)

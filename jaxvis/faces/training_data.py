@@ -15,17 +15,17 @@ from typing import Sequence
 
 import numpy as np
 
+from jaxvis.data import images as image_io
+from jaxvis.errors import InputError
 from jaxvis.faces import mining, proposals
 
 
 def load_image(path: str) -> np.ndarray:
-  """An image file as (H, W, 3) uint8 RGB."""
-  from PIL import Image
+  """An image file named in an annotation file as (H, W, 3) uint8 RGB (the shared loader)."""
   try:
-    with Image.open(path) as im:
-      return np.asarray(im.convert("RGB"))
-  except FileNotFoundError:
-    raise ValueError(f"images: {path} (named in the annotation file) does not exist") from None
+    return image_io.load_image(path)
+  except InputError as e:
+    raise InputError(e.where, f"{e.problem} (named in the annotation file)") from None
 
 
 def wider_samples(records: Sequence, stage: str, seed: int = 0, params=None,
