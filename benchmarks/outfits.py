@@ -1,11 +1,20 @@
-"""Outfit scoring: naive full-MLP vs decomposed scorer on one closet; grader training speed.
+"""Closet recommendation speed and exactness; grader training speed.
 
-    python benchmarks/outfits.py [--quick] [--per-part N] [--dtype float32|bfloat16]
+    python benchmarks/outfits.py [--quick] [--per-part N] [--repeats R]
 
-The grader is the paper's (8 x 2048 -> 4096 -> BN -> ReLU -> 2). The naive
-scorer runs the whole MLP on a random sample of the closet's outfits; the
-decomposed scorer enumerates *every* outfit of the closet and keeps the exact
-top 10. Both rates are outfits scored per second on the same closet.
+Rows (one JSON line each):
+* slot grader, the paper's (8 x 2048 -> 4096 -> BN -> ReLU -> 2): the naive
+  scorer runs the whole MLP on a random sample of the closet's outfits; the
+  decomposed scorer enumerates *every* outfit and keeps the exact top 10. Both
+  are outfits scored per second on the same closet, timed interleaved (round
+  robin) so a change of machine load does not bias their ratio.
+* DeepSets grader (2048-d items, width 512, sum pooling): the same two scorers,
+  plus an exactness row: on a closet small enough to brute-force (4 per part),
+  the decomposed top 10 against the naive scorer's over every outfit.
+* attention grader (width 256): beam search at several widths against the exact
+  top 10 (every outfit scored) on that small closet: the score gaps, the share of
+  the exact top 10 found, and the time of each.
+* grader training steps.
 """
 
 from __future__ import annotations
@@ -19,7 +28,7 @@ import optax
 
 import common
 from jaxvis import train
-from jaxvis.outfits import models, recommend
+from jaxvis.outfits import beam, models, recommend
 
 DIM, HIDDEN = 2048, 4096
 
@@ -52,38 +61,85 @@ def sample_outfits(by_part, n: int, rng) -> np.ndarray:
   return rows
 
 
-def bench_scorers(args, per_part: int, naive_n: int, repeats: int) -> None:
-  model, variables = paper_grader()
+def _closet(per_part: int, seed: int = 0):
   labels = [p for p in ("outer", "upper", "lower", "full", "feet", "accessory")
             for _ in range(per_part)]
-  rng = np.random.default_rng(0)
+  rng = np.random.default_rng(seed)
   feats = jnp.asarray(np.abs(rng.normal(size=(len(labels), DIM))), jnp.float32)
-  mean = feats.mean(0)
-  by_part = recommend.items_by_part(labels)
-  total = recommend.count_outfits(by_part)
+  return labels, feats, feats.mean(0), recommend.items_by_part(labels)
 
+
+def _naive_vs_decomposed(name, model, variables, per_part, naive_n, repeats, tile, mesh):
+  """Interleaved timing of the naive scorer (sampled outfits) and the decomposed top-10
+  (every outfit) on one closet."""
+  labels, feats, mean, by_part = _closet(per_part)
+  total = recommend.count_outfits(by_part)
   naive_batch = 256
   score = recommend.make_naive_scorer(model, naive_batch)
-  slots = sample_outfits(by_part, naive_n, rng)
-  compile_s, seconds = common.measure(lambda: score(variables, feats, mean, slots),
-                                      repeats=repeats, warmup=0)
-  naive_rate = naive_n / seconds
-  common.emit({"bench": "outfits", "scorer": "naive", "dtype": "float32", "batch": naive_batch,
-               "closet_per_part": per_part, "outfits": naive_n, "closet_outfits": total,
-               "items_per_s": naive_rate, "compile_s": compile_s,
-               "seconds": round(seconds, 4)})
+  slots = sample_outfits(by_part, naive_n, np.random.default_rng(1))
+  run = lambda: recommend.decomposed_top_k(variables, feats, mean, labels, k=10, tile=tile,  # noqa
+                                           mesh=mesh, model=model)
+  (n_compile, n_s), (d_compile, d_s) = common.measure_interleaved(
+      [(lambda: score(variables, feats, mean, slots), ()), (run, ())], repeats=repeats, warmup=0)
+  naive_rate = naive_n / n_s
+  common.emit({"bench": "outfits", "grader": name, "scorer": "naive", "dtype": "float32",
+               "batch": naive_batch, "closet_per_part": per_part, "outfits": naive_n,
+               "closet_outfits": total, "items_per_s": naive_rate, "compile_s": n_compile,
+               "seconds": round(n_s, 4)})
+  common.emit({"bench": "outfits", "grader": name, "scorer": "decomposed", "dtype": "float32",
+               "devices": jax.device_count(), "batch": tile[0] * tile[1],
+               "closet_per_part": per_part, "outfits": total, "closet_outfits": total,
+               "items_per_s": total / d_s, "compile_s": d_compile, "seconds": round(d_s, 4),
+               "speedup_vs_naive": round(total / d_s / naive_rate, 1)})
 
+
+def bench_scorers(args, per_part: int, naive_n: int, repeats: int) -> None:
   tile = (args.tile_bodies, args.tile_sets)
   mesh = train.make_mesh() if jax.device_count() > 1 else None   # bodies split over devices
-  run = lambda: recommend.decomposed_top_k(variables, feats, mean, labels, k=10, tile=tile,  # noqa
-                                           mesh=mesh)
-  compile_s, seconds = common.measure(run, repeats=repeats, warmup=0)
-  common.emit({"bench": "outfits", "scorer": "decomposed", "dtype": "float32",
-               "devices": jax.device_count(),
-               "batch": tile[0] * tile[1], "closet_per_part": per_part, "outfits": total,
-               "closet_outfits": total, "items_per_s": total / seconds, "compile_s": compile_s,
-               "seconds": round(seconds, 4),
-               "speedup_vs_naive": round(total / seconds / naive_rate, 1)})
+  model, variables = paper_grader()
+  _naive_vs_decomposed("slot", model, variables, per_part, naive_n, repeats, tile, mesh)
+  model, variables = set_grader("deepsets")
+  _naive_vs_decomposed("deepsets", model, variables, per_part, naive_n, repeats, tile, mesh)
+
+
+def set_grader(kind: str, seed: int = 0):
+  """A seeded DeepSets (width 512) or attention (width 256) grader for 2048-d items."""
+  model = models.make_grader(kind, 512 if kind == "deepsets" else 256, 0.0)
+  dummy = (jnp.zeros((1, 8, DIM)), jnp.zeros((1, 8), jnp.int32), jnp.ones((1, 8), bool))
+  return model, jax.jit(model.init)(jax.random.key(seed), *dummy)
+
+
+def bench_exactness(per_part: int = 4, beams=(4, 16, 64)) -> None:
+  """Decomposed DeepSets and beam-searched attention against brute force on a small closet."""
+  labels, feats, mean, by_part = _closet(per_part, seed=2)
+  total = recommend.count_outfits(by_part)
+  model, variables = set_grader("deepsets")
+  t0 = time.perf_counter()
+  exact = recommend.naive_top_k(model, variables, feats, mean, labels, k=10)
+  brute_s = time.perf_counter() - t0
+  fast = recommend.decomposed_top_k(variables, feats, mean, labels, k=10, model=model)
+  same = [o.items for o in fast] == [o.items for o in exact]
+  err = float(np.max(np.abs(np.array([o.score for o in fast]) - [o.score for o in exact])))
+  common.emit({"bench": "outfits", "grader": "deepsets", "scorer": "decomposed_vs_brute_force",
+               "dtype": "float32", "batch": 256, "closet_per_part": per_part,
+               "closet_outfits": total, "same_top10": same, "max_score_diff": err,
+               "brute_force_s": round(brute_s, 3)})
+  model, variables = set_grader("attention")
+  exact_fn = lambda: recommend.naive_top_k(model, variables, feats, mean, labels, k=10)  # noqa
+  calls = [(exact_fn, ())] + [
+      (lambda b=b: beam.beam_top_k(model, variables, feats, mean, labels, k=10, beam=b), ())
+      for b in beams]
+  timed = common.measure_interleaved(calls, repeats=1, warmup=0)
+  exact = exact_fn()
+  for b, (compile_s, seconds) in zip(beams, timed[1:]):
+    approx = beam.beam_top_k(model, variables, feats, mean, labels, k=10, beam=b)
+    gap = beam.beam_gap(exact, approx)
+    common.emit({"bench": "outfits", "grader": "attention", "scorer": f"beam{b}",
+                 "dtype": "float32", "batch": 256, "closet_per_part": per_part,
+                 "closet_outfits": total, "items_per_s": total / seconds,   # closet outfits/s
+                 "compile_s": compile_s, "seconds": round(seconds, 4),
+                 "exact_seconds": round(timed[0][1], 4),
+                 **{k: round(v, 6) for k, v in gap.items()}})
 
 
 def bench_training(batch: int, repeats: int) -> None:
@@ -125,6 +181,7 @@ def main() -> None:
   repeats = args.repeats or (1 if args.quick else 3)
   t0 = time.perf_counter()
   bench_scorers(args, per_part, naive_n=256 if args.quick else 2048, repeats=repeats)
+  bench_exactness(per_part=3 if args.quick else 4, beams=(4,) if args.quick else (4, 16, 64))
   bench_training(batch=32 if args.quick else 256, repeats=repeats)
   if args.quick and time.perf_counter() - t0 > 60:
     print(f"# note: --quick took {time.perf_counter() - t0:.0f} s on this machine", flush=True)

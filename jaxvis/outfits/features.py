@@ -2,8 +2,9 @@
 
 The paper uses ImageNet ResNet-50 pool5 (2048-d) and fills an empty slot
 with the feature of the *mean image*. Without internet no ImageNet weights can
-be fetched here: `weights` loads a Keras `.h5` or torchvision `.safetensors`
-file when one is at hand; a seeded random init is used only when asked for
+be fetched here: `weights` loads a Keras `.h5`, or a torchvision / timm
+`.safetensors` or `.pth` file (read without executing pickled code) when one is
+at hand; a seeded random init is used only when asked for
 (`check_backbone`).
 """
 
@@ -21,8 +22,9 @@ from tqdm.auto import tqdm
 
 from jaxvis.data import images as images_lib
 from jaxvis.errors import InputError
-from jaxvis.nn import resnet
+from jaxvis.nn import resnet, resnet_import
 
+TORCH_WEIGHTS = (".safetensors", ".pth", ".pt")   # torchvision / timm state dicts (v1.5)
 BACKBONES = {"resnet50": resnet.ResNet50, "resnet18": resnet.ResNet18, "tiny": resnet.ResNetTiny}
 
 
@@ -30,7 +32,7 @@ BACKBONES = {"resnet50": resnet.ResNet50, "resnet18": resnet.ResNet18, "tiny": r
 class FeatureConfig:
   backbone: str = "resnet50"      # "resnet50" (the paper), "resnet18" or "tiny" (tests)
   image_size: int = 224           # items are resized to a square of this side
-  weights: str = ""               # Keras .h5 / torchvision .safetensors; "" = seeded random init
+  weights: str = ""               # Keras .h5 / torchvision .safetensors or .pth; "" = random init
   seed: int = 0
   batch_size: int = 32
 
@@ -106,14 +108,18 @@ class FeatureExtractor:
     if cfg.backbone not in BACKBONES:
       raise InputError("backbone", f"expected one of {sorted(BACKBONES)}, got {cfg.backbone!r}")
     self.cfg = cfg
-    self.model = BACKBONES[cfg.backbone](num_classes=None,
-                                         variant="v1.5" if cfg.weights.endswith(".safetensors")
-                                         else "v1")
-    self.mode = "torch" if cfg.weights.endswith(".safetensors") else "caffe"
+    torch_file = cfg.weights.endswith(TORCH_WEIGHTS)
+    self.model = BACKBONES[cfg.backbone](num_classes=None, variant="v1.5" if torch_file else "v1")
+    self.mode = "torch" if torch_file else "caffe"
     if cfg.weights:
       if not os.path.isfile(cfg.weights):
         raise InputError("weights", f"file not found: {cfg.weights}")
-      load = resnet.load_safetensors if self.mode == "torch" else resnet.load_keras_h5
+      if cfg.weights.endswith(".safetensors"):
+        load = resnet.load_safetensors
+      elif torch_file:
+        load = resnet_import.load_pth          # allow-list unpickler: no pickled code runs
+      else:
+        load = resnet.load_keras_h5
       self.variables = jax.tree.map(jnp.asarray, load(cfg.weights))
     else:
       self.variables = random_init(self.model, cfg.image_size, cfg.seed)
