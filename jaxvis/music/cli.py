@@ -39,6 +39,27 @@ def register(parser: argparse.ArgumentParser) -> None:
   p.add_argument("--plot", help="write the AV-plane figure to this PNG")
   p.set_defaults(func=run_recommend)
 
+  p = sub.add_parser("batch", help="recommend for a folder of images, one JSON line each",
+                     description="Runs `recommend` on every image of the given folders/files. "
+                                 "Detections and captions come from COCO results files (matched "
+                                 "by image id) or from <stem>.json / <stem>.txt beside each image.")
+  p.add_argument("inputs", nargs="+", help="image files and/or folders of images")
+  p.add_argument("--songs", required=True, help="as for `recommend`")
+  p.add_argument("--coco-detections", help="COCO detection results JSON (bbox, score, "
+                                           "RLE or polygon segmentation)")
+  p.add_argument("--coco-categories", help="COCO annotations file (or category list) naming "
+                                           "the category ids; its `images` map ids to files")
+  p.add_argument("--coco-captions", help="COCO caption results JSON [{image_id, caption}]")
+  p.add_argument("--score-threshold", type=float, default=0.3,
+                 help="drop detections scoring below this (default 0.3)")
+  p.add_argument("--method", choices=("A", "B"))
+  p.add_argument("--lexicon")
+  p.add_argument("--reference")
+  p.add_argument("--no-faces", action="store_true")
+  p.add_argument("--seed", type=int, default=0)
+  p.add_argument("--out", help="JSON-lines file (default: standard output)")
+  p.set_defaults(func=run_batch)
+
   p = sub.add_parser("expressions", help="faces and their expression probabilities",
                      description="Finds faces with jaxvis.faces (MTCNN) and classifies each with "
                                  "the bundled FER2013 model (or --expression-model).")
@@ -107,7 +128,41 @@ def run_recommend(args) -> int:
       print("songs:", ", ".join(f"{s} {out['song_titles'].get(s, '')}".strip()
                                 for s in out["songs"]))
       print("without narrowing:", ", ".join(out["songs_without_narrowing"]))
+    if out["skipped_words"]:
+      print("words without a vector (left out):", ", ".join(out["skipped_words"]))
   return 0 if out["quadrant"] else 1
+
+
+def run_batch(args) -> int:
+  from jaxvis.music import batch, lexicon, pipeline, songs as songs_lib
+  songs = songs_lib.load_songs(args.songs)
+  rec = pipeline.MusicRecommender(
+      songs, lexicon=lexicon.load_lexicon(args.lexicon) if args.lexicon else None,
+      reference_means=pipeline.load_reference_means(args.reference) if args.reference else None,
+      face_boxes=None if args.no_faces else "default",
+      config=pipeline.MusicConfig(seed=args.seed))
+  items = batch.iter_inputs(args.inputs, args.coco_detections, args.coco_categories,
+                            args.coco_captions, args.score_threshold)
+  out = open(args.out, "w", encoding="utf-8") if args.out else sys.stdout
+  failed = done = 0
+  try:
+    for item in items:
+      record = {"image": item.path, "image_id": item.image_id}
+      if item.error is not None:
+        failed += 1
+        print(f"error: {item.error.where}: {item.error.problem}", file=sys.stderr)
+        record["error"] = item.error.problem
+      else:
+        result = rec.recommend(item.image, item.detections, item.caption, args.method)
+        record.update(result.to_json(songs))
+        done += 1
+      out.write(json.dumps(record) + "\n")
+      out.flush()
+  finally:
+    if args.out:
+      out.close()
+  print(f"{done} image(s) done, {failed} failed", file=sys.stderr)
+  return 2 if failed else 0
 
 
 def run_expressions(args) -> int:

@@ -36,15 +36,22 @@ from jaxvis.ops import cluster, color
 
 @dataclasses.dataclass(frozen=True)
 class Detection:
-  """One detected object: a label, a pixel box (x0, y0, x1, y1) and optionally a mask."""
+  """One detected object: a label, a pixel box (x0, y0, x1, y1), optionally a mask
+  or COCO polygons (rasterised at the image's size when the region is needed)."""
   label: str
   box: tuple[float, float, float, float]
   score: float = 1.0
   mask: np.ndarray | None = None
+  polygons: tuple[tuple[float, ...], ...] | None = None
 
   def area(self) -> float:
     if self.mask is not None:
       return float(np.count_nonzero(self.mask))
+    if self.polygons:
+      # Shoelace formula per polygon (COCO's parts do not overlap).
+      return float(sum(abs(np.dot(p[0::2], np.roll(p[1::2], 1))
+                           - np.dot(p[1::2], np.roll(p[0::2], 1))) / 2
+                       for p in map(np.asarray, self.polygons)))
     x0, y0, x1, y1 = self.box
     return max(0.0, x1 - x0) * max(0.0, y1 - y0)
 
@@ -52,9 +59,12 @@ class Detection:
     """(H, W) bool mask of the object (the box when no mask was given)."""
     if self.mask is not None:
       if self.mask.shape != (height, width):
-        raise ValueError(f"detections: mask of {self.label!r} has shape {self.mask.shape}, "
+        raise InputError(f"detections: {self.label}", f"mask has shape {self.mask.shape}, "
                          f"expected the image size {(height, width)}")
       return self.mask.astype(bool)
+    if self.polygons:
+      from jaxvis.music.coco import polygons_to_mask
+      return polygons_to_mask(self.polygons, height, width)
     m = np.zeros((height, width), bool)
     x0, y0, x1, y1 = (int(round(c)) for c in self.box)
     m[max(y0, 0):max(y1, 0), max(x0, 0):max(x1, 0)] = True
@@ -63,14 +73,16 @@ class Detection:
 
 def load_detections(path: str, score_threshold: float = 0.0) -> list[Detection]:
   """Reads detections from a JSON file (format in the module docstring)."""
-  if not os.path.isfile(path):
-    raise FileNotFoundError(f"detections: no such file {path!r}")
-  with open(path, "r", encoding="utf-8") as f:
-    try:
-      data = json.load(f)
-    except json.JSONDecodeError as e:
-      raise ValueError(f"detections: {path!r} is not valid JSON ({e})") from e
-  return parse_detections(data, os.path.dirname(path), score_threshold)
+  from jaxvis.music.tables import open_text
+  text = open_text(path, "detections JSON")
+  try:
+    data = json.loads(text)
+  except json.JSONDecodeError as e:
+    raise InputError(f"{path}:{e.lineno}", f"not valid JSON ({e.msg})") from None
+  try:
+    return parse_detections(data, os.path.dirname(path), score_threshold)
+  except InputError as e:
+    raise InputError(f"{path}: {e.where}", e.problem) from None
 
 
 def parse_detections(data, base_dir: str = ".", score_threshold: float = 0.0
@@ -78,11 +90,11 @@ def parse_detections(data, base_dir: str = ".", score_threshold: float = 0.0
   """Detections from parsed JSON (a list or {"detections": [...]})."""
   items = data.get("detections") if isinstance(data, dict) else data
   if not isinstance(items, list):
-    raise ValueError("detections: expected a list of objects or {\"detections\": [...]}")
+    raise InputError("detections", 'expected a list of objects or {"detections": [...]}')
   out = []
   for i, d in enumerate(items):
     if not isinstance(d, dict) or "label" not in d or "box" not in d:
-      raise ValueError(f"detections: item {i} needs 'label' and 'box' [x0, y0, x1, y1]")
+      raise InputError(f"detections[{i}]", "needs 'label' and 'box' [x0, y0, x1, y1]")
     box = d["box"]
     if (not isinstance(box, (list, tuple)) or len(box) != 4
         or not all(isinstance(c, (int, float)) and np.isfinite(c) for c in box)):

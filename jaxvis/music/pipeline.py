@@ -97,6 +97,7 @@ class Recommendation:
   songs_without_narrowing: list[str]
   narrowing_failed: bool
   message: str | None = None
+  approximated_words: dict = dataclasses.field(default_factory=dict)
 
   def to_json(self, songs: Songs | None = None) -> dict:
     titles = dict(zip(songs.ids, songs.titles)) if songs is not None else {}
@@ -114,6 +115,7 @@ class Recommendation:
                       for w, x in zip(ex.words, ex.weights)],
         "skipped_words": self.skipped_words,
         "num_skipped_words": len(self.skipped_words),
+        "approximated_words": dict(self.approximated_words),
         "method": ex.method,
         "caption": " ".join(ex.caption_tokens) if ex.caption_tokens else None,
         "colors": ex.colors,
@@ -126,7 +128,8 @@ class Recommendation:
                                           self.cluster_songs)],
         "quadrant_counts": [int(c) for c in self.counts],
         "normalised_counts": [round(float(c), 4) for c in self.normalised_counts],
-        "notes": ex.notes,
+        "notes": ex.notes + ([f"{len(self.skipped_words)} word(s) have no vector and were "
+                              f"left out: {self.skipped_words}"] if self.skipped_words else []),
         "message": self.message,
     }
 
@@ -286,6 +289,7 @@ class MusicRecommender:
     cfg = self.config
     vecs, found = self.wordvecs.vectors_for(ex.words) if ex.words else (None, np.zeros(0, bool))
     skipped = [w for w, f in zip(ex.words, found) if not f]
+    approx = self.wordvecs.approximations(ex.words) if ex.words else {}
     empty = Recommendation(ex, skipped, [], np.zeros((0, 2)), np.zeros(0), [], np.zeros(4),
                            np.zeros(4), None, [], [], False)
     if not found.any():
@@ -339,7 +343,7 @@ class MusicRecommender:
     norm = np.asarray(counts) / np.asarray(self.reference_means)
     return Recommendation(ex, skipped, impressions, np.asarray(clusters.centers), mass,
                           cluster_songs, np.asarray(counts), norm, quadrant, with_n, without,
-                          failed, message)
+                          failed, message, approx)
 
   def _impression_records(self, words, found, idx, w, ok) -> list[dict]:
     k = self.config.top_k

@@ -27,6 +27,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxvis.music import morph
+
 
 def bucket(n: int, minimum: int = 8) -> int:
   """The next power of two >= max(n, minimum): padded sizes that bound recompilation."""
@@ -63,17 +65,73 @@ class WordVectors:
     return self._find(word) is not None
 
   def _find(self, word: str):
-    """Row ids for `word`: itself, lower-case, joined by '_' (word2vec phrases) or its tokens."""
+    """Row ids for `word` (see `resolve`), or None."""
+    return self.resolve(word)[0]
+
+  def resolve(self, word: str) -> tuple[list[int] | None, str | None]:
+    """Row ids for `word` and how they were found.
+
+    In order: the word itself (as given, lower-case, or joined by '_' as word2vec
+    phrases are); a phrase as the mean of its tokens; a regular base form
+    (giraffes -> giraffe, `morph.base_forms`); two known words it is written from
+    (snowman -> snow + man, `morph.split_compound`).
+
+    Returns:
+      (ids, None) for a word in the table, (ids, "giraffe" / "snow + man") for an
+      approximation, (None, None) when nothing fits.
+    """
+    cache = self._resolved
+    if word not in cache:
+      cache[word] = self._resolve(word)
+    return cache[word]
+
+  @functools.cached_property
+  def _resolved(self) -> dict:
+    return {}
+
+  def _exact(self, word: str):
     idx = self._index
     for cand in (word, word.lower(), word.replace(" ", "_"), word.lower().replace(" ", "_")):
       if cand in idx:
         return [idx[cand]]
+    return None
+
+  def _resolve(self, word: str):
+    ids = self._exact(word)
+    if ids:
+      return ids, None
     tokens = word.replace("_", " ").replace("-", " ").split()
     if len(tokens) > 1:
-      ids = [self._find(t) for t in tokens]
-      if all(i is not None for i in ids):
-        return [j for i in ids for j in i]
-    return None
+      parts = [self.resolve(t) for t in tokens]
+      if all(p[0] for p in parts):
+        approx = [a for _, a in parts if a]
+        return [j for p in parts for j in p[0]], (" ".join(
+            a or t for (_, a), t in zip(parts, tokens)) if approx else None)
+      return None, None
+    if not word.isalpha():
+      return None, None
+    for base in morph.base_forms(word):
+      ids = self._exact(base)
+      if ids:
+        return ids, base
+    split = morph.split_compound(word, lambda w: self._exact(w) is not None)
+    if split:
+      a, b = split
+      b_ids = self._exact(b)
+      if b_ids is None:
+        b = next(x for x in morph.base_forms(b) if self._exact(x))
+        b_ids = self._exact(b)
+      return self._exact(a) + b_ids, f"{a} + {b}"
+    return None, None
+
+  def approximations(self, words: Sequence[str]) -> dict[str, str]:
+    """{word: what stood in for it} for the words found only approximately."""
+    out = {}
+    for w in words:
+      ids, approx = self.resolve(w)
+      if ids and approx:
+        out[w] = approx
+    return out
 
   def vectors_for(self, words: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     """Unit vectors for `words`; a phrase is the normalised mean of its tokens.
@@ -152,7 +210,11 @@ def _bundled() -> WordVectors:
   with res.open("rb") as f:
     data = np.load(f, allow_pickle=False)
     words = [str(w) for w in data["words"]]
-    vectors = data["vectors"].astype(np.float32)
+    if "vectors_int8" in data:
+      # int8 rows with one scale each: a quarter of float32's size, cosine error ~1e-3.
+      vectors = data["vectors_int8"].astype(np.float32) * data["scales"][:, None]
+    else:
+      vectors = data["vectors"].astype(np.float32)
     source = str(data["source"])
   return WordVectors.from_arrays(words, vectors, source)
 
