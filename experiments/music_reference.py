@@ -12,28 +12,19 @@ writes {"reference_means": [q1, q2, q3, q4], "images": N, ...} for
 from __future__ import annotations
 
 import argparse
-import glob
 import json
 import os
 
 import numpy as np
 
-from jaxvis.music import extract, synthetic
+from jaxvis.music import batch, extract, synthetic
 from jaxvis.music.pipeline import MusicRecommender
 
-_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
-
-
 def _inputs(folder: str):
-  from PIL import Image
-  for path in sorted(glob.glob(os.path.join(folder, "*"))):
-    stem, ext = os.path.splitext(path)
-    if ext.lower() not in _EXTS:
-      continue
-    caption = open(stem + ".txt", encoding="utf-8").read() if os.path.isfile(stem + ".txt") else None
-    dets = extract.load_detections(stem + ".json") if os.path.isfile(stem + ".json") else None
-    with Image.open(path) as im:
-      yield os.path.basename(path), np.asarray(im.convert("RGB")), caption, dets
+  for item in batch.iter_inputs([folder]):
+    if item.error is not None:
+      raise item.error            # a reference set with an unreadable image is not one to trust
+    yield os.path.basename(item.path), item.image, item.caption, item.detections
 
 
 def _tiny_inputs():

@@ -26,6 +26,9 @@ def register(parser: argparse.ArgumentParser) -> None:
                       "colours (default: B unless only detections are given)")
   p.add_argument("--lexicon", help="AV lexicon CSV (Warriner, NRC VAD or word,valence,arousal); "
                                    "default: the bundled impression words")
+  p.add_argument("--balanced-lexicon", action="store_true",
+                 help="use the same number of impression words per quadrant (the words "
+                      "farthest from the origin in each; see lexicon.balanced)")
   p.add_argument("--word2vec", help="word2vec file read with gensim (e.g. GoogleNews .bin); "
                                     "default: the bundled MiniLM word table")
   p.add_argument("--reference", help="JSON with 'reference_means' (4 numbers): average words "
@@ -101,6 +104,8 @@ def run_recommend(args) -> int:
     songs = songs_lib.load_songs(args.songs)
     dets = extract.load_detections(args.detections) if args.detections else None
     lex = lexicon.load_lexicon(args.lexicon) if args.lexicon else None
+    if args.balanced_lexicon:
+      lex = lexicon.balanced(lex or lexicon.default_lexicon())
     wv = WordVectors.from_word2vec(args.word2vec) if args.word2vec else None
     ref = pipeline.load_reference_means(args.reference) if args.reference else None
     model = (expression.load_model(args.expression_model) if args.expression_model

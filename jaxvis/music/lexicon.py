@@ -150,3 +150,28 @@ def default_lexicon() -> AVLexicon:
   res = importlib.resources.files("jaxvis") / "assets" / "music" / "impression_words.csv"
   return _parse(res.read_text(encoding="utf-8"), "impression_words.csv", "plain",
                 DEFAULT_SOURCE)
+
+
+def balanced(lexicon: AVLexicon, per_quadrant: int | None = None) -> AVLexicon:
+  """A quadrant-balanced subset: the same number of words in each AV quadrant.
+
+  Rule: in every quadrant keep the `per_quadrant` words farthest from the origin
+  (the most clearly placed ones); default: the smallest quadrant's count, so that
+  quadrant keeps all its words. With the bundled lexicon (79 / 52 / 88 / 19 words
+  in Q1-Q4) that is 19 per quadrant, 76 in all.
+  """
+  v, a = lexicon.va[:, 0], lexicon.va[:, 1]
+  quadrant = np.where(a >= 0, np.where(v >= 0, 1, 2), np.where(v < 0, 3, 4))
+  sizes = [int((quadrant == q).sum()) for q in (1, 2, 3, 4)]
+  n = min(sizes) if per_quadrant is None else int(per_quadrant)
+  if n < 1 or n > min(sizes):
+    raise InputError("per_quadrant", f"expected 1..{min(sizes)} (words per quadrant: {sizes}), "
+                                     f"got {per_quadrant}")
+  radius = np.hypot(v, a)
+  keep = np.zeros(len(lexicon), bool)
+  for q in (1, 2, 3, 4):
+    idx = np.flatnonzero(quadrant == q)
+    keep[idx[np.argsort(-radius[idx], kind="stable")[:n]]] = True
+  return AVLexicon(tuple(w for w, k in zip(lexicon.words, keep) if k), lexicon.va[keep],
+                   f"{lexicon.source}; balanced: the {n} words farthest from the origin in "
+                   "each quadrant")

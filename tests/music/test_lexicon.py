@@ -128,3 +128,19 @@ def test_default_lexicon_file_states_source_licence_and_mapping():
                  "(VAL mean - 5) / 4", "(AROU mean - 5) / 4", "Selection rule",
                  "13428_2018_1099_MOESM2_ESM.csv"):
     assert needed in header, needed
+
+
+def test_balanced_subset_has_equal_quadrants_and_keeps_the_clearest_words():
+  lex = lexicon.default_lexicon()
+  bal = lexicon.balanced(lex)
+  q = np.asarray(plane.quadrant_of(bal.va))
+  assert [int((q == k).sum()) for k in (1, 2, 3, 4)] == [19] * 4
+  assert set(bal.words) <= set(lex.words) and "balanced" in bal.source
+  # Within a quadrant no dropped word lies farther out than a kept one.
+  full_q = np.asarray(plane.quadrant_of(lex.va))
+  r = np.hypot(lex.va[:, 0], lex.va[:, 1])
+  kept = np.isin(lex.words, bal.words)
+  for k in (1, 2, 3):
+    assert r[(full_q == k) & ~kept].max() <= r[(full_q == k) & kept].min()
+  with pytest.raises(InputError, match="per_quadrant"):
+    lexicon.balanced(lex, per_quadrant=20)
