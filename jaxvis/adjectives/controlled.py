@@ -17,6 +17,7 @@ import numpy as np
 
 from jaxvis.adjectives.data import build_query_sets
 from jaxvis.ops import image as image_ops
+from jaxvis.errors import InputError
 
 # Colour photos; hubble_deep_field is left out: its crops are almost black, so
 # no adjective (colour cast, blur, brightness) is visible on them.
@@ -35,7 +36,7 @@ def load_photos(names=PHOTOS) -> dict[str, np.ndarray]:
     elif hasattr(skimage.data, name):
       img = getattr(skimage.data, name)()
     else:
-      raise ValueError(f"names: unknown photo {name!r}; expected some of {PHOTOS}")
+      raise InputError("names", f"unknown photo {name!r}; expected some of {PHOTOS}")
     out[name] = np.asarray(img[..., :3], np.float32) / 255.0
   return out
 
@@ -149,7 +150,7 @@ def make_query(adjective: str, ratio_a: float, ratio_b: float, m: int, size: int
   `num_scenes`: scenes the crops revisit (default -1: m // 4; None: independent crops).
   """
   if adjective not in ADJECTIVES:
-    raise ValueError(f"adjective: expected one of {sorted(ADJECTIVES)}, got {adjective!r}")
+    raise InputError("adjective", f"expected one of {sorted(ADJECTIVES)}, got {adjective!r}")
   rng = np.random.default_rng(seed)
   photos = load_photos() if photos is None else photos
   n_rel = int(round(ratio_a * m)) + int(round(ratio_b * m))

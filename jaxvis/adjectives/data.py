@@ -21,6 +21,8 @@ from typing import NamedTuple, Sequence
 
 import numpy as np
 
+from jaxvis.errors import InputError, at_line
+
 # Table 1: query -> (Ratio A: relevant share of P, Ratio B: relevant share of Q).
 TABLE1: dict[str, tuple[float, float]] = {
     "happy dog": (0.785, 0.18),
@@ -42,7 +44,7 @@ def split_anp(anp: str) -> tuple[str, str]:
   """"happy_dog" or "happy dog" -> ("happy", "dog"); the noun may contain further words."""
   parts = anp.strip().replace(" ", "_").split("_", 1)
   if len(parts) != 2 or not parts[0] or not parts[1]:
-    raise ValueError(f"anp: expected 'adjective_noun', got {anp!r}")
+    raise InputError("anp", f"expected 'adjective_noun', got {anp!r}")
   return parts[0].lower(), parts[1].lower()
 
 
@@ -61,7 +63,7 @@ def read_vso(root: str) -> dict[str, list[str]]:
   if not os.path.isdir(folder):
     folder = root
   if not os.path.isdir(folder):
-    raise FileNotFoundError(f"root: no folder {root!r}")
+    raise InputError("root", f"no folder {root}")
   anps = {}
   for name in sorted(os.listdir(folder)):
     path = os.path.join(folder, name)
@@ -70,7 +72,7 @@ def read_vso(root: str) -> dict[str, list[str]]:
       if files:
         anps[name] = files
   if not anps:
-    raise ValueError(f"root: no <adjective>_<noun>/ image folders under {folder!r} "
+    raise InputError("root", f"no <adjective>_<noun>/ image folders under {folder} "
                      "(expected the VSO layout bi_concepts1553/<adjective_noun>/*.jpg)")
   return anps
 
@@ -90,28 +92,36 @@ def read_mvso_csv(path: str, image_dir: str | None = None,
     require_files: with `image_dir`, drop rows whose image file is missing.
   """
   if not os.path.isfile(path):
-    raise FileNotFoundError(f"path: no MVSO CSV at {path!r}")
-  with open(path, newline="", encoding="utf-8") as f:
-    rows = [r for r in csv.reader(f) if r and any(c.strip() for c in r)]
+    raise InputError("path", f"no MVSO CSV at {path}")
+  try:
+    with open(path, newline="", encoding="utf-8") as f:
+      rows = [(n, r) for n, r in enumerate(csv.reader(f), start=1) if r and any(c.strip() for c in r)]
+  except (UnicodeDecodeError, csv.Error) as e:
+    raise InputError(path, f"is not a UTF-8 CSV ({e})") from None
   if not rows:
-    raise ValueError(f"path: {path!r} is empty")
-  head = [c.strip().lower() for c in rows[0]]
+    raise InputError(path, "is empty (expected ANP,image_url rows)")
+  head = [c.strip().lower() for c in rows[0][1]]
   anp_col, url_col = 0, 1
   if any(h in _ANP_COLUMNS for h in head) or any(h in _URL_COLUMNS for h in head):
     try:
       anp_col = next(i for i, h in enumerate(head) if h in _ANP_COLUMNS)
       url_col = next(i for i, h in enumerate(head) if h in _URL_COLUMNS)
     except StopIteration:
-      raise ValueError(f"path: header {rows[0]} needs an ANP column (one of {_ANP_COLUMNS}) "
+      raise InputError(at_line(path, rows[0][0]), f"header {rows[0][1]} needs an ANP column (one of {_ANP_COLUMNS}) "
                        f"and an image column (one of {_URL_COLUMNS})") from None
     rows = rows[1:]
   out: dict[str, list[str]] = {}
-  for line, row in enumerate(rows, start=2):
+  for line, row in rows:
     if len(row) <= max(anp_col, url_col):
-      raise ValueError(f"path: {path}:{line}: expected at least {max(anp_col, url_col) + 1} "
-                       f"columns, got {row}")
+      raise InputError(at_line(path, line), f"expected at least {max(anp_col, url_col) + 1} "
+                                            f"columns, got {row}")
     anp, url = row[anp_col].strip(), row[url_col].strip()
-    adjective, noun = split_anp(anp)
+    if not url:
+      raise InputError(at_line(path, line), f"empty image column in {row}")
+    try:
+      adjective, noun = split_anp(anp)
+    except InputError as e:
+      raise InputError(at_line(path, line), e.problem) from None
     item = url
     if image_dir is not None:
       item = os.path.join(image_dir, os.path.basename(url.split("?")[0]))
@@ -135,12 +145,12 @@ def relevant_and_irrelevant(anps: dict[str, list[str]], query: str,
   adjective, noun = split_anp(query)
   key = f"{adjective}_{noun}"
   if key not in anps:
-    raise ValueError(f"query: no ANP {key!r} in the dataset")
+    raise InputError("query", f"no ANP {key!r} in the dataset")
   skip = {adjective} | {a.lower() for a in exclude_adjectives}
   irrelevant = [p for anp, files in sorted(anps.items())
                 for p in files if split_anp(anp)[1] == noun and split_anp(anp)[0] not in skip]
   if not irrelevant:
-    raise ValueError(f"query: no other ANP with the noun {noun!r} gives irrelevant images")
+    raise InputError("query", f"no other ANP with the noun {noun!r} gives irrelevant images")
   return list(anps[key]), irrelevant
 
 
@@ -163,11 +173,11 @@ def build_query_sets(relevant: Sequence, irrelevant: Sequence, ratio_a: float, r
     if not 0.0 <= r <= 1.0:
       raise ValueError(f"{name}: expected a share in [0, 1], got {r}")
   if m < 1:
-    raise ValueError(f"m: expected >= 1, got {m}")
+    raise InputError("m", f"expected >= 1, got {m}")
   ra, rb = int(round(ratio_a * m)), int(round(ratio_b * m))
   need_rel, need_irr = ra + rb, 2 * m - ra - rb
   if len(relevant) < need_rel or len(irrelevant) < need_irr:
-    raise ValueError(f"relevant, irrelevant: m={m} at ratios ({ratio_a}, {ratio_b}) needs "
+    raise InputError("relevant, irrelevant", f"m={m} at ratios ({ratio_a}, {ratio_b}) needs "
                      f"{need_rel} relevant and {need_irr} irrelevant items, got "
                      f"{len(relevant)} and {len(irrelevant)}")
   rng = np.random.default_rng(seed)
@@ -186,7 +196,7 @@ def table1_query_sets(anps: dict[str, list[str]], query: str, m: int, seed: int 
   """P and Q for one of Table 1's queries at its published purities."""
   key = " ".join(split_anp(query))
   if key not in TABLE1:
-    raise ValueError(f"query: expected one of Table 1's queries {sorted(TABLE1)}, got {query!r}")
+    raise InputError("query", f"expected one of Table 1's queries {sorted(TABLE1)}, got {query!r}")
   rel, irr = relevant_and_irrelevant(anps, query, exclude_adjectives)
   return build_query_sets(rel, irr, *TABLE1[key], m, seed=seed)
 
@@ -203,8 +213,8 @@ def load_images(paths: Sequence[str], size: int = 100) -> np.ndarray:
 def list_images(folder: str) -> list[str]:
   """Sorted image files directly inside `folder`."""
   if not os.path.isdir(folder):
-    raise FileNotFoundError(f"folder: {folder!r} is not a directory")
+    raise InputError(folder, "is not a folder")
   files = _image_files(folder)
   if not files:
-    raise ValueError(f"folder: no images ({', '.join(IMAGE_EXTENSIONS)}) in {folder!r}")
+    raise InputError(folder, f"no images ({', '.join(IMAGE_EXTENSIONS)}) in this folder")
   return files

@@ -26,6 +26,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxvis.errors import InputError
+
 POOLINGS = ("mean", "std", "contrast", "log_contrast")
 CONTRAST_EPS = 1e-4     # well below the contrast of any textured sigmoid map
 
@@ -35,7 +37,7 @@ def check_pooling(pooling: str | Sequence[str]) -> tuple[str, ...]:
   stats = (pooling,) if isinstance(pooling, str) else tuple(pooling)
   bad = [s for s in stats if s not in POOLINGS]
   if not stats or bad:
-    raise ValueError(f"pooling: expected one or more of {POOLINGS}, got {pooling!r}")
+    raise InputError("pooling", f"expected one or more of {POOLINGS}, got {pooling!r}")
   return stats
 
 
@@ -43,7 +45,7 @@ def check_grid_pooling(grid: int | None, pooling: str | Sequence[str]) -> tuple[
   """`check_pooling`, plus: whole maps (grid=None) are only taken as they are ("mean")."""
   stats = check_pooling(pooling)
   if grid is None and stats != ("mean",):
-    raise ValueError(f"pooling: grid=None keeps the raw maps, so pooling must be 'mean', "
+    raise InputError("pooling", f"grid=None keeps the raw maps, so pooling must be 'mean', "
                      f"got {pooling!r}")
   return stats
 
@@ -58,7 +60,7 @@ def local_contrast(maps: jax.Array) -> jax.Array:
 
 def _cells(h: int, w: int, grid: int):
   if grid < 1 or grid > min(h, w):
-    raise ValueError(f"grid: expected 1 <= grid <= {min(h, w)}, got {grid}")
+    raise InputError("grid", f"expected 1 <= grid <= {min(h, w)}, got {grid}")
   ys = np.linspace(0, h, grid + 1).round().astype(int)
   xs = np.linspace(0, w, grid + 1).round().astype(int)
   return [(slice(ys[i], ys[i + 1]), slice(xs[j], xs[j + 1]))

@@ -23,6 +23,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from jaxvis.errors import InputError
+
 ACTIVATIONS = {
     "sigmoid": jax.nn.sigmoid,
     "tanh": jnp.tanh,
@@ -102,7 +104,7 @@ class DecodingProcess(nn.Module):
     k = self.kernel_size
     if self.tied:
       if encoder_kernel is None:
-        raise ValueError("encoder_kernel: a tied decoding process needs its encoder's kernel")
+        raise InputError("encoder_kernel", "a tied decoding process needs its encoder's kernel")
       kernel = flip_kernel(encoder_kernel)
     else:
       kernel = self.param("kernel", nn.initializers.glorot_uniform(),
@@ -139,7 +141,7 @@ class StackedCAE(nn.Module):
 
   def setup(self):
     if not self.features:
-      raise ValueError("features: expected at least one encoding process")
+      raise InputError("features", "expected at least one encoding process")
     _activation(self.activation, "activation")
     _activation(self.image_activation, "image_activation")
     self.encoders = [EncodingProcess(f, self.kernel_size, self.pool, self.activation,

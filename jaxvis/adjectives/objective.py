@@ -19,6 +19,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxvis.adjectives.model import StackedCAE
+from jaxvis.errors import InputError
 
 OBJECTIVES = ("pairwise", "plain")
 NOISES = ("none", "mask", "gaussian")
@@ -33,7 +34,7 @@ def corrupt(x: jax.Array, rng: jax.Array, noise: str, level: float) -> jax.Array
     return jnp.where(keep, x, jnp.zeros_like(x))
   if noise == "gaussian":
     return x + level * jax.random.normal(rng, x.shape, x.dtype)
-  raise ValueError(f"noise: expected one of {NOISES}, got {noise!r}")
+  raise InputError("noise", f"expected one of {NOISES}, got {noise!r}")
 
 
 def _mse(x: jax.Array, y: jax.Array) -> jax.Array:
@@ -77,7 +78,7 @@ def level_weights_for(num_levels: int, weights: Sequence[float] | None,
     return [1.0] * num_levels
   weights = [float(w) for w in weights]
   if len(weights) != num_levels or any(w < 0 for w in weights):
-    raise ValueError(f"level_weights: expected {num_levels} non-negative weights, got {weights}")
+    raise InputError("level_weights", f"expected {num_levels} non-negative weights, got {weights}")
   return weights
 
 

@@ -23,6 +23,7 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from jaxvis.ops import image as image_ops
+from jaxvis.errors import InputError
 
 
 class Pairs(NamedTuple):
@@ -50,7 +51,7 @@ def object_features(images: np.ndarray | jax.Array, batch_size: int = 256) -> np
   """(N, H, W, C) images -> (N, 576) unit-norm standardised grey 24x24 thumbnails."""
   images = jnp.asarray(images)
   if images.ndim != 4:
-    raise ValueError(f"images: expected (N, H, W, C), got shape {images.shape}")
+    raise InputError("images", f"expected (N, H, W, C), got shape {images.shape}")
   return np.concatenate([np.asarray(_thumbnail_features(images[i:i + batch_size]))
                          for i in range(0, images.shape[0], batch_size)], 0)
 
@@ -87,17 +88,17 @@ def make_pairs(features_p: np.ndarray, features_q: np.ndarray, *,
   """
   fp, fq = np.asarray(features_p, np.float32), np.asarray(features_q, np.float32)
   if fp.ndim != 2 or fq.ndim != 2 or fp.shape[1] != fq.shape[1]:
-    raise ValueError(f"features_p, features_q: expected (N, D) and (M, D) with the same D, "
+    raise InputError("features_p, features_q", f"expected (N, D) and (M, D) with the same D, "
                      f"got {fp.shape} and {fq.shape}")
   if (labels_p is None) != (labels_q is None):
-    raise ValueError("labels_p, labels_q: give both or neither")
+    raise InputError("labels_p, labels_q", "give both or neither")
   sim = np.asarray(cosine_similarity(fp, fq))
   if labels_p is None:
     rows, cols = match_one_to_one(sim)
   else:
     labels_p, labels_q = list(labels_p), list(labels_q)
     if len(labels_p) != len(fp) or len(labels_q) != len(fq):
-      raise ValueError(f"labels_p, labels_q: expected {len(fp)} and {len(fq)} labels, "
+      raise InputError("labels_p, labels_q", f"expected {len(fp)} and {len(fq)} labels, "
                        f"got {len(labels_p)} and {len(labels_q)}")
     rows, cols = [], []
     for label in sorted(set(labels_p) & set(labels_q), key=str):

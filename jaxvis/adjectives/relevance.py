@@ -24,6 +24,7 @@ import numpy as np
 import optax
 
 from jaxvis.ops import cluster
+from jaxvis.errors import InputError
 
 RELEVANCE_METHODS = ("logistic", "pairwise", "centroid")
 
@@ -72,7 +73,7 @@ def cluster_pairs(differences: np.ndarray, num_clusters: int, *, key: jax.Array,
   """
   d = np.asarray(differences, np.float32)
   if d.ndim != 2 or len(d) < num_clusters:
-    raise ValueError(f"differences: expected (M, D) with M >= num_clusters={num_clusters}, "
+    raise InputError("differences", f"expected (M, D) with M >= num_clusters={num_clusters}, "
                      f"got shape {d.shape}")
   if standardize:
     d = standardize_columns(d)
@@ -142,17 +143,17 @@ def fit_relevance(positives: np.ndarray, negatives: np.ndarray, *, method: str =
   """
   pos, neg = np.asarray(positives, np.float32), np.asarray(negatives, np.float32)
   if method not in RELEVANCE_METHODS:
-    raise ValueError(f"method: expected one of {RELEVANCE_METHODS}, got {method!r}")
+    raise InputError("method", f"expected one of {RELEVANCE_METHODS}, got {method!r}")
   if pos.ndim != 2 or neg.ndim != 2 or pos.shape[1] != neg.shape[1] or not len(pos) \
       or not len(neg):
-    raise ValueError(f"positives, negatives: expected non-empty (N, D) arrays with the same D, "
+    raise InputError("positives, negatives", f"expected non-empty (N, D) arrays with the same D, "
                      f"got {pos.shape} and {neg.shape}")
   x = np.concatenate([pos, neg])
   mean, std = x.mean(0), x.std(0) + 1e-6
   z = (x - mean) / std
   if method == "pairwise":
     if len(pos) != len(neg):
-      raise ValueError(f"positives, negatives: method='pairwise' needs the two images of every "
+      raise InputError("positives, negatives", f"method='pairwise' needs the two images of every "
                        f"pair (row i of each), got {len(pos)} and {len(neg)} rows")
     p = _fit_pairwise_logistic(jnp.asarray(z[:len(pos)]), jnp.asarray(z[len(pos):]), float(l2),
                                float(learning_rate), int(steps))

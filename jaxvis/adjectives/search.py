@@ -24,6 +24,7 @@ from jaxvis.adjectives import features
 from jaxvis.adjectives import pairs as pairs_lib
 from jaxvis.adjectives import relevance
 from jaxvis.adjectives.train import SCAEConfig, check_levels, encode, init_params, train_scae
+from jaxvis.errors import InputError
 
 
 @dataclasses.dataclass(frozen=True)
@@ -82,7 +83,7 @@ def _check_params(params, scae: SCAEConfig, image_shape) -> None:
   expected = jax.eval_shape(lambda: init_params(scae, image_shape))
   shapes = lambda tree: jax.tree.map(lambda a: tuple(np.shape(a)), tree)
   if shapes(params) != shapes(expected):
-    raise ValueError(f"params: expected the parameters of a stacked CAE with features="
+    raise InputError("params", f"expected the parameters of a stacked CAE with features="
                      f"{tuple(scae.features)}, kernel_size={scae.kernel_size} for images of shape "
                      f"{tuple(image_shape)} (config.scae's network), got other shapes")
 
@@ -112,14 +113,14 @@ def rank_query(P, Q, config: SearchConfig = SearchConfig(), *,
   features.check_grid_pooling(config.grid, config.pooling)
   check_levels(config.feature_levels)
   if P.shape[1:] != Q.shape[1:]:
-    raise ValueError(f"P, Q: images must have the same size, got {P.shape[1:]} and {Q.shape[1:]}")
+    raise InputError("P, Q", f"images must have the same size, got {P.shape[1:]} and {Q.shape[1:]}")
   cand = np.concatenate([P, Q]) if candidates is None else _check_set("candidates", candidates)
   fp, fq = (pairs_lib.object_features(P), pairs_lib.object_features(Q)) \
       if pair_features is None else pair_features
   pairs = pairs_lib.make_pairs(fp, fq, labels_p=labels_p, labels_q=labels_q,
                                min_similarity=config.min_pair_similarity)
   if len(pairs.p) < max(config.num_clusters, config.scae.batch_size):
-    raise ValueError(f"P, Q: only {len(pairs.p)} pairs could be made; need at least "
+    raise InputError("P, Q", f"only {len(pairs.p)} pairs could be made; need at least "
                      f"{max(config.num_clusters, config.scae.batch_size)} "
                      "(num_clusters and batch_size)")
   if config.scae.objective == "pairwise":
@@ -152,7 +153,7 @@ def precision_at(order: np.ndarray, truth: np.ndarray, n: int) -> float:
   """Share of truly relevant images among the first `n` ranked candidates."""
   truth = np.asarray(truth, bool)
   if not 1 <= n <= len(order):
-    raise ValueError(f"n: expected 1 <= n <= {len(order)}, got {n}")
+    raise InputError("n", f"expected 1 <= n <= {len(order)}, got {n}")
   return float(truth[np.asarray(order)[:n]].mean())
 
 

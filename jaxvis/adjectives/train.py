@@ -20,6 +20,7 @@ import optax
 from jaxvis import data, train
 from jaxvis.adjectives import features, objective
 from jaxvis.adjectives.model import StackedCAE, check_image_size
+from jaxvis.errors import InputError
 
 
 @dataclasses.dataclass(frozen=True)
@@ -57,16 +58,16 @@ class SCAEConfig:
 
   def validate(self) -> None:
     if self.objective not in objective.OBJECTIVES:
-      raise ValueError(f"objective: expected one of {objective.OBJECTIVES}, got {self.objective!r}")
+      raise InputError("objective", f"expected one of {objective.OBJECTIVES}, got {self.objective!r}")
     if self.noise not in objective.NOISES:
-      raise ValueError(f"noise: expected one of {objective.NOISES}, got {self.noise!r}")
+      raise InputError("noise", f"expected one of {objective.NOISES}, got {self.noise!r}")
     if self.dtype not in ("float32", "bfloat16"):
-      raise ValueError(f"dtype: expected 'float32' or 'bfloat16', got {self.dtype!r}")
+      raise InputError("dtype", f"expected 'float32' or 'bfloat16', got {self.dtype!r}")
     for name in ("batch_size", "kernel_size", "pool"):
       if getattr(self, name) < 1:
         raise ValueError(f"{name}: expected >= 1, got {getattr(self, name)}")
     if self.greedy_steps < 0 or self.finetune_steps < 0:
-      raise ValueError("greedy_steps, finetune_steps: expected >= 0")
+      raise InputError("greedy_steps, finetune_steps", "expected >= 0")
     objective.level_weights_for(len(self.features), self.level_weights, None)
 
 
@@ -109,7 +110,7 @@ def _check_training_data(config: SCAEConfig, arrays: dict) -> tuple[int, ...]:
   keys = ("a", "b") if config.objective == "pairwise" else ("image",)
   for k in keys:
     if k not in arrays:
-      raise ValueError(f"arrays: the {config.objective!r} objective needs key {k!r}, "
+      raise InputError("arrays", f"the {config.objective!r} objective needs key {k!r}, "
                        f"got keys {sorted(arrays)}")
     x = arrays[k]
     if x.ndim != 4:
@@ -121,7 +122,7 @@ def _check_training_data(config: SCAEConfig, arrays: dict) -> tuple[int, ...]:
       raise ValueError(f"arrays[{k!r}]: expected float32 values in [0, 1]")
   shape = arrays[keys[0]].shape[1:]
   if any(arrays[k].shape[1:] != shape for k in keys):
-    raise ValueError("arrays: 'a' and 'b' must hold images of the same shape")
+    raise InputError("arrays", "'a' and 'b' must hold images of the same shape")
   check_image_size(config.model(), shape[0], shape[1])
   return shape
 
@@ -184,7 +185,7 @@ def encode(config: SCAEConfig, params, images: np.ndarray, *, batch_size: int = 
   """
   images = np.asarray(images, np.float32)
   if images.ndim != 4:
-    raise ValueError(f"images: expected (N, H, W, C), got shape {images.shape}")
+    raise InputError("images", f"expected (N, H, W, C), got shape {images.shape}")
   check_levels(levels)
   features.check_grid_pooling(grid, pooling)
   check_image_size(config.model(), images.shape[1], images.shape[2])
@@ -199,7 +200,7 @@ LEVELS = ("top", "bottom", "all")
 
 def check_levels(levels: str) -> None:
   if levels not in LEVELS:
-    raise ValueError(f"levels: expected one of {LEVELS}, got {levels!r}")
+    raise InputError("levels", f"expected one of {LEVELS}, got {levels!r}")
 
 
 def make_encoder_fn(model: StackedCAE, grid: int | None, levels: str = "top",

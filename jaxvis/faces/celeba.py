@@ -14,6 +14,8 @@ import os
 
 import numpy as np
 
+from jaxvis.errors import InputError, at_line
+
 
 @dataclasses.dataclass(frozen=True)
 class CelebaRecord:
@@ -25,22 +27,36 @@ class CelebaRecord:
 
 def _read_table(path: str, argname: str, ncols: int) -> dict[str, np.ndarray]:
   if not os.path.isfile(path):
-    raise ValueError(f"{argname}: {path!r} does not exist")
-  with open(path, encoding="utf-8") as f:
-    lines = [ln.split() for ln in f if ln.strip()]
-  if len(lines) < 2:
-    raise ValueError(f"{argname}: expected a count line and a header line, got {len(lines)} line(s)")
+    raise InputError(argname, f"{path} does not exist")
   try:
-    count = int(lines[0][0])
-  except ValueError:
-    raise ValueError(f"{argname}: line 1: expected the image count, got {' '.join(lines[0])!r}") from None
-  rows = {}
-  for k, parts in enumerate(lines[2:], start=3):
+    with open(path, encoding="utf-8") as f:
+      lines = [(n, ln.split()) for n, ln in enumerate(f, start=1) if ln.strip()]
+  except UnicodeDecodeError as e:
+    raise InputError(path, f"is not a UTF-8 text file ({e})") from None
+  if len(lines) < 2:
+    raise InputError(path, f"expected a count line and a header line, got {len(lines)} line(s)")
+  n0, first = lines[0]
+  if len(first) != 1 or not first[0].isdigit():
+    raise InputError(at_line(path, n0), f"expected the image count, got {' '.join(first)!r}")
+  count = int(first[0])
+  rows: dict[str, np.ndarray] = {}
+  for k, parts in lines[2:]:
+    where = at_line(path, k)
     if len(parts) != ncols + 1:
-      raise ValueError(f"{argname}: line {k}: expected an image name and {ncols} numbers, got {' '.join(parts)!r}")
-    rows[parts[0]] = np.asarray([float(v) for v in parts[1:]], np.float32)
+      raise InputError(where, f"expected an image name and {ncols} numbers, got {' '.join(parts)!r}")
+    try:
+      vals = np.asarray([float(v) for v in parts[1:]], np.float32)
+    except ValueError:
+      raise InputError(where, f"expected {ncols} numbers after the name, got {' '.join(parts[1:])!r}") from None
+    if not np.isfinite(vals).all():
+      raise InputError(where, f"NaN or infinite value in {' '.join(parts)!r}")
+    if parts[0] in rows:
+      raise InputError(where, f"{parts[0]} is listed twice")
+    rows[parts[0]] = vals
+  if not rows:
+    raise InputError(path, "holds no image rows")
   if len(rows) != count:
-    raise ValueError(f"{argname}: line 1 announces {count} images, found {len(rows)}")
+    raise InputError(at_line(path, n0), f"announces {count} images, found {len(rows)}")
   return rows
 
 
@@ -66,6 +82,8 @@ def read_celeba(root: str, bbox_file: str | None = None, landmarks_file: str | N
   for name, xywh in boxes.items():
     if name not in marks:
       continue
+    if xywh[2] <= 0 or xywh[3] <= 0:
+      raise InputError(bbox_file, f"{name}: box width and height must be > 0, got {xywh.tolist()}")
     box = np.array([xywh[0], xywh[1], xywh[0] + xywh[2] - 1, xywh[1] + xywh[3] - 1], np.float32)
     out.append(CelebaRecord(os.path.join(images_dir, name), name, box, marks[name].reshape(5, 2)))
   return out

@@ -19,6 +19,8 @@ import os
 
 import numpy as np
 
+from jaxvis.errors import InputError, at_line
+
 ATTRIBUTES = ("blur", "expression", "illumination", "invalid", "occlusion", "pose")
 
 
@@ -58,41 +60,63 @@ def read_bbx_gt(annotation_file: str, images_dir: str | None = None) -> list[Wid
     One `WiderRecord` per image, in file order.
   """
   if not os.path.isfile(annotation_file):
-    raise ValueError(f"annotation_file: {annotation_file!r} does not exist")
+    raise InputError("annotation_file", f"{annotation_file} does not exist")
   if images_dir is None:
     images_dir = default_images_dir(annotation_file)
-  with open(annotation_file, encoding="utf-8") as f:
-    lines = [ln.strip() for ln in f]
+  try:
+    with open(annotation_file, encoding="utf-8") as f:
+      lines = [ln.strip() for ln in f]
+  except UnicodeDecodeError as e:
+    raise InputError(annotation_file, f"is not a UTF-8 text file ({e})") from None
   while lines and not lines[-1]:
     lines.pop()
-  records = []
+  records, seen = [], {}
   i = 0
   while i < len(lines):
     name = lines[i]
     if not name:
       i += 1
       continue
-    try:
-      count = int(lines[i + 1])
-    except (IndexError, ValueError):
-      raise ValueError(f"annotation_file: line {i + 2}: expected the face count of {name!r}, "
-                       f"got {lines[i + 1] if i + 1 < len(lines) else 'end of file'!r}") from None
+    if name in seen:
+      raise InputError(at_line(annotation_file, i + 1), f"{name!r} is annotated twice "
+                                                        f"(first at line {seen[name]})")
+    seen[name] = i + 1
+    count_text = lines[i + 1] if i + 1 < len(lines) else "end of file"
+    if not count_text.isdigit():
+      raise InputError(at_line(annotation_file, i + 2), f"expected the face count (an integer >= 0) "
+                                                        f"of {name!r}, got {count_text!r}")
+    count = int(count_text)
     rows = []
     for j in range(max(count, 1)):          # count 0 is followed by one all-zero line
       k = i + 2 + j
       if k >= len(lines):
-        raise ValueError(f"annotation_file: {name!r} announces {count} face(s), file ends early")
-      vals = lines[k].split()
-      if len(vals) < 4:
-        raise ValueError(f"annotation_file: line {k + 1}: expected 'x y w h' and 6 attributes, got {lines[k]!r}")
-      rows.append([int(float(v)) for v in vals[:10]] + [0] * (10 - len(vals[:10])))
+        raise InputError(annotation_file, f"{name!r} (line {i + 1}) announces {count} face(s), "
+                                          f"file ends early")
+      rows.append(_face_row(lines[k], at_line(annotation_file, k + 1)))
     i += 2 + max(count, 1)
     rows = np.asarray(rows[:count], np.int64).reshape(count, 10)
     xywh = rows[:, :4].astype(np.float32)
     boxes = np.concatenate([xywh[:, :2], xywh[:, :2] + xywh[:, 2:] - 1], axis=1)
     records.append(WiderRecord(os.path.join(images_dir, name), name, boxes,
                                rows[:, 4:10].astype(np.int32)))
+  if not records:
+    raise InputError(annotation_file, "holds no image records (expected the WIDER FACE "
+                                      "'name / count / x y w h ...' layout)")
   return records
+
+
+def _face_row(text: str, where: str) -> list[int]:
+  """`x y w h` and up to 6 attributes: non-negative integers (the published files' values)."""
+  vals = text.split()
+  if not 4 <= len(vals) <= 10:
+    raise InputError(where, f"expected 'x y w h' and 6 attributes, got {text!r}")
+  try:
+    nums = [float(v) for v in vals]
+  except ValueError:
+    raise InputError(where, f"expected numbers, got {text!r}") from None
+  if not all(np.isfinite(nums)) or any(v < 0 for v in nums[2:]) or any(v != int(v) for v in nums):
+    raise InputError(where, f"expected finite integers with w, h and attributes >= 0, got {text!r}")
+  return [int(v) for v in nums] + [0] * (10 - len(nums))
 
 
 def default_images_dir(annotation_file: str) -> str:

@@ -135,6 +135,9 @@ def run_evaluate(args) -> int:
     raise InputError("--checkpoint", "evaluate needs ground-truth boxes; only cluttered-digits "
                                      "checkpoints are supported here (use experiments/saliency_imagenet.py "
                                      "for ImageNet)")
+  if not isinstance(meta.get("black_box"), dict):
+    raise InputError("--checkpoint", f"{args.checkpoint}/masking_config.json has no 'black_box' entry "
+                                     "(expected the output folder of `jaxvis saliency train`)")
   cnn, cnn_vars = blackbox.load_black_box(args.checkpoint, meta["black_box"])
   models = exp.TrainedModels(cnn, cnn_vars, params, float("nan"), {})
   cfg = exp.SmallExperimentConfig(iterative_iterations=args.iterations,

@@ -12,6 +12,8 @@ import dataclasses
 import numpy as np
 from PIL import Image
 
+from jaxvis.errors import InputError
+
 
 @dataclasses.dataclass(frozen=True)
 class ClutteredDigitsConfig:
@@ -49,7 +51,7 @@ def source_split(split: str) -> tuple[np.ndarray, np.ndarray]:
     return images[:1400], labels[:1400]
   if split == "test":
     return images[1400:], labels[1400:]
-  raise ValueError(f"split: expected 'train' or 'test', got {split!r}")
+  raise InputError("split", f"expected 'train' or 'test', got {split!r}")
 
 
 def make_cluttered_digits(num: int, split: str = "train", seed: int = 0,
@@ -63,10 +65,10 @@ def make_cluttered_digits(num: int, split: str = "train", seed: int = 0,
       tight around the digit's ink.
   """
   if num < 1:
-    raise ValueError(f"num: expected >= 1, got {num}")
+    raise InputError("num", f"expected >= 1, got {num}")
   lo, hi = cfg.digit_size
   if not 4 <= lo <= hi <= cfg.canvas:
-    raise ValueError(f"digit_size: expected 4 <= min <= max <= canvas ({cfg.canvas}), got {cfg.digit_size}")
+    raise InputError("digit_size", f"expected 4 <= min <= max <= canvas ({cfg.canvas}), got {cfg.digit_size}")
   sources, source_labels = source_split(split)
   rng = np.random.default_rng(seed)
   cache: dict[tuple[int, int], np.ndarray] = {}

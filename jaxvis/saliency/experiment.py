@@ -20,6 +20,7 @@ from jaxvis.saliency import model as model_lib
 from jaxvis.saliency import objective as obj_lib
 from jaxvis.saliency import train as train_lib
 from jaxvis.saliency.explainer import MaskingParams, explain
+from jaxvis.errors import InputError
 
 METHOD_ORDER = ("masking_model", "gradient", "smoothgrad", "integrated_gradients", "grad_cam", "iterative_mask")
 
@@ -70,7 +71,7 @@ class SmallExperimentConfig:
 
   def __post_init__(self):
     if self.masking is not None and self.masking.num_classes != self.num_classes:
-      raise ValueError(f"masking: num_classes {self.masking.num_classes} differs from num_classes {self.num_classes}")
+      raise InputError("masking", f"num_classes {self.masking.num_classes} differs from num_classes {self.num_classes}")
 
   def classifier(self, in_channels: int) -> SmallCNN:
     """The black-box module this configuration trains."""

@@ -37,27 +37,27 @@ def _is_concrete(x) -> bool:
 def validate_inputs(config: model_lib.MaskingConfig, images, class_ids) -> None:
   """Clear errors for bad `images` / `class_ids` (value checks only when not traced)."""
   if getattr(images, "ndim", None) != 4:
-    raise ValueError(f"images: expected rank 4 (N, H, W, {config.in_channels}) NHWC, got shape "
+    raise InputError("images", f"expected rank 4 (N, H, W, {config.in_channels}) NHWC, got shape "
                      f"{getattr(images, 'shape', type(images))}")
   if images.shape[-1] != config.in_channels:
     hint = " (looks channels-first: transpose to NHWC)" if images.shape[1] == config.in_channels else ""
-    raise ValueError(f"images: expected {config.in_channels} channels last (N, H, W, "
+    raise InputError("images", f"expected {config.in_channels} channels last (N, H, W, "
                      f"{config.in_channels}), got shape {images.shape}{hint}")
   if not jnp.issubdtype(images.dtype, jnp.floating):
     raise TypeError(f"images: expected a float array (preprocessed as for the black box), got {images.dtype}")
   model_lib.check_spatial_size(config, images.shape[1], images.shape[2])
   if getattr(class_ids, "ndim", None) != 1 or class_ids.shape[0] != images.shape[0]:
-    raise ValueError(f"class_ids: expected shape ({images.shape[0]},) (one class per image), got "
+    raise InputError("class_ids", f"expected shape ({images.shape[0]},) (one class per image), got "
                      f"{getattr(class_ids, 'shape', type(class_ids))}")
   if not jnp.issubdtype(class_ids.dtype, jnp.integer):
     raise TypeError(f"class_ids: expected integers, got {class_ids.dtype}")
   if _is_concrete(class_ids):
     ids = np.asarray(class_ids)
     if ids.size and (ids.min() < 0 or ids.max() >= config.num_classes):
-      raise ValueError(f"class_ids: expected values in [0, {config.num_classes}), got min {ids.min()} "
+      raise InputError("class_ids", f"expected values in [0, {config.num_classes}), got min {ids.min()} "
                        f"max {ids.max()}")
   if _is_concrete(images) and not bool(jnp.all(jnp.isfinite(images))):
-    raise ValueError("images: contains NaN or Inf values")
+    raise InputError("images", "contains NaN or Inf values")
 
 
 def explain(params: MaskingParams, images: jax.Array, class_ids: jax.Array,

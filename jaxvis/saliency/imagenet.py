@@ -19,6 +19,7 @@ import xml.etree.ElementTree as ET
 import numpy as np
 
 from jaxvis.data.images import resized_rgb
+from jaxvis.errors import InputError
 from PIL import Image
 
 
@@ -29,7 +30,7 @@ def read_synsets(root: str) -> list[str]:
       return [line.split()[0] for line in f if line.strip()]
   train = os.path.join(root, "Data", "CLS-LOC", "train")
   if not os.path.isdir(train):
-    raise FileNotFoundError(f"root: {root!r} has neither LOC_synset_mapping.txt nor Data/CLS-LOC/train")
+    raise InputError("root", f"{root} has neither LOC_synset_mapping.txt nor Data/CLS-LOC/train")
   return sorted(d for d in os.listdir(train) if os.path.isdir(os.path.join(train, d)))
 
 
@@ -38,17 +39,27 @@ def parse_annotation(path: str) -> tuple[tuple[int, int], list[str], np.ndarray]
   try:
     tree = ET.parse(path).getroot()
   except ET.ParseError as e:
-    raise ValueError(f"annotation: {path} is not valid XML ({e})") from e
+    raise InputError(path, f"is not valid XML ({e})") from None
+  except OSError as e:
+    raise InputError(path, f"cannot be read ({e.strerror})") from None
   size = tree.find("size")
   if size is None:
-    raise ValueError(f"annotation: {path} has no <size>")
-  wh = (int(size.findtext("width")), int(size.findtext("height")))
-  names, boxes = [], []
-  for obj in tree.findall("object"):
-    bb = obj.find("bndbox")
-    names.append(obj.findtext("name"))
-    boxes.append([float(bb.findtext(k)) for k in ("xmin", "ymin", "xmax", "ymax")])
-  return wh, names, np.asarray(boxes, np.float32).reshape(-1, 4)
+    raise InputError(path, "has no <size>")
+  try:
+    wh = (int(size.findtext("width")), int(size.findtext("height")))
+    names, boxes = [], []
+    for obj in tree.findall("object"):
+      bb = obj.find("bndbox")
+      names.append(obj.findtext("name"))
+      boxes.append([float(bb.findtext(k)) for k in ("xmin", "ymin", "xmax", "ymax")])
+  except (TypeError, ValueError, AttributeError):
+    raise InputError(path, "expected numeric <size> width/height and <bndbox> xmin/ymin/xmax/ymax "
+                           "in every <object>") from None
+  boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
+  if wh[0] <= 0 or wh[1] <= 0 or not np.isfinite(boxes).all() or \
+     (boxes.size and ((boxes[:, 2] < boxes[:, 0]) | (boxes[:, 3] < boxes[:, 1])).any()):
+    raise InputError(path, f"bad geometry: size {wh}, boxes must be finite with xmax >= xmin, ymax >= ymin")
+  return wh, names, boxes
 
 
 def _load_image(path: str, size: int) -> np.ndarray:
@@ -90,7 +101,7 @@ def load_val(root: str, size: int = 224, limit: int | None = None, classes: list
     stem = os.path.splitext(os.path.basename(xml))[0]
     images.append(_load_image(os.path.join(root, "Data", "CLS-LOC", "val", stem + ".JPEG"), size))
     if not names or names[0] not in index:
-      raise ValueError(f"annotation: {xml}: class {names[:1]} is not in the synset list")
+      raise InputError("annotation", f"{xml}: class {names[:1]} is not in the synset list")
     labels.append(index[names[0]])
     k = min(len(b), max_boxes)
     sx, sy = size / w, size / h

@@ -14,6 +14,7 @@ import jax.numpy as jnp
 
 from jaxvis.ops import boxes as box_ops
 from jaxvis.ops import image as image_ops
+from jaxvis.errors import InputError
 
 
 def mask_to_box(masks: jax.Array, threshold: float = 0.5) -> tuple[jax.Array, jax.Array]:
@@ -27,7 +28,7 @@ def mask_to_box(masks: jax.Array, threshold: float = 0.5) -> tuple[jax.Array, ja
     the whole image and `found` is False.
   """
   if masks.ndim != 3:
-    raise ValueError(f"masks: expected (N, H, W), got shape {masks.shape}")
+    raise InputError("masks", f"expected (N, H, W), got shape {masks.shape}")
   n, h, w = masks.shape
   on = masks > threshold
   rows = jnp.any(on, axis=2)
@@ -63,7 +64,7 @@ def localisation_success(pred_boxes: jax.Array, gt_boxes: jax.Array, gt_valid: j
     (N,) bool.
   """
   if gt_boxes.ndim != 3 or gt_boxes.shape[-1] != 4 or gt_boxes.shape[0] != pred_boxes.shape[0]:
-    raise ValueError(f"gt_boxes: expected (N, K, 4) with N={pred_boxes.shape[0]}, got {gt_boxes.shape}")
+    raise InputError("gt_boxes", f"expected (N, K, 4) with N={pred_boxes.shape[0]}, got {gt_boxes.shape}")
   iou = box_ops.iou(pred_boxes[:, None, :], gt_boxes, offset=1.0)[:, 0, :]
   if gt_valid is not None:
     iou = jnp.where(gt_valid, iou, 0.0)

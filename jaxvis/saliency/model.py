@@ -20,6 +20,7 @@ import jax.numpy as jnp
 
 from jaxvis.nn import layers, resnet
 from jaxvis.nn.classifiers import SmallCNN
+from jaxvis.errors import InputError
 
 ENCODERS = ("small", "resnet50", "resnet_tiny", "small_cnn")
 _DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16, "float16": jnp.float16}
@@ -69,15 +70,15 @@ class MaskingConfig:
 
   def __post_init__(self):
     if self.upsample_kernel not in (2, 3):
-      raise ValueError(f"upsample_kernel: expected 2 or 3, got {self.upsample_kernel}")
+      raise InputError("upsample_kernel", f"expected 2 or 3, got {self.upsample_kernel}")
     if self.shortcut not in ("projection", "upsampled"):
-      raise ValueError(f"shortcut: expected 'projection' or 'upsampled', got {self.shortcut!r}")
+      raise InputError("shortcut", f"expected 'projection' or 'upsampled', got {self.shortcut!r}")
     if self.encoder not in ENCODERS:
-      raise ValueError(f"encoder: expected one of {ENCODERS}, got {self.encoder!r}")
+      raise InputError("encoder", f"expected one of {ENCODERS}, got {self.encoder!r}")
     if self.num_classes < 1:
-      raise ValueError(f"num_classes: expected >= 1, got {self.num_classes}")
+      raise InputError("num_classes", f"expected >= 1, got {self.num_classes}")
     if not 1 <= self.num_upsamplers <= len(self.skip_strides):
-      raise ValueError(f"num_upsamplers: expected 1..{len(self.skip_strides)} for encoder "
+      raise InputError("num_upsamplers", f"expected 1..{len(self.skip_strides)} for encoder "
                        f"{self.encoder!r}, got {self.num_upsamplers}")
 
   @property
@@ -157,7 +158,7 @@ class MaskingConfig:
 def compute_dtype(dtype) -> Any:
   if isinstance(dtype, str):
     if dtype not in _DTYPES:
-      raise ValueError(f"dtype: expected one of {sorted(_DTYPES)}, got {dtype!r}")
+      raise InputError("dtype", f"expected one of {sorted(_DTYPES)}, got {dtype!r}")
     return _DTYPES[dtype]
   return jnp.dtype(dtype).type if dtype is not None else jnp.float32
 
@@ -234,7 +235,7 @@ class BottleneckBlock(nn.Module):
     inner = max(self.features // 4, 1)
     if residual is not None:
       if residual.shape[-1] != self.features:
-        raise ValueError(f"residual: expected {self.features} channels, got {residual.shape}")
+        raise InputError("residual", f"expected {self.features} channels, got {residual.shape}")
     elif x.shape[-1] == self.features:
       residual = x
     else:
@@ -401,5 +402,5 @@ def init(config: MaskingConfig, rng: jax.Array, image_size: Sequence[int]) -> di
 def check_spatial_size(config: MaskingConfig, h: int, w: int) -> None:
   s = config.bottom_stride
   if h % s or w % s or h < s or w < s:
-    raise ValueError(f"images: height and width must be positive multiples of {s} for encoder "
+    raise InputError("images", f"height and width must be positive multiples of {s} for encoder "
                      f"{config.encoder!r}, got {h}x{w}")

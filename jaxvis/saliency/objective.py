@@ -21,6 +21,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxvis.ops import image as image_ops
+from jaxvis.errors import InputError
 
 BlackBox = Callable[[jax.Array], jax.Array]  # images -> logits
 
@@ -86,11 +87,11 @@ class ObjectiveConfig:
 
   def __post_init__(self):
     if self.form not in ("paper", "authors"):
-      raise ValueError(f"form: expected 'paper' or 'authors', got {self.form!r}")
+      raise InputError("form", f"expected 'paper' or 'authors', got {self.form!r}")
     if self.embedding_form not in ("max", "mean"):
-      raise ValueError(f"embedding_form: expected 'max' or 'mean', got {self.embedding_form!r}")
+      raise InputError("embedding_form", f"expected 'max' or 'mean', got {self.embedding_form!r}")
     if not 0.0 <= self.fake_prob < 1.0:
-      raise ValueError(f"fake_prob: expected in [0, 1), got {self.fake_prob}")
+      raise InputError("fake_prob", f"expected in [0, 1), got {self.fake_prob}")
 
   @classmethod
   def paper(cls, **kw) -> "ObjectiveConfig":

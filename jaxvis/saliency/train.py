@@ -20,6 +20,7 @@ from jaxvis import train as train_lib
 from jaxvis.saliency import model as model_lib
 from jaxvis.saliency import objective as obj_lib
 from jaxvis.saliency.explainer import MaskingParams
+from jaxvis.errors import InputError
 
 ApplyFn = Callable[[Any, jax.Array], jax.Array]  # (variables, images) -> logits
 
@@ -54,7 +55,7 @@ class TrainConfig:
       if getattr(self, name) < 1:
         raise ValueError(f"{name}: expected >= 1, got {getattr(self, name)}")
     if self.learning_rate <= 0:
-      raise ValueError(f"learning_rate: expected > 0, got {self.learning_rate}")
+      raise InputError("learning_rate", f"expected > 0, got {self.learning_rate}")
 
 
 def _labels(params, fn) -> Any:
@@ -144,7 +145,7 @@ def set_encoder_variables(variables: dict, encoder_variables: dict) -> dict:
     want = jax.tree.map(jnp.shape, out[col]["encoder"])
     got = jax.tree.map(jnp.shape, {k: v for k, v in encoder_variables[col].items() if k != "head"})
     if want != got:
-      raise ValueError(f"encoder_variables: {col} do not match the masking model's encoder "
+      raise InputError("encoder_variables", f"{col} do not match the masking model's encoder "
                        f"(expected a ResNet with the same depth/width as {list(want)[:3]}...)")
     out[col] = {**out[col], "encoder": {k: v for k, v in encoder_variables[col].items() if k != "head"}}
   return out
@@ -177,12 +178,12 @@ def train_masking_model(cfg: TrainConfig, images: np.ndarray, labels: np.ndarray
   images = np.asarray(images, np.float32)
   labels = np.asarray(labels, np.int32)
   if images.ndim != 4 or tuple(images.shape[1:3]) != tuple(cfg.image_size):
-    raise ValueError(f"images: expected (N, {cfg.image_size[0]}, {cfg.image_size[1]}, C) to match "
+    raise InputError("images", f"expected (N, {cfg.image_size[0]}, {cfg.image_size[1]}, C) to match "
                      f"image_size, got {images.shape}")
   if labels.shape != (images.shape[0],):
-    raise ValueError(f"labels: expected shape ({images.shape[0]},), got {labels.shape}")
+    raise InputError("labels", f"expected shape ({images.shape[0]},), got {labels.shape}")
   if labels.min() < 0 or labels.max() >= cfg.masking.num_classes:
-    raise ValueError(f"labels: expected values in [0, {cfg.masking.num_classes}), got "
+    raise InputError("labels", f"expected values in [0, {cfg.masking.num_classes}), got "
                      f"[{labels.min()}, {labels.max()}]")
   mesh = mesh or train_lib.make_mesh()
   state = create_state(cfg, black_box_variables, encoder_variables)

@@ -79,14 +79,26 @@ def nonfinite_leaves(tree: Any) -> list[str]:
   return bad
 
 
+def _flatten(config: dict, prefix: str = "") -> dict:
+  """Nested config -> {"a.b.c": leaf}, through a JSON round trip (tuples == lists)."""
+  out = {}
+  for key, value in json.loads(json.dumps(config)).items():
+    if isinstance(value, dict) and value:
+      out.update(_flatten(value, f"{prefix}{key}."))
+    else:
+      out[f"{prefix}{key}"] = value
+  return out
+
+
 def config_differences(saved: dict, current: dict, ignore=RESUMABLE_FIELDS) -> list[str]:
-  """`field: saved -> current` for every field (outside `ignore`) that differs."""
+  """`field: saved vs now` for every (nested, dotted) field outside `ignore` that differs."""
+  saved, current = _flatten(saved), _flatten(current)
   out = []
   for key in sorted(set(saved) | set(current)):
-    if key in ignore:
+    if key.rsplit(".", 1)[-1] in ignore:
       continue
     a, b = saved.get(key, "<absent>"), current.get(key, "<absent>")
-    if a != b and not (isinstance(a, list) and isinstance(b, tuple) and a == list(b)):
+    if a != b:
       out.append(f"{key}: {a!r} (saved) vs {b!r} (now)")
   return out
 

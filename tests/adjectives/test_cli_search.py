@@ -51,7 +51,7 @@ def test_rank_reports_bad_folders(folders, tmp_path, capsys):
   rc = cli.main(["adjectives", "rank", "--relevant", str(folders / "empty"), "--irrelevant",
                  str(folders / "Q"), "--json", str(tmp_path / "x.json")])
   assert rc == 2
-  assert "folder: no images" in capsys.readouterr().err
+  assert f"error: {folders / 'empty'}: no images" in capsys.readouterr().err
 
 
 def test_rank_reports_an_unknown_pooling_statistic(folders, tmp_path, capsys):

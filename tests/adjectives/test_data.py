@@ -66,7 +66,7 @@ def test_load_images_crops_and_resizes(vso_root):
   bad.write_bytes(b"not a jpeg")
   with pytest.raises(ValueError, match="broken.jpg: is not an image"):
     data.load_images([str(bad)])
-  with pytest.raises(FileNotFoundError, match="folder"):
+  with pytest.raises(ValueError, match="is not a folder"):
     data.list_images(str(vso_root / "missing"))
 
 
@@ -93,5 +93,5 @@ def test_read_mvso_csv_with_and_without_header(tmp_path):
     data.read_mvso_csv(str(bad))
   worse = tmp_path / "worse.csv"
   worse.write_text("happydog,http://x/1.jpg\n")
-  with pytest.raises(ValueError, match="anp: expected 'adjective_noun'"):
+  with pytest.raises(ValueError, match=r"worse.csv:1: expected 'adjective_noun'"):
     data.read_mvso_csv(str(worse))

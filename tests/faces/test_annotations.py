@@ -38,13 +38,22 @@ def test_wider_invalid_flag_and_errors(tmp_path):
   np.testing.assert_array_equal(r.attributes[1], [2, 0, 0, 1, 0, 0])
   assert wider.default_images_dir("/d/wider_face_split/wider_face_val_bbx_gt.txt") == "/d/WIDER_val/images"
   f.write_text("a/b.jpg\ntwo\n")
-  with pytest.raises(ValueError, match="annotation_file: line 2"):
+  with pytest.raises(ValueError, match=r"wider_face_val_bbx_gt.txt:2: expected the face count"):
     wider.read_bbx_gt(str(f))
   f.write_text("a/b.jpg\n3\n10 10 20 20 0 0 0 0 0 0\n")
   with pytest.raises(ValueError, match="announces 3"):
     wider.read_bbx_gt(str(f))
   with pytest.raises(ValueError, match="annotation_file: .* does not exist"):
     wider.read_bbx_gt(str(tmp_path / "nope.txt"))
+  for text, message in [("", "holds no image records"),
+                        ("a/b.jpg\n1\n10 nan 20 20 0 0 0 0 0 0\n", r":3: expected finite integers"),
+                        ("a/b.jpg\n1\n10 10 -20 20 0 0 0 0 0 0\n", r":3: expected finite integers"),
+                        ("a/b.jpg\n-1\n", r":2: expected the face count"),
+                        ("a/b.jpg\n0\n0 0 0 0 0 0 0 0 0 0\na/b.jpg\n0\n0 0 0 0 0 0 0 0 0 0\n",
+                         r":4: 'a/b.jpg' is annotated twice \(first at line 1\)")]:
+    f.write_text(text)
+    with pytest.raises(ValueError, match=message):
+      wider.read_bbx_gt(str(f))
 
 
 def test_celeba_reader_round_trips_boxes_and_landmarks(tmp_path):
@@ -67,11 +76,25 @@ def test_celeba_errors(tmp_path):
   anno.mkdir()
   (anno / "list_bbox_celeba.txt").write_text("2\nimage_id x_1 y_1 width height\n000001.jpg 1 2 3 4\n")
   (anno / "list_landmarks_celeba.txt").write_text("1\nh\n000001.jpg 1 2 3 4 5 6 7 8 9 10\n")
-  with pytest.raises(ValueError, match="bbox_file: line 1 announces 2"):
+  with pytest.raises(ValueError, match=r"list_bbox_celeba.txt:1: announces 2"):
     celeba.read_celeba(str(tmp_path))
   (anno / "list_bbox_celeba.txt").write_text("1\nimage_id x_1 y_1 width height\n000001.jpg 1 2 3\n")
-  with pytest.raises(ValueError, match="bbox_file: line 3"):
+  with pytest.raises(ValueError, match=r"list_bbox_celeba.txt:3: expected an image name"):
     celeba.read_celeba(str(tmp_path))
   (anno / "list_bbox_celeba.txt").write_text("1\nimage_id x_1 y_1 width height\n000001.jpg 1 2 3 4\n")
   with pytest.raises(ValueError, match="landmarks_file: .* does not exist"):
     celeba.read_celeba(str(tmp_path), landmarks_file=str(tmp_path / "none.txt"))
+  (anno / "list_landmarks_celeba.txt").write_text("1\nh\n000001.jpg 1 2 3 nan 5 6 7 8 9 10\n")
+  with pytest.raises(ValueError, match=r"list_landmarks_celeba.txt:3: NaN"):
+    celeba.read_celeba(str(tmp_path))
+  (anno / "list_landmarks_celeba.txt").write_text("2\nh\n000001.jpg 1 2 3 4 5 6 7 8 9 10\n"
+                                                  "000001.jpg 1 2 3 4 5 6 7 8 9 10\n")
+  with pytest.raises(ValueError, match=r"list_landmarks_celeba.txt:4: 000001.jpg is listed twice"):
+    celeba.read_celeba(str(tmp_path))
+  (anno / "list_landmarks_celeba.txt").write_text("0\nh\n")
+  with pytest.raises(ValueError, match=r"list_landmarks_celeba.txt: holds no image rows"):
+    celeba.read_celeba(str(tmp_path))
+  (anno / "list_landmarks_celeba.txt").write_text("1\nh\n000001.jpg 1 2 3 4 5 6 7 8 9 10\n")
+  (anno / "list_bbox_celeba.txt").write_text("1\nimage_id x_1 y_1 width height\n000001.jpg 1 2 -3 4\n")
+  with pytest.raises(ValueError, match=r"000001.jpg: box width and height must be > 0"):
+    celeba.read_celeba(str(tmp_path))

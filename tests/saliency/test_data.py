@@ -67,5 +67,5 @@ def test_imagenet_reader_boxes_and_classes(tmp_path):
   assert inside > img.mean() + 20
   bad = tmp_path / "bad.xml"
   bad.write_text("<annotation><object>")
-  with pytest.raises(ValueError, match="annotation"):
+  with pytest.raises(ValueError, match="bad.xml: is not valid XML"):
     imagenet.parse_annotation(str(bad))

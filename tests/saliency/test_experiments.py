@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from jaxvis.errors import InputError
 from jaxvis.saliency import cifar10, imagenet
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -115,7 +116,8 @@ def test_cli_explain_evaluate(tiny_digits, tmp_path):
   np.testing.assert_allclose(ov[:, 2 * q:3 * q].astype(int) + ov[:, 3 * q:].astype(int),
                              ov[:, :q].astype(int), atol=2)
   args = parser.parse_args(["explain", str(img), "--class", "11", "--checkpoint", str(out), "--out", str(overlay)])
-  assert args.func(args) == 2
+  with pytest.raises(InputError, match="expected 0..9, got 11"):
+    args.func(args)
   grid = tmp_path / "grid.png"
   args = parser.parse_args(["evaluate", "--checkpoint", str(out), "--out", str(grid), "--num", "8",
                             "--iterations", "3", "--json", str(tmp_path / "eval.json")])
@@ -124,4 +126,5 @@ def test_cli_explain_evaluate(tiny_digits, tmp_path):
   assert METHOD_KEYS <= set(json.loads((tmp_path / "eval.json").read_text())["methods"])
   # train needs the CIFAR folder for --dataset cifar10 (training itself runs in the experiment test)
   args = parser.parse_args(["train", "--dataset", "cifar10", "--out", str(tmp_path / "c")])
-  assert args.func(args) == 2
+  with pytest.raises(InputError, match="--data-dir"):
+    args.func(args)

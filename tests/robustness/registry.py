@@ -1,0 +1,17 @@
+"""Every family's bad-input cases, in one list."""
+
+from __future__ import annotations
+
+import cases_adjectives
+import cases_saliency
+
+FAMILIES = (cases_saliency, cases_adjectives)
+
+
+def all_cases(corpus):
+  out = []
+  for module in FAMILIES:
+    out.extend(module.cases(corpus))
+  names = [c.name for c in out]
+  assert len(names) == len(set(names)), "duplicate case names"
+  return out
