@@ -142,6 +142,24 @@ def bench_exactness(per_part: int = 4, beams=(4, 16, 64)) -> None:
                  **{k: round(v, 6) for k, v in gap.items()}})
 
 
+def bench_large_beam(per_part: int = 20, width: int = 64) -> None:
+  """Beam search where brute force is out of reach (20 per part: 227 M outfits): its time,
+  beside the brute-force time the naive rate on the same grader implies."""
+  labels, feats, mean, by_part = _closet(per_part, seed=3)
+  total = recommend.count_outfits(by_part)
+  model, variables = set_grader("attention")
+  score = recommend.make_naive_scorer(model)
+  slots = sample_outfits(by_part, 1024, np.random.default_rng(4))
+  run = lambda: beam.beam_top_k(model, variables, feats, mean, labels, k=10, beam=width)  # noqa
+  (n_compile, n_s), (b_compile, b_s) = common.measure_interleaved(
+      [(lambda: score(variables, feats, mean, slots), ()), (run, ())], repeats=1, warmup=0)
+  common.emit({"bench": "outfits", "grader": "attention", "scorer": f"beam{width}",
+               "dtype": "float32", "batch": 256, "closet_per_part": per_part,
+               "closet_outfits": total, "compile_s": b_compile, "seconds": round(b_s, 3),
+               "naive_items_per_s": round(1024 / n_s, 1),
+               "brute_force_estimate_s": round(total / (1024 / n_s), 0)})
+
+
 def bench_training(batch: int, repeats: int) -> None:
   model, variables = paper_grader()
   mesh = train.make_mesh()
@@ -182,6 +200,8 @@ def main() -> None:
   t0 = time.perf_counter()
   bench_scorers(args, per_part, naive_n=256 if args.quick else 2048, repeats=repeats)
   bench_exactness(per_part=3 if args.quick else 4, beams=(4,) if args.quick else (4, 16, 64))
+  if not args.quick:
+    bench_large_beam(per_part=20, width=64)
   bench_training(batch=32 if args.quick else 256, repeats=repeats)
   if args.quick and time.perf_counter() - t0 > 60:
     print(f"# note: --quick took {time.perf_counter() - t0:.0f} s on this machine", flush=True)

@@ -188,21 +188,8 @@ def make_dataset(out_dir: str, cfg: StyleConfig = StyleConfig()) -> dict[str, in
   style_of: dict[str, int] = {}
   pools = {s: _make_pool(s, cfg, textures, rng, meta, style_of, out_dir)
            for s in ("train", "valid", "test")}
-  union: dict[tuple[str, int], list[str]] = {}
-  for pool in pools.values():
-    for key, ids in pool.items():
-      union.setdefault(key, []).extend(ids)
-  part_of = {i: parts_lib.part_of_semantic_category(m["semantic_category"])
-             for i, m in meta.items()}
-  for variant in ("disjoint", "nondisjoint"):
-    os.makedirs(os.path.join(out_dir, variant), exist_ok=True)
-    for split, n in zip(("train", "valid", "test"), cfg.num_outfits):
-      pool = pools[split] if variant == "disjoint" else union
-      outfits = _sample_outfits(n, pool, cfg, rng, prefix=f"{variant[0]}{split[:2]}")
-      synthetic._write_json(os.path.join(out_dir, variant, f"{split}.json"), outfits)
-      lines, fitb = _tasks(outfits, part_of, style_of, rng, cfg.num_styles)
-      with open(os.path.join(out_dir, variant, f"compatibility_{split}.txt"), "w") as f:
-        f.write("\n".join(lines) + "\n")
-      synthetic._write_json(os.path.join(out_dir, variant, f"fill_in_blank_{split}.json"), fitb)
-  synthetic._write_json(os.path.join(out_dir, "polyvore_item_metadata.json"), meta)
+  synthetic.write_layout(out_dir, cfg.num_outfits, pools, meta,
+                         lambda n, pool, prefix: _sample_outfits(n, pool, cfg, rng, prefix),
+                         lambda outfits, part_of: _tasks(outfits, part_of, style_of, rng,
+                                                         cfg.num_styles))
   return style_of

@@ -178,6 +178,23 @@ def make_dataset(out_dir: str, cfg: SyntheticConfig = SyntheticConfig()) -> dict
   palette_of: dict[str, int] = {}
   pools = {s: _make_pool(s, cfg, rng, meta, palette_of, out_dir)
            for s in ("train", "valid", "test")}
+  write_layout(out_dir, cfg.num_outfits, pools, meta,
+               lambda n, pool, prefix: _sample_outfits(n, pool, cfg, rng, prefix),
+               lambda outfits, part_of: _tasks(outfits, part_of, palette_of, rng,
+                                               cfg.num_palettes))
+  return palette_of
+
+
+def write_layout(out_dir: str, num_outfits, pools, meta: dict, sample, tasks) -> None:
+  """Writes outfits in the Polyvore Outfits layout for both variants.
+
+  Args:
+    pools: split -> {(part, group): item ids}; `disjoint` outfits draw from their split's
+      pool, `nondisjoint` ones from the union.
+    meta: the items' metadata (written as polyvore_item_metadata.json).
+    sample: `(n, pool, set_id_prefix) -> outfits` ({"set_id", "items": [{"item_id", "index"}]}).
+    tasks: `(outfits, part_of) -> (compatibility lines, FITB questions)`.
+  """
   union: dict[tuple[str, int], list[str]] = {}
   for pool in pools.values():
     for key, ids in pool.items():
@@ -186,16 +203,15 @@ def make_dataset(out_dir: str, cfg: SyntheticConfig = SyntheticConfig()) -> dict
              for i, m in meta.items()}
   for variant in ("disjoint", "nondisjoint"):
     os.makedirs(os.path.join(out_dir, variant), exist_ok=True)
-    for split, n in zip(("train", "valid", "test"), cfg.num_outfits):
+    for split, n in zip(("train", "valid", "test"), num_outfits):
       pool = pools[split] if variant == "disjoint" else union
-      outfits = _sample_outfits(n, pool, cfg, rng, prefix=f"{variant[0]}{split[:2]}")
+      outfits = sample(n, pool, f"{variant[0]}{split[:2]}")
       _write_json(os.path.join(out_dir, variant, f"{split}.json"), outfits)
-      lines, fitb = _tasks(outfits, part_of, palette_of, rng, cfg.num_palettes)
+      lines, fitb = tasks(outfits, part_of)
       with open(os.path.join(out_dir, variant, f"compatibility_{split}.txt"), "w") as f:
         f.write("\n".join(lines) + "\n")
       _write_json(os.path.join(out_dir, variant, f"fill_in_blank_{split}.json"), fitb)
   _write_json(os.path.join(out_dir, "polyvore_item_metadata.json"), meta)
-  return palette_of
 
 
 def _write_json(path: str, obj) -> None:

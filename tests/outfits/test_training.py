@@ -217,3 +217,53 @@ def test_closet_folder_by_file_names_with_duplicates_and_constraints(trained, da
   assert cli.main(["outfits", "recommend", str(folder), "--workdir", workdir,
                    "--with", "scarf"]) == 2
   assert "error: --with: no closet item named 'scarf'" in capsys.readouterr().err
+
+
+def _as_maryland(data, root, n_train=40, n_test=12):
+  """The synthetic outfits in the Maryland Polyvore layout: tid image URLs, categoryid, and a
+  nail polish (categoryid 222) in every test outfit, offered as a FITB candidate too."""
+  import shutil
+  cid = {"outer": 25, "upper": 21, "lower": 28, "full": 4, "feet": 42, "accessory": 35}
+  tid = {i: str(1000 + n) for n, i in enumerate(sorted(data.items))}
+  keys = {}
+  for split, outfits in (("train", data.outfits["train"][:n_train]), ("valid", []),
+                         ("test", data.outfits["test"][:n_test])):
+    recs = []
+    for o in outfits:
+      os.makedirs(os.path.join(root, "images", o.set_id))
+      items = []
+      for k, i in enumerate(o.item_ids, 1):
+        shutil.copy(data.items[i].image, os.path.join(root, "images", o.set_id, f"{k}.jpg"))
+        items.append({"index": k, "name": data.items[i].name, "categoryid": cid[data.items[i].part],
+                      "image": f"http://img1.polyvoreimg.com/cgi/img-thing?.out=jpg&tid={tid[i]}"})
+      if split == "test":
+        k = len(items) + 1
+        shutil.copy(data.items[o.item_ids[0]].image, os.path.join(root, "images", o.set_id,
+                                                                   f"{k}.jpg"))
+        items.append({"index": k, "name": "Essie top coat", "categoryid": 222,
+                      "image": f"http://img1.polyvoreimg.com/cgi/img-thing?tid=9{o.set_id}"})
+        keys[o.set_id] = [f"{o.set_id}_{it['index']}" for it in items]
+      recs.append({"set_id": o.set_id, "likes": 1, "items": items})
+    with open(os.path.join(root, f"{split}_no_dup.json"), "w") as f:
+      json.dump(recs, f)
+  sets = list(keys)
+  fitb = [{"question": keys[s][1:], "blank_position": 1,
+           "answers": [keys[s][0], keys[sets[n - 1]][0], keys[sets[n - 1]][-1], keys[sets[n - 2]][-1]]}
+          for n, s in enumerate(sets)]
+  with open(os.path.join(root, "fill_in_blank_test.json"), "w") as f:
+    json.dump(fitb, f)
+  with open(os.path.join(root, "fashion_compatibility_prediction.txt"), "w") as f:
+    f.write("".join(f"1 {' '.join(keys[s])}\n0 {keys[s][0]} {' '.join(keys[sets[n - 1]][1:])}\n"
+                    for n, s in enumerate(sets)))
+
+
+def test_maryland_layout_trains_and_grades_non_clothing_fitb_candidates(dataset, tmp_path):
+  root = str(tmp_path / "maryland")
+  _as_maryland(polyvore.read_polyvore_outfits(dataset, "disjoint"), root)
+  cfg = training.OutfitsConfig.tiny(root, data_format="maryland", num_steps=20,
+                                    allow_random_backbone=True)
+  _, _, result = training.train(cfg, str(tmp_path / "run"), progress=False)
+  # two of each question's four candidates are nail polish (the old code raised KeyError); the
+  # nail polish inside each question and compatibility outfit is trimmed
+  assert result["fitb_questions"] == 12 and result["fitb_non_clothing_candidates"] == 24
+  assert result["compatibility_outfits"] == 24 and 0 <= result["fitb_accuracy"] <= 1
