@@ -14,7 +14,7 @@ import time
 import numpy as np
 
 from jaxvis.outfits import closet as closet_lib
-from jaxvis.outfits import polyvore, recommend, sheet, synthetic, training
+from jaxvis.outfits import baselines, polyvore, recommend, sheet, synthetic, training
 
 
 def section(report, quick: bool) -> None:
@@ -33,6 +33,10 @@ def section(report, quick: bool) -> None:
   report.table(["metric", "test"], [[k, v] for k, v in result.items()])
   report.text(f"Slot grader (8 slots x ResNetTiny pool5 -> {cfg.hidden} -> BN -> ReLU -> 2) "
               f"trained {cfg.num_steps} steps in {time.time() - start:.1f} s.")
+  hue = baselines.evaluate_baselines(polyvore.read_polyvore_outfits(root, "disjoint"))["hue"]
+  report.text(f"A no-learning hue score gets compatibility AUC {hue['compatibility_auc']:.3f} on "
+              "this data: it only shows that the grader reads colour. The relational benchmark "
+              "(experiments/outfits_graders.py, docs/outfits.md) is the one colour cannot solve.")
 
   # a closet of test items: 3 per body part, 4 accessories
   data = polyvore.read_polyvore_outfits(root, "disjoint")
