@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import sys
 
 # flag -> OutfitsConfig field
@@ -66,6 +67,9 @@ def register(parser: argparse.ArgumentParser) -> None:
                  help="every outfit wears this item (file name, with or without extension)")
   p.add_argument("--without", dest="exclude", action="append", default=[], metavar="ITEM",
                  help="no outfit wears this item")
+  p.add_argument("--infer-parts", action="store_true",
+                 help="photos whose names have no clothing term get the part the grader's part "
+                      "classifier (trained on the dataset's categories) predicts")
   p.add_argument("--keep-duplicates", action="store_true",
                  help="keep near-duplicate photos (by default one of each group is kept)")
   p.add_argument("--duplicate-ratio", type=float, default=0.1,
@@ -135,6 +139,8 @@ def run_recommend(args) -> int:
   grader = training.load(args.workdir)
   features.check_backbone(grader.cfg.weights, grader.cfg.allow_random_backbone)
   messages: list[str] = []
+  if closet.unplaced and args.infer_parts:
+    closet = _infer_parts(closet, args.closet, grader, messages)
   if closet.unplaced:
     messages.append(f"left out (no clothing term in the file name, not in parts.json): "
                     f"{', '.join(closet.unplaced)}")
@@ -174,3 +180,20 @@ def run_recommend(args) -> int:
     print("jaxvis outfits recommend: the closet fills no configuration", file=sys.stderr)
     return 1
   return 0
+
+
+def _infer_parts(closet, folder: str, grader, messages: list[str]):
+  """The closet with its unplaced photos given the part classifier's parts."""
+  from jaxvis.errors import InputError
+  from jaxvis.outfits import closet as closet_lib
+  if grader.parts is None:
+    raise InputError("--infer-parts", "this grader was saved without a part classifier "
+                                      "(retrain it to get one)")
+  images = [os.path.join(folder, n) for n in closet.unplaced]
+  probe = closet_lib.Closet(list(closet.unplaced), ["upper"] * len(images), images)
+  raw = closet_lib.closet_features(probe, grader.cfg.feature_config())
+  predicted = grader.parts.predict(grader.to_grader_space(raw))
+  for name, part in zip(closet.unplaced, predicted):
+    messages.append(f"part from the classifier: {name} -> {part}")
+  return closet_lib.Closet(closet.names + list(closet.unplaced), closet.parts + predicted,
+                           closet.images + images)

@@ -23,7 +23,8 @@ import optax
 from jaxvis import data as data_lib
 from jaxvis import train as train_lib
 from jaxvis.errors import InputError
-from jaxvis.outfits import encode, features, metrics, models, negatives, polyvore
+from jaxvis.outfits import (encode, features, metrics, models, negatives, part_classifier,
+                            polyvore)
 
 
 DATA_FORMATS = ("polyvore_outfits", "maryland", "crawled")
@@ -360,9 +361,28 @@ def train(cfg: OutfitsConfig, workdir: str, progress: bool = True
                         eval_every=cfg.eval_every, progress=progress, desc=f"outfits {cfg.model}")
   variables = {"params": state.params, **state.model_state}
   result = evaluate(cfg, model, variables, prep, "test")
+  result["part_classifier_accuracy"] = _fit_part_classifier(prep, workdir)
   with open(os.path.join(workdir, "eval_test.json"), "w") as f:
     json.dump(result, f, indent=2)
   return model, variables, result
+
+
+def _split_items(prep: Prepared, split: str) -> list[str]:
+  return sorted({i for o in prep.data.outfits.get(split, []) for i in o.item_ids
+                 if i in prep.part_of})
+
+
+def _fit_part_classifier(prep: Prepared, workdir: str) -> float:
+  """Fits and saves the part classifier on the training items; its test-item accuracy."""
+  train_items = _split_items(prep, "train")
+  clf = part_classifier.PartClassifier.fit(prep.table[[prep.row_of[i] for i in train_items]],
+                                           [prep.part_of[i] for i in train_items])
+  clf.save(workdir)
+  test_items = _split_items(prep, "test")
+  if not test_items:
+    return float("nan")
+  predicted = clf.predict(prep.table[[prep.row_of[i] for i in test_items]])
+  return float(np.mean([p == prep.part_of[i] for p, i in zip(predicted, test_items)]))
 
 
 def _valid_metrics(cfg, model, state, prep) -> dict[str, float]:
@@ -379,6 +399,7 @@ class TrainedGrader:
   variables: dict
   mean_feature: np.ndarray     # empty-slot feature, already in the grader's feature space
   norm: FeatureNorm | None     # applied to raw backbone features first (if trained so)
+  parts: part_classifier.PartClassifier | None = None   # on grader-space features
 
   def to_grader_space(self, raw: np.ndarray) -> np.ndarray:
     raw = np.asarray(raw, np.float32)
@@ -405,7 +426,8 @@ def load(workdir: str) -> TrainedGrader:
   finally:
     ckpt.close()
   return TrainedGrader(cfg, model, {"params": state.params, **state.model_state}, mean_feature,
-                       FeatureNorm.load(workdir) if cfg.standardize_features else None)
+                       FeatureNorm.load(workdir) if cfg.standardize_features else None,
+                       part_classifier.PartClassifier.load(workdir))
 
 
 def evaluate_workdir(workdir: str, split: str = "test", data: str | None = None,

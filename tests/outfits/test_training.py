@@ -36,6 +36,7 @@ def test_slot_grader_learns_the_synthetic_rule(trained):
   assert result["compatibility_auc"] >= 0.9
   assert result["fitb_accuracy"] >= 0.6             # chance: 0.25
   assert result["accuracy"] > 0.75 and result["precision"] > 0.6
+  assert result["part_classifier_accuracy"] >= 0.9   # parts of unseen test items, chance 1/6
 
 
 def test_reevaluation_is_identical_after_the_shared_cache_grows(trained, dataset, tmp_path,
@@ -217,6 +218,13 @@ def test_closet_folder_by_file_names_with_duplicates_and_constraints(trained, da
   assert cli.main(["outfits", "recommend", str(folder), "--workdir", workdir,
                    "--with", "scarf"]) == 2
   assert "error: --with: no closet item named 'scarf'" in capsys.readouterr().err
+  # a photo named by the camera gets its part from the grader's part classifier
+  Image.open(data.items["telow2000"].image).save(folder / "IMG_0001.jpg")
+  assert cli.main(["outfits", "recommend", str(folder), "--workdir", workdir, "--json",
+                   "--infer-parts", "--top", "100"]) == 0
+  captured = capsys.readouterr()
+  assert "part from the classifier: IMG_0001.jpg -> lower" in captured.err
+  assert any(i["name"] == "IMG_0001.jpg" for r in json.loads(captured.out) for i in r["items"])
 
 
 def _as_maryland(data, root, n_train=40, n_test=12):
