@@ -11,14 +11,20 @@ spherical k-means (k = 4) -> quadrant narrowing -> the nearest songs.
     out = rec.recommend(image, caption="a man sitting on a bench").to_json()
 """
 
-from jaxvis.music.lexicon import AVLexicon, default_lexicon, load_lexicon
-from jaxvis.music.pipeline import MusicConfig, MusicRecommender, Recommendation
+from jaxvis.music.coco import (decode_rle, encode_rle, load_caption_results, load_categories,
+                               load_detection_results)
+from jaxvis.music.expression import image_expressions
+from jaxvis.music.lexicon import AVLexicon, balanced, default_lexicon, load_lexicon
+from jaxvis.music.pipeline import (MusicConfig, MusicRecommender, Recommendation,
+                                   load_reference_means)
 from jaxvis.music.plane import (choose_quadrant, cluster_points, impression_points,
                                 nearest_songs, quadrant_counts, quadrant_of)
 from jaxvis.music.songs import Songs, load_deam, load_songs, load_songs_csv
 from jaxvis.music.wordvec import WordVectors, top_k_similar
 
 __all__ = [
+    "balanced", "decode_rle", "encode_rle", "image_expressions", "load_caption_results",
+    "load_categories", "load_detection_results", "load_reference_means",
     "AVLexicon", "MusicConfig", "MusicRecommender", "Recommendation", "Songs", "WordVectors",
     "choose_quadrant", "cluster_points", "default_lexicon", "impression_points", "load_deam",
     "load_lexicon", "load_songs", "load_songs_csv", "nearest_songs", "quadrant_counts",

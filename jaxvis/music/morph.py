@@ -64,6 +64,16 @@ def base_forms(word: str) -> list[str]:
   return out
 
 
+def best_base(word: str, known: Callable[[str], bool]) -> str | None:
+  """The known base form to stand in for `word`: an irregular form's base, else the
+  longest known candidate (grazing -> graze over graz, horses -> horse over hors)."""
+  w = word.lower()
+  if w in IRREGULAR and known(IRREGULAR[w]):
+    return IRREGULAR[w]
+  found = [b for b in base_forms(w) if known(b)]
+  return max(found, key=len) if found else None
+
+
 def split_compound(word: str, known: Callable[[str], bool]) -> tuple[str, str] | None:
   """Two known words that `word` is written from (each >= 3 letters), or None.
 
@@ -78,7 +88,33 @@ def split_compound(word: str, known: Callable[[str], bool]) -> tuple[str, str] |
       continue
     if known(b):
       plain.append((a, b))
-    elif any(known(x) for x in base_forms(b)):
+    elif best_base(b, known):
       inflected.append((a, b))
   best = plain or inflected
   return best[0] if best else None
+
+
+def segment(word: str, known: Callable[[str], bool], min_piece: int = 2, max_pieces: int = 4
+            ) -> list[str] | None:
+  """Last resort: `word` as a sequence of known pieces, longest first piece first
+  (the greedy longest-match WordPiece tokenisers use; ramen -> ram + en).
+
+  Pieces have >= `min_piece` letters; at most `max_pieces` of them. The vector of such a
+  word is only a guess from its spelling, and is reported as one.
+  """
+  w = word.lower()
+
+  def rest(i: int, left: int) -> list[str] | None:
+    if i == len(w):
+      return []
+    if left == 0:
+      return None
+    for j in range(len(w), i + min_piece - 1, -1):
+      if known(w[i:j]):
+        tail = rest(j, left - 1)
+        if tail is not None:
+          return [w[i:j]] + tail
+    return None
+
+  pieces = rest(0, max_pieces)
+  return pieces if pieces and len(pieces) > 1 else None

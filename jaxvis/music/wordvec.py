@@ -73,8 +73,9 @@ class WordVectors:
 
     In order: the word itself (as given, lower-case, or joined by '_' as word2vec
     phrases are); a phrase as the mean of its tokens; a regular base form
-    (giraffes -> giraffe, `morph.base_forms`); two known words it is written from
-    (snowman -> snow + man, `morph.split_compound`).
+    (giraffes -> giraffe, `morph.best_base`); two known words it is written from
+    (snowman -> snow + man, `morph.split_compound`); last, known pieces of its spelling
+    (`morph.segment`, reported with "(spelling)": a guess, not a meaning).
 
     Returns:
       (ids, None) for a word in the table, (ids, "giraffe" / "snow + man") for an
@@ -110,18 +111,20 @@ class WordVectors:
       return None, None
     if not word.isalpha():
       return None, None
-    for base in morph.base_forms(word):
-      ids = self._exact(base)
-      if ids:
-        return ids, base
+    base = morph.best_base(word, lambda w: self._exact(w) is not None)
+    if base:
+      return self._exact(base), base
     split = morph.split_compound(word, lambda w: self._exact(w) is not None)
     if split:
       a, b = split
       b_ids = self._exact(b)
       if b_ids is None:
-        b = next(x for x in morph.base_forms(b) if self._exact(x))
+        b = morph.best_base(b, lambda w: self._exact(w) is not None)
         b_ids = self._exact(b)
       return self._exact(a) + b_ids, f"{a} + {b}"
+    pieces = morph.segment(word, lambda w: self._exact(w) is not None)
+    if pieces:
+      return [i for p in pieces for i in self._exact(p)], " + ".join(pieces) + " (spelling)"
     return None, None
 
   def approximations(self, words: Sequence[str]) -> dict[str, str]:
