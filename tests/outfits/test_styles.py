@@ -1,12 +1,19 @@
 import numpy as np
+import pytest
 
-from jaxvis.outfits import baselines, polyvore, styles, synthetic
+from jaxvis.outfits import baselines, polyvore, styles, synthetic, training
 
 
-def test_relational_benchmark_defeats_colour_baselines(tmp_path):
-  root = str(tmp_path / "styles")
-  style_of = styles.make_dataset(root, styles.StyleConfig(num_outfits=(20, 10, 80),
-                                                          items_per_style=4))
+@pytest.fixture(scope="module")
+def relational(tmp_path_factory):
+  root = str(tmp_path_factory.mktemp("styles"))
+  style_of = styles.make_dataset(root, styles.StyleConfig(num_outfits=(600, 10, 100),
+                                                          items_per_style=12))
+  return root, style_of
+
+
+def test_relational_benchmark_defeats_colour_baselines(relational):
+  root, style_of = relational
   data = polyvore.read_polyvore_outfits(root, "disjoint")
   part_of = {i: it.part for i, it in data.items.items()}
   for o in data.outfits["train"]:
@@ -24,6 +31,18 @@ def test_relational_benchmark_defeats_colour_baselines(tmp_path):
   assert res["hue"]["compatibility_auc"] <= 0.65
   assert res["histogram"]["compatibility_auc"] <= 0.65
   assert res["hue"]["fitb_accuracy"] <= 0.45          # chance: 0.25
+
+
+def test_a_grader_learns_the_relation_the_baselines_miss(relational, tmp_path):
+  root, _ = relational
+  cfg = training.OutfitsConfig.tiny(root, model="deepsets", num_steps=600, dropout=0.1,
+                                    allow_random_backbone=True)
+  _, _, result = training.train(cfg, str(tmp_path / "run"), progress=False)
+  hue = baselines.evaluate_baselines(polyvore.read_polyvore_outfits(root, "disjoint"))["hue"]
+  # measured: 0.902 against hue 0.514 here; on the datasets of seeds 1 and 2 0.809 / 0.874
+  # against 0.450 / 0.488
+  assert result["compatibility_auc"] >= hue["compatibility_auc"] + 0.15
+  assert result["compatibility_auc"] >= 0.7
 
 
 def test_hue_baseline_solves_the_one_hue_family_dataset(tmp_path):
