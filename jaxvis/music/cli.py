@@ -75,7 +75,8 @@ def register(parser: argparse.ArgumentParser) -> None:
                      description="Quadrant agreement (Table 1) and rating measures (Table 2); "
                                  "file formats in jaxvis/music/evaluate.py and docs/music.md.")
   p.add_argument("--user-quadrants", help="CSV image_id,user_id,valence,arousal (or quadrant)")
-  p.add_argument("--system-quadrants", help="CSV image_id,method,quadrant")
+  p.add_argument("--system-quadrants", help="CSV image_id,method,quadrant, or the .jsonl "
+                                             "written by `jaxvis music batch`")
   p.add_argument("--ratings", help="CSV image_id,user_id,method,condition,rating")
   p.add_argument("--json", action="store_true")
   p.set_defaults(func=run_evaluate)

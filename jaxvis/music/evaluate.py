@@ -5,7 +5,8 @@ File formats (CSV with a header; extra columns are ignored):
 * user quadrants, `image_id,user_id,valence,arousal` (the point each user chose
   on the AV plane, in [-1, 1]) or `image_id,user_id,quadrant` (1-4);
 * system quadrants, `image_id,method,quadrant` (one row per image and method;
-  `method` may be left out when there is one method);
+  `method` may be left out when there is one method), or the JSON lines written by
+  `jaxvis music batch` (`.jsonl`; image_id = file name without extension);
 * ratings, `image_id,user_id,method,condition,rating[,song_id]`: one row per
   rated song; `condition` is `without` (no narrowing), `with` (narrowing) or
   `user` (songs from the user's own quadrant); `rating` is 1-5, or empty when the
@@ -23,6 +24,8 @@ Measures:
 
 from __future__ import annotations
 
+import json
+import os
 from collections import defaultdict
 
 import numpy as np
@@ -71,13 +74,42 @@ def read_user_quadrants(path: str) -> dict[tuple[str, str], int]:
 
 
 def read_system_quadrants(path: str) -> dict[str, dict[str, int]]:
-  """method -> image_id -> quadrant chosen by the system (one row per image and method)."""
+  """method -> image_id -> quadrant chosen by the system (one row per image and method).
+
+  A `.jsonl` file is read as `jaxvis music batch` output: image_id = the image's file
+  name without extension, method from its "method" field; images without a quadrant
+  (nothing extracted, or an error) are left out.
+  """
+  if path.endswith(".jsonl"):
+    return _batch_quadrants(path)
   out: dict[str, dict[str, int]] = defaultdict(dict)
   seen = tables.UniqueKeys(path, "(image_id, method)")
   for rec in _records(path, ("image_id", "quadrant"), "system quadrants"):
     method = rec[1].get("method") or "system"
     seen.add(str((rec[1]["image_id"], method)), rec[0])
     out[method][rec[1]["image_id"]] = _quadrant_cell(rec, path)
+  return dict(out)
+
+
+def _batch_quadrants(path: str) -> dict[str, dict[str, int]]:
+  out: dict[str, dict[str, int]] = defaultdict(dict)
+  seen = tables.UniqueKeys(path, "(image, method)")
+  for n, line in enumerate(tables.open_text(path, "batch results").splitlines(), start=1):
+    if not line.strip():
+      continue
+    try:
+      rec = json.loads(line)
+    except json.JSONDecodeError as e:
+      raise InputError(at_line(path, n), f"not a JSON object ({e.msg})") from None
+    if not isinstance(rec, dict) or "image" not in rec:
+      raise InputError(at_line(path, n), 'expected a `jaxvis music batch` record with "image"')
+    image_id = os.path.splitext(os.path.basename(str(rec["image"])))[0]
+    method = rec.get("method") or "system"
+    seen.add(str((image_id, method)), n)
+    if rec.get("quadrant") in (1, 2, 3, 4):
+      out[method][image_id] = int(rec["quadrant"])
+  if not out:
+    raise InputError(path, "no record has a quadrant")
   return dict(out)
 
 

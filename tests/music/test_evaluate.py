@@ -83,3 +83,17 @@ def test_bad_study_rows_name_file_and_line(tmp_path, name, body, line, problem):
   with pytest.raises(InputError, match=problem) as e:
     evaluate.evaluate_files(**kwargs)
   assert e.value.where == f"{path}:{line}"
+
+
+def test_system_quadrants_from_batch_json_lines(tmp_path):
+  import json as _json
+  lines = [{"image": "/x/img1.png", "method": "B", "quadrant": 1},
+           {"image": "/x/img2.jpg", "method": "B", "quadrant": 3},
+           {"image": "/x/img3.png", "error": "does not exist"}]
+  batch = tmp_path / "results.jsonl"
+  batch.write_text("\n".join(_json.dumps(r) for r in lines) + "\n")
+  users = _write(tmp_path, "u.csv", "image_id,user_id,quadrant\nimg1,u1,1\nimg2,u1,1\n"
+                                    "img2,u2,3\nimg3,u1,2\n")
+  res = evaluate.evaluate_files(user_quadrants=users, system_quadrants=str(batch))
+  agree = res["quadrant_agreement"]["B"]
+  assert agree["pairs"] == 3 and agree["agreement"] == pytest.approx(200 / 3)
