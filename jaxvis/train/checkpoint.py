@@ -35,7 +35,8 @@ from jaxvis.errors import InputError
 from jaxvis.train.state import TrainState
 
 # Config fields that may change between a run and its resumption: how long to
-# train and how often to log / save / evaluate do not change what is trained.
+# train and how often to log / save / evaluate do not change what is trained
+# (nor do fields ending in `_steps` or `_every`).
 RESUMABLE_FIELDS = frozenset({"num_steps", "steps", "checkpoint_every", "log_every", "eval_every",
                               "progress", "workdir"})
 
@@ -95,7 +96,8 @@ def config_differences(saved: dict, current: dict, ignore=RESUMABLE_FIELDS) -> l
   saved, current = _flatten(saved), _flatten(current)
   out = []
   for key in sorted(set(saved) | set(current)):
-    if key.rsplit(".", 1)[-1] in ignore:
+    leaf = key.rsplit(".", 1)[-1]
+    if leaf in ignore or leaf.endswith(("_steps", "_every")):  # run length, logging cadence
       continue
     a, b = saved.get(key, "<absent>"), current.get(key, "<absent>")
     if a != b:
@@ -224,8 +226,7 @@ class Checkpointer:
     dest = os.path.join(self.workdir, "checkpoints-corrupt", f"{step}-{int(time.time())}")
     os.makedirs(os.path.dirname(dest), exist_ok=True)
     shutil.move(self._step_dir(step), dest)
-    self._manager.close()
-    self._manager = self._open_manager()
+    self._manager.reload()  # re-reads the step list from disk
     return dest
 
   def restore_config(self, step: int | None = None) -> dict:
