@@ -15,6 +15,8 @@ from typing import Callable, Sequence
 
 import jax
 
+MIN_REPEATS = 3  # timed calls per measurement, whatever a script or --repeats asks for
+
 
 def parse_args(description: str, extra: Sequence[tuple[tuple, dict]] = ()) -> argparse.Namespace:
   """`--quick` (finishes in under a minute on a 2-core CPU) plus script-specific flags."""
@@ -39,8 +41,11 @@ def measure(fn: Callable, *args, repeats: int = 5, warmup: int = 1) -> tuple[flo
   """Returns (compile_s, median seconds per call).
 
   The first call (trace + compile + one run) is timed apart as compile_s; then
-  `warmup` untimed calls, then `repeats` timed calls, each waited for.
+  `warmup` untimed calls, then `repeats` timed calls, each waited for. At least
+  one warm-up and `MIN_REPEATS` repeats always run, in --quick modes too: one
+  timed call is noise (a --quick ratio once read 2.2-3.0x where five repeats gave 1.65x).
   """
+  repeats, warmup = max(MIN_REPEATS, repeats), max(1, warmup)
   t0 = time.perf_counter()
   _block(fn(*args))
   compile_s = time.perf_counter() - t0
@@ -61,6 +66,7 @@ def measure_interleaved(calls: Sequence[tuple[Callable, tuple]], repeats: int = 
   The timed calls alternate between the programs (round robin), so a change of machine load
   during the run slows all of them alike instead of biasing the ratio.
   """
+  repeats, warmup = max(MIN_REPEATS, repeats), max(1, warmup)
   compile_s = []
   for fn, args in calls:
     t0 = time.perf_counter()

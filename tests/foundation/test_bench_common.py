@@ -54,3 +54,17 @@ def test_measure_interleaved_alternates_the_programs():
   assert order == ["a", "b"] * 5
   (_, a_s), (_, b_s) = results
   assert 0.002 <= a_s < b_s and b_s >= 0.02
+
+
+def test_quick_settings_still_warm_up_and_repeat():
+  calls = []
+
+  def fn(x):
+    calls.append(1)
+    return x
+
+  common.measure(fn, 1, repeats=1, warmup=0)  # what a --quick mode used to ask for
+  assert len(calls) == 1 + 1 + common.MIN_REPEATS  # compile call, one warm-up, >= 3 timed
+  calls.clear()
+  common.measure_interleaved([(fn, (1,)), (fn, (2,))], repeats=1, warmup=0)
+  assert len(calls) == 2 * (1 + 1 + common.MIN_REPEATS)
