@@ -140,37 +140,6 @@ def _sample_outfits(n: int, pool, cfg: StyleConfig, rng, prefix: str) -> list[di
   return outfits
 
 
-def _tasks(outfits, part_of, style_of, rng, num_styles: int):
-  key_of: dict[str, str] = {}
-  by_part: dict[str, set[str]] = {}
-  for o in outfits:
-    for it in o["items"]:
-      key_of.setdefault(it["item_id"], f"{o['set_id']}_{it['index']}")
-      by_part.setdefault(part_of[it["item_id"]], set()).add(it["item_id"])
-  pools = {p: sorted(v) for p, v in by_part.items()}
-  lines, fitb = [], []
-  for o in outfits:
-    keys = [f"{o['set_id']}_{it['index']}" for it in o["items"]]
-    ids = [it["item_id"] for it in o["items"]]
-    lines.append("1 " + " ".join(keys))
-    while True:   # same-part swaps until the relation breaks
-      neg = [pools[part_of[i]][int(rng.integers(len(pools[part_of[i]])))] for i in ids]
-      if len(set(neg)) == len(neg) and not follows_rule(neg, part_of, style_of, num_styles):
-        break
-    lines.append("0 " + " ".join(key_of[i] for i in neg))
-    blank = int(rng.integers(len(ids)))
-    wrong = [i for i in pools[part_of[ids[blank]]]
-             if style_of[i] != style_of[ids[blank]] and i not in ids]
-    if len(wrong) < 3:
-      continue
-    picks = rng.choice(len(wrong), size=3, replace=False)
-    cands = [keys[blank]] + [key_of[wrong[p]] for p in picks]
-    fitb.append({"question": [k for j, k in enumerate(keys) if j != blank],
-                 "answers": [cands[j] for j in rng.permutation(4)],
-                 "blank_position": blank + 1})
-  return lines, fitb
-
-
 def make_dataset(out_dir: str, cfg: StyleConfig = StyleConfig()) -> dict[str, int]:
   """Writes the dataset under `out_dir` (a `polyvore_outfits` root).
 
@@ -190,6 +159,10 @@ def make_dataset(out_dir: str, cfg: StyleConfig = StyleConfig()) -> dict[str, in
            for s in ("train", "valid", "test")}
   synthetic.write_layout(out_dir, cfg.num_outfits, pools, meta,
                          lambda n, pool, prefix: _sample_outfits(n, pool, cfg, rng, prefix),
-                         lambda outfits, part_of: _tasks(outfits, part_of, style_of, rng,
-                                                         cfg.num_styles))
+                         lambda outfits, part_of: synthetic.published_tasks(
+                             outfits, part_of, rng,
+                             breaks_rule=lambda ids: not follows_rule(ids, part_of, style_of,
+                                                                      cfg.num_styles),
+                             is_distractor=lambda i, blank, ids: (style_of[i] != style_of[blank]
+                                                                  and i not in ids)))
   return style_of

@@ -131,8 +131,14 @@ def _sample_outfits(n: int, pool, cfg: SyntheticConfig, rng, prefix: str) -> lis
   return outfits
 
 
-def _tasks(outfits: list[dict], part_of, palette_of, rng, num_palettes: int):
-  """compatibility lines and FITB questions in the published formats."""
+def published_tasks(outfits: list[dict], part_of, rng, breaks_rule, is_distractor):
+  """Compatibility lines and FITB questions in the published formats.
+
+  Each outfit gives a positive line and a negative one (same-part swaps from the
+  outfits' item pool, redrawn until `breaks_rule(item ids)`), and a FITB question
+  whose three distractors are items of the blank's part with
+  `is_distractor(item, blank item, outfit item ids)`.
+  """
   key_of = {}
   by_part: dict[str, list[str]] = {}
   for o in outfits:
@@ -147,12 +153,11 @@ def _tasks(outfits: list[dict], part_of, palette_of, rng, num_palettes: int):
     lines.append("1 " + " ".join(keys))
     while True:   # same-part swaps until the rule breaks
       neg = [by_part[part_of[i]][int(rng.integers(len(by_part[part_of[i]])))] for i in ids]
-      if len(set(neg)) == len(neg) and len({palette_of[i] for i in neg}) > 1:
+      if len(set(neg)) == len(neg) and breaks_rule(neg):
         break
     lines.append("0 " + " ".join(key_of[i] for i in neg))
     blank = int(rng.integers(len(ids)))
-    own = palette_of[ids[0]]
-    wrong = [i for i in by_part[part_of[ids[blank]]] if palette_of[i] != own]
+    wrong = [i for i in by_part[part_of[ids[blank]]] if is_distractor(i, ids[blank], ids)]
     if len(wrong) < 3:   # too few distractors in this split: no question for this outfit
       continue
     picks = list(rng.choice(len(wrong), size=3, replace=False))
@@ -180,8 +185,10 @@ def make_dataset(out_dir: str, cfg: SyntheticConfig = SyntheticConfig()) -> dict
            for s in ("train", "valid", "test")}
   write_layout(out_dir, cfg.num_outfits, pools, meta,
                lambda n, pool, prefix: _sample_outfits(n, pool, cfg, rng, prefix),
-               lambda outfits, part_of: _tasks(outfits, part_of, palette_of, rng,
-                                               cfg.num_palettes))
+               lambda outfits, part_of: published_tasks(
+                   outfits, part_of, rng,
+                   breaks_rule=lambda ids: len({palette_of[i] for i in ids}) > 1,
+                   is_distractor=lambda i, blank, ids: palette_of[i] != palette_of[ids[0]]))
   return palette_of
 
 
