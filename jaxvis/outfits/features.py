@@ -161,6 +161,7 @@ class FeatureCache:
     os.makedirs(directory, exist_ok=True)
     meta_path = os.path.join(directory, "meta.json")
     self.ids: list[str] = []
+    self.paths: dict[str, str] = {}   # id -> the image it was extracted from
     self.table = None
     if os.path.isfile(meta_path):
       with open(meta_path) as f:
@@ -169,6 +170,7 @@ class FeatureCache:
         raise InputError(directory, f"feature cache made with {meta.get('config')}, not {cfg}; "
                          "use another cache folder")
       self.ids = meta["ids"]
+      self.paths = meta.get("paths", {})
       self.table = np.load(os.path.join(directory, "features.npy"))
 
   def update(self, images: Mapping[str, str], extractor: FeatureExtractor | None = None,
@@ -178,6 +180,14 @@ class FeatureCache:
     Progress is saved every `save_every` chunks, so an interrupted extraction resumes.
     """
     cached = set(self.ids)
+    # Ids are only unique within a dataset (two synthetic sets share them): an id cached from
+    # another image must not silently lend its feature.
+    for i in cached & set(images):
+      known, given = self.paths.get(i), os.path.abspath(images[i])
+      if known is not None and known != given:
+        raise InputError(self.directory, f"item {i!r} is cached from {known}, not {given}: "
+                                         "another dataset uses this cache; use another "
+                                         "--feature-cache")
     todo = [i for i in images if i not in cached]
     if not todo:
       return
@@ -195,6 +205,7 @@ class FeatureCache:
         new = np.concatenate(pending)
         self.table = new if self.table is None else np.concatenate([self.table, new])
         self.ids = self.ids + pending_ids
+        self.paths.update((i, os.path.abspath(images[i])) for i in pending_ids)
         pending, pending_ids = [], []
         self._save()
 
@@ -202,7 +213,7 @@ class FeatureCache:
     d = self.directory
     np.save(os.path.join(d, "features.npy"), self.table)
     with open(os.path.join(d, "meta.json.tmp"), "w") as f:
-      json.dump({"config": dataclasses.asdict(self.cfg), "ids": self.ids}, f)
+      json.dump({"config": dataclasses.asdict(self.cfg), "ids": self.ids, "paths": self.paths}, f)
     os.replace(os.path.join(d, "meta.json.tmp"), os.path.join(d, "meta.json"))
 
   def lookup(self, item_ids: Sequence[str]) -> tuple[np.ndarray, dict[str, int]]:

@@ -43,6 +43,12 @@ def test_cache_extracts_once_and_the_mean_image_feature_is_of_the_given_images(t
   np.testing.assert_allclose(table[row["item3"]], direct[3], rtol=1e-4, atol=1e-4)
   with pytest.raises(ValueError, match="no cached feature"):
     reopened.lookup(["nope"])
+  # the same id from another dataset's image is refused, not served a stale feature
+  other = tmp_path / "other"
+  other.mkdir()
+  Image.open(paths["item1"]).save(other / "item1.jpg")
+  with pytest.raises(ValueError, match=r"'item1' is cached from .*item1.jpg, not .*other"):
+    reopened.update({"item1": str(other / "item1.jpg")}, extractor, progress=False)
   with pytest.raises(ValueError, match="use another cache folder"):
     features.FeatureCache(str(tmp_path / "cache"), dataclasses.replace(CFG, seed=1))
 
