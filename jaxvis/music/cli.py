@@ -131,8 +131,11 @@ def run_recommend(args) -> int:
       print(out["message"])
     if out["quadrant"]:
       print(f"quadrant {out['quadrant']} ({out['quadrant_name']})")
-      print("songs:", ", ".join(f"{s} {out['song_titles'].get(s, '')}".strip()
-                                for s in out["songs"]))
+      print("songs:", ", ".join(
+          " ".join(x for x in (s, out["song_titles"].get(s, ""),
+                               f"({out['song_artists'][s]})" if out["song_artists"].get(s)
+                               else "") if x)
+          for s in out["songs"]))
       print("without narrowing:", ", ".join(out["songs_without_narrowing"]))
     if out["skipped_words"]:
       print("words without a vector (left out):", ", ".join(out["skipped_words"]))

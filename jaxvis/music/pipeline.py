@@ -101,6 +101,7 @@ class Recommendation:
 
   def to_json(self, songs: Songs | None = None) -> dict:
     titles = dict(zip(songs.ids, songs.titles)) if songs is not None else {}
+    artists = dict(zip(songs.ids, songs.artists)) if songs is not None and songs.artists else {}
     ex = self.extraction
     return {
         "quadrant": self.quadrant,
@@ -109,6 +110,8 @@ class Recommendation:
         "songs_without_narrowing": list(self.songs_without_narrowing),
         "song_titles": {s: titles.get(s, "") for s in
                         dict.fromkeys(self.songs + self.songs_without_narrowing)},
+        "song_artists": {s: artists.get(s, "") for s in
+                         dict.fromkeys(self.songs + self.songs_without_narrowing)},
         "narrowing_failed": self.narrowing_failed,
         "words": self.impressions,
         "extracted": [{"word": w, "weight": round(float(x), 4)}

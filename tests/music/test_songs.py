@@ -116,3 +116,7 @@ def test_deam_metadata_gives_titles_and_artists(tmp_path):
     songs_lib.load_songs(str(ann))
   assert e.value.where == f"{meta / 'metadata_2014.csv'}:3"
   assert songs_lib.load_deam(str(ann), metadata=None).titles == ("", "", "")
+  from jaxvis.music.pipeline import MusicRecommender
+  out = MusicRecommender(s, face_boxes=None).recommend(
+      np.zeros((8, 8, 3), np.uint8), caption="a happy song").to_json(s)
+  assert all(out["song_artists"][i] == dict(zip(s.ids, s.artists))[i] for i in out["songs"])
