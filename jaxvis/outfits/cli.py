@@ -27,8 +27,13 @@ def register(parser: argparse.ArgumentParser) -> None:
 
   p = sub.add_parser("synth", help="write a synthetic dataset in the Polyvore Outfits format")
   p.add_argument("out", help="output folder (the polyvore_outfits root)")
-  p.add_argument("--outfits", type=int, nargs=3, default=(300, 60, 60),
-                 metavar=("TRAIN", "VALID", "TEST"))
+  p.add_argument("--rule", choices=("hue", "styles"), default="hue",
+                 help="hue: good iff one hue family (a hue score solves it); styles: the "
+                      "relational benchmark colour statistics cannot solve")
+  p.add_argument("--outfits", type=int, nargs=3, default=None,
+                 metavar=("TRAIN", "VALID", "TEST"),
+                 help="default 300 60 60 (hue), 2000 200 200 (styles)")
+  p.add_argument("--items-per-style", type=int, default=24, help="styles: per part, style, split")
   p.add_argument("--items-per-palette", type=int, default=6)
   p.add_argument("--palettes", type=int, default=4)
   p.add_argument("--image-size", type=int, default=64)
@@ -103,8 +108,14 @@ def config_from_args(args):
 
 
 def run_synth(args) -> int:
-  from jaxvis.outfits import synthetic
-  cfg = synthetic.SyntheticConfig(num_outfits=tuple(args.outfits),
+  from jaxvis.outfits import styles, synthetic
+  if args.rule == "styles":
+    styles.make_dataset(args.out, styles.StyleConfig(
+        num_outfits=tuple(args.outfits or (2000, 200, 200)), items_per_style=args.items_per_style,
+        image_size=args.image_size, seed=args.seed))
+    print(f"wrote the relational styles benchmark to {args.out}")
+    return 0
+  cfg = synthetic.SyntheticConfig(num_outfits=tuple(args.outfits or (300, 60, 60)),
                                   items_per_palette=args.items_per_palette,
                                   num_palettes=args.palettes, image_size=args.image_size,
                                   seed=args.seed)

@@ -60,3 +60,13 @@ def test_hue_and_histogram_scores():
   h = np.eye(3)
   assert baselines.histogram_score([h[0], h[0]]) == 1.0
   assert baselines.histogram_score([h[0], h[1], h[2]]) == 0.0
+
+
+def test_synth_cli_writes_the_relational_benchmark(tmp_path):
+  from jaxvis import cli
+  root = str(tmp_path / "s")
+  assert cli.main(["outfits", "synth", root, "--rule", "styles", "--outfits", "12", "4", "4",
+                   "--items-per-style", "3", "--image-size", "32"]) == 0
+  data = polyvore.read_polyvore_outfits(root, "nondisjoint")
+  assert [len(data.outfits[s]) for s in polyvore.SPLITS] == [12, 4, 4]
+  assert len(data.compatibility["test"]) == 8
