@@ -16,6 +16,7 @@ from typing import Callable, Sequence
 import jax
 
 MIN_REPEATS = 3  # timed calls per measurement, whatever a script or --repeats asks for
+SINKS: list = []  # callables that also receive every emitted record (benchmarks/accelerator.py)
 
 
 def parse_args(description: str, extra: Sequence[tuple[tuple, dict]] = ()) -> argparse.Namespace:
@@ -91,6 +92,8 @@ def emit(record: dict) -> dict:
     if key in record and isinstance(record[key], float):
       record[key] = round(record[key], 4)
   print(json.dumps(record), flush=True)
+  for sink in SINKS:
+    sink(record)
   return record
 
 
@@ -109,6 +112,17 @@ def peak_flops(dtype: str) -> float | None:
     if name in kind:
       return peaks.get(dtype)
   return None
+
+
+def peak_fields(flops: float | None, seconds: float, dtype: str) -> dict:
+  """`achieved_tflops` and `fraction_of_peak` (data-sheet peak, known accelerators) of one call."""
+  if not flops:
+    return {}
+  out = {"achieved_tflops": round(flops / seconds / 1e12, 4)}
+  peak = peak_flops(dtype)
+  if peak:
+    out["fraction_of_peak"] = round(flops / seconds / peak, 4)
+  return out
 
 
 def matmul_flops_per_s(dtype: str, n: int | None = None) -> float:

@@ -14,6 +14,8 @@ count (`gflop` per batch), so the ratio can be compared with the work each progr
 
 from __future__ import annotations
 
+import dataclasses
+
 import jax
 import jax.numpy as jnp
 
@@ -24,6 +26,73 @@ from jaxvis.saliency import model as model_lib
 from jaxvis.saliency import objective as obj_lib
 from jaxvis.saliency import train as train_lib
 from jaxvis.saliency.explainer import MaskingParams, explain
+
+
+def masking_config(upsampler_base: int = 768, bottlenecks: int = 3, upsample_kernel: int = 2,
+                   shortcut: str = "upsampled", encoder: str = "resnet50"):
+  """The paper-width ImageNet masking model (or the tiny-encoder variant for dry runs)."""
+  cfg = model_lib.MaskingConfig.imagenet(1000, upsampler_base=upsampler_base,
+                                         bottlenecks_per_upsampler=bottlenecks,
+                                         upsample_kernel=upsample_kernel, shortcut=shortcut)
+  return dataclasses.replace(cfg, encoder=encoder) if encoder != cfg.encoder else cfg
+
+
+def _black_box(cfg):
+  return resnet.ResNet50 if cfg.encoder == "resnet50" else resnet.ResNetTiny
+
+
+def init_models(cfg, size: int):
+  """(masking params, black-box module class, black-box variables) at `size` x `size`."""
+  x0 = jnp.zeros((1, size, size, 3), jnp.float32)
+  mask_vars = jax.jit(lambda k: model_lib.build(cfg).init(k, x0, jnp.zeros((1,), jnp.int32)))(jax.random.key(0))
+  net_cls = _black_box(cfg)
+  net_vars = jax.jit(net_cls().init)(jax.random.key(1), x0)
+  return MaskingParams(dict(mask_vars), cfg), net_cls, net_vars
+
+
+def bench_inference(params, net_cls, net_vars, dtype: str, batch: int, size: int, repeats: int,
+                    warmup: int = 1) -> None:
+  """Masks/s beside the black box's forward on the same inputs (timed interleaved)."""
+  cfg = params.config
+  masking_fn = jax.jit(lambda p, x, c: explain(p, x, c, dtype=dtype))
+  forward = jax.jit(net_cls(dtype=getattr(jnp, dtype)).apply)
+  x = jax.random.uniform(jax.random.key(2), (batch, size, size, 3), jnp.float32)
+  ids = jnp.arange(batch, dtype=jnp.int32) % cfg.num_classes
+  r_flops = common.flops_of(forward, net_vars, x)
+  m_flops = common.flops_of(masking_fn, params, x, ids)
+  (r_compile, r_s), (m_compile, m_s) = common.measure_interleaved(
+      [(forward, (net_vars, x)), (masking_fn, (params, x, ids))], repeats=repeats, warmup=warmup)
+  common.emit({"bench": "saliency", "model": cfg.encoder, "dtype": dtype, "batch": batch,
+               "height": size, "width": size, "items_per_s": batch / r_s, "compile_s": r_compile,
+               "gflop": None if r_flops is None else round(r_flops / 1e9, 2),
+               **common.peak_fields(r_flops, r_s, dtype)})
+  common.emit({"bench": "saliency", "model": "masking", "dtype": dtype, "batch": batch,
+               "upsampler_base": cfg.upsampler_base, "bottlenecks": cfg.bottlenecks_per_upsampler,
+               "upsample_kernel": cfg.upsample_kernel, "shortcut": cfg.shortcut,
+               "height": size, "width": size, "items_per_s": batch / m_s, "compile_s": m_compile,
+               "gflop": None if m_flops is None else round(m_flops / 1e9, 2),
+               "ratio_to_resnet50": round(m_s / r_s, 3),
+               "flop_ratio_to_resnet50": None if not (r_flops and m_flops) else round(m_flops / r_flops, 3),
+               **common.peak_fields(m_flops, m_s, dtype)})
+
+
+def bench_training(params, net_cls, net_vars, dtype: str, batch: int, size: int, repeats: int) -> None:
+  """One training step: masking model fwd/bwd (frozen encoder) + two black-box passes."""
+  cfg = params.config
+  tcfg = train_lib.TrainConfig(masking=cfg, objective=obj_lib.ObjectiveConfig(
+      removal=obj_lib.EvidenceRemoval(value_range=(-124.0, 152.0))), image_size=(size, size),
+      batch_size=batch, num_steps=10, dtype=dtype)
+  mesh = jtrain.make_mesh()
+  state = jtrain.replicate(train_lib.create_state(tcfg, net_vars, encoder_variables=net_vars), mesh)
+  net = net_cls(dtype=getattr(jnp, dtype))
+  step = jtrain.make_train_step(train_lib.make_loss_fn(tcfg, net.apply), mesh, donate=False)
+  data = jtrain.shard_batch({
+      "image": jax.device_get(jax.random.normal(jax.random.key(3), (batch, size, size, 3))) * 60.0,
+      "label": jax.device_get(jnp.arange(batch, dtype=jnp.int32) % cfg.num_classes)}, mesh)
+  t_compile, t_s = common.measure(step, state, data, jax.random.key(4), repeats=repeats)
+  common.emit({"bench": "saliency", "model": "masking_train_step", "dtype": dtype,
+               "batch": batch, "height": size, "width": size,
+               "items_per_s": batch / t_s, "compile_s": t_compile})
 
 
 def main() -> None:
@@ -47,52 +116,15 @@ def main() -> None:
     batches = tuple(int(b) for b in args.batches.split(","))
   if args.dtypes:
     dtypes = tuple(args.dtypes.split(","))
-  repeats = args.repeats or (1 if args.quick else 5)
-  warmup = 0 if args.quick else 1
-  cfg = model_lib.MaskingConfig.imagenet(1000, upsampler_base=args.upsampler_base,
-                                         bottlenecks_per_upsampler=args.bottlenecks,
-                                         upsample_kernel=args.upsample_kernel, shortcut=args.shortcut)
-  x0 = jnp.zeros((1, size, size, 3), jnp.float32)
-  mask_vars = jax.jit(lambda k: model_lib.build(cfg).init(k, x0, jnp.zeros((1,), jnp.int32)))(jax.random.key(0))
-  params = MaskingParams(dict(mask_vars), cfg)
-  net = resnet.ResNet50()
-  net_vars = jax.jit(net.init)(jax.random.key(1), x0)
+  repeats = args.repeats or (3 if args.quick else 5)
+  cfg = masking_config(args.upsampler_base, args.bottlenecks, args.upsample_kernel, args.shortcut)
+  params, net_cls, net_vars = init_models(cfg, size)
   for dtype in dtypes:
-    masking_fn = jax.jit(lambda p, x, c: explain(p, x, c, dtype=dtype))
-    forward = jax.jit(resnet.ResNet50(dtype=getattr(jnp, dtype)).apply)
     for batch in batches:
-      x = jax.random.uniform(jax.random.key(2), (batch, size, size, 3), jnp.float32)
-      ids = jnp.arange(batch, dtype=jnp.int32) % 1000
-      r_flops = common.flops_of(forward, net_vars, x)
-      m_flops = common.flops_of(masking_fn, params, x, ids)
-      (r_compile, r_s), (m_compile, m_s) = common.measure_interleaved(
-          [(forward, (net_vars, x)), (masking_fn, (params, x, ids))], repeats=repeats, warmup=warmup)
-      common.emit({"bench": "saliency", "model": "resnet50", "dtype": dtype, "batch": batch,
-                   "height": size, "width": size, "items_per_s": batch / r_s, "compile_s": r_compile,
-                   "gflop": None if r_flops is None else round(r_flops / 1e9, 2)})
-      common.emit({"bench": "saliency", "model": "masking", "dtype": dtype, "batch": batch,
-                   "upsampler_base": cfg.upsampler_base, "bottlenecks": cfg.bottlenecks_per_upsampler,
-                   "upsample_kernel": cfg.upsample_kernel, "shortcut": cfg.shortcut,
-                   "height": size, "width": size, "items_per_s": batch / m_s, "compile_s": m_compile,
-                   "gflop": None if m_flops is None else round(m_flops / 1e9, 2),
-                   "ratio_to_resnet50": round(m_s / r_s, 3),
-                   "flop_ratio_to_resnet50": None if not (r_flops and m_flops) else round(m_flops / r_flops, 3)})
+      bench_inference(params, net_cls, net_vars, dtype, batch, size, repeats)
   if args.quick or args.no_train:
     return
-  # One training step: masking model fwd/bwd (frozen encoder) + two black-box ResNet-50 passes.
-  tcfg = train_lib.TrainConfig(masking=cfg, objective=obj_lib.ObjectiveConfig(
-      removal=obj_lib.EvidenceRemoval(value_range=(-124.0, 152.0))), image_size=(size, size),
-      batch_size=args.train_batch, num_steps=10)
-  mesh = jtrain.make_mesh()
-  state = jtrain.replicate(train_lib.create_state(tcfg, net_vars, encoder_variables=net_vars), mesh)
-  step = jtrain.make_train_step(train_lib.make_loss_fn(tcfg, net.apply), mesh, donate=False)
-  batch = jtrain.shard_batch({
-      "image": jax.device_get(jax.random.normal(jax.random.key(3), (args.train_batch, size, size, 3))) * 60.0,
-      "label": jax.device_get(jnp.arange(args.train_batch, dtype=jnp.int32) % 1000)}, mesh)
-  t_compile, t_s = common.measure(step, state, batch, jax.random.key(4), repeats=max(1, repeats // 2), warmup=0)
-  common.emit({"bench": "saliency", "model": "masking_train_step", "dtype": "float32",
-               "batch": args.train_batch, "height": size, "width": size,
-               "items_per_s": args.train_batch / t_s, "compile_s": t_compile})
+  bench_training(params, net_cls, net_vars, "float32", args.train_batch, size, max(3, repeats // 2))
 
 
 if __name__ == "__main__":
