@@ -20,6 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxvis.outfits import recommend
+from jaxvis.errors import InputError
 
 _ACC = list(recommend._ACC_SLOTS)
 
@@ -29,7 +30,7 @@ def beam_top_k(model, variables, feats, mean_feature, part_labels: Sequence[str]
                exclude: Sequence[int] = (), batch_size: int = 256) -> list[recommend.Outfit]:
   """Approximate top-k outfits by beam search (any grader; see module doc)."""
   if beam < 1:
-    raise ValueError(f"beam: expected >= 1, got {beam}")
+    raise InputError("beam", f"expected >= 1, got {beam}")
   cp = recommend.closet_parts(part_labels, include, exclude)
   score = recommend.make_naive_scorer(model, batch_size)
   feats = jnp.asarray(feats, jnp.float32)
@@ -97,7 +98,7 @@ def beam_gap(exact: Sequence[recommend.Outfit], approx: Sequence[recommend.Outfi
   """How far a beam top-k is from the exact one: the best-score gap, the mean score gap over
   the k ranks, and the share of the exact top-k the beam found."""
   if not exact:
-    raise ValueError("exact: expected at least one outfit")
+    raise InputError("exact", "expected at least one outfit")
   k = len(exact)
   e = np.array([o.score for o in exact])
   a = np.array([o.score for o in approx[:k]] + [0.0] * (k - len(approx[:k])))

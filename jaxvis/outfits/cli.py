@@ -8,17 +8,28 @@ import json
 import os
 import sys
 
-# flag -> OutfitsConfig field
+from jaxvis import cli_args as ca
+from jaxvis.errors import InputError
+
+
+def _existing_path(text: str) -> str:
+  if not os.path.exists(text):
+    raise argparse.ArgumentTypeError(f"{text} does not exist")
+  return text
+
+
+# flag -> (OutfitsConfig field, validator): every value is checked before any work starts
 _FLAGS = {
-    "data": ("data", str), "data_format": ("data_format", str), "variant": ("variant", str),
-    "min_likes": ("min_likes", int), "model": ("model", str),
-    "hidden": ("hidden", int), "dropout": ("dropout", float), "optimizer": ("optimizer", str),
-    "lr": ("learning_rate", float), "momentum": ("momentum", float),
-    "batch_size": ("batch_size", int), "steps": ("num_steps", int),
-    "backbone": ("backbone", str), "image_size": ("image_size", int),
-    "weights": ("weights", str), "feature_cache": ("feature_cache", str),
-    "dtype": ("dtype", str), "eval_every": ("eval_every", int), "seed": ("seed", int),
-    "max_items": ("max_items", int), "checkpoint_every": ("checkpoint_every", int),
+    "data": ("data", _existing_path), "data_format": ("data_format", str), "variant": ("variant", str),
+    "min_likes": ("min_likes", ca.nonnegative_int), "model": ("model", str),
+    "hidden": ("hidden", ca.positive_int), "dropout": ("dropout", ca.dropout_rate),
+    "optimizer": ("optimizer", str), "lr": ("learning_rate", ca.positive_float),
+    "momentum": ("momentum", ca.float_in(0.0, 1.0, high_open=True)),
+    "batch_size": ("batch_size", ca.positive_int), "steps": ("num_steps", ca.positive_int),
+    "backbone": ("backbone", str), "image_size": ("image_size", ca.int_at_least(16)),
+    "weights": ("weights", ca.existing_file), "feature_cache": ("feature_cache", ca.output_file),
+    "dtype": ("dtype", str), "eval_every": ("eval_every", ca.nonnegative_int), "seed": ("seed", int),
+    "max_items": ("max_items", ca.positive_int), "checkpoint_every": ("checkpoint_every", ca.nonnegative_int),
 }
 
 
@@ -26,22 +37,23 @@ def register(parser: argparse.ArgumentParser) -> None:
   sub = parser.add_subparsers(dest="outfits_command", metavar="COMMAND")
 
   p = sub.add_parser("synth", help="write a synthetic dataset in the Polyvore Outfits format")
-  p.add_argument("out", help="output folder (the polyvore_outfits root)")
+  p.add_argument("out", type=ca.output_dir, help="output folder (the polyvore_outfits root)")
   p.add_argument("--rule", choices=("hue", "styles"), default="hue",
                  help="hue: good iff one hue family (a hue score solves it); styles: the "
                       "relational benchmark colour statistics cannot solve")
-  p.add_argument("--outfits", type=int, nargs=3, default=None,
+  p.add_argument("--outfits", type=ca.positive_int, nargs=3, default=None,
                  metavar=("TRAIN", "VALID", "TEST"),
                  help="default 300 60 60 (hue), 2000 200 200 (styles)")
-  p.add_argument("--items-per-style", type=int, default=24, help="styles: per part, style, split")
-  p.add_argument("--items-per-palette", type=int, default=6)
-  p.add_argument("--palettes", type=int, default=4)
-  p.add_argument("--image-size", type=int, default=64)
+  p.add_argument("--items-per-style", type=ca.positive_int, default=24, help="styles: per part, style, split")
+  p.add_argument("--items-per-palette", type=ca.positive_int, default=6)
+  p.add_argument("--palettes", type=ca.positive_int, default=4)
+  p.add_argument("--image-size", type=ca.int_at_least(16), default=64)
   p.add_argument("--seed", type=int, default=0)
   p.set_defaults(func=run_synth)
 
   p = sub.add_parser("train", help="train an outfit grader on a Polyvore Outfits folder")
-  p.add_argument("--workdir", required=True, help="checkpoints, metrics.jsonl, features")
+  p.add_argument("--workdir", type=ca.output_dir, required=True,
+                 help="checkpoints, metrics.jsonl, features")
   p.add_argument("--tiny", action="store_true", help="start from the CPU-sized tiny config")
   p.add_argument("--paper-sgd", action="store_true",
                  help="the paper's optimizer: SGD, lr 1e-4, momentum 0.9")
@@ -57,17 +69,17 @@ def register(parser: argparse.ArgumentParser) -> None:
   p.set_defaults(func=run_train)
 
   p = sub.add_parser("evaluate", help="accuracy, precision, AUC, compatibility AUC, FITB")
-  p.add_argument("--workdir", required=True)
-  p.add_argument("--data", default=None, help="another Polyvore Outfits folder")
+  p.add_argument("--workdir", type=ca.existing_dir, required=True)
+  p.add_argument("--data", type=_existing_path, default=None, help="another Polyvore Outfits folder")
   p.add_argument("--split", default="test", choices=("train", "valid", "test"))
   p.add_argument("--quiet", action="store_true")
   p.set_defaults(func=run_evaluate)
 
   p = sub.add_parser("recommend", help="the best outfits of a closet")
-  p.add_argument("closet", help="folder of images (parts from file names, optional parts.json), "
+  p.add_argument("closet", type=_existing_path, help="folder of images (parts from file names, optional parts.json), "
                                 "or an item-id closet JSON")
-  p.add_argument("--workdir", required=True, help="a trained grader")
-  p.add_argument("--top", type=int, default=10)
+  p.add_argument("--workdir", type=ca.existing_dir, required=True, help="a trained grader")
+  p.add_argument("--top", type=ca.positive_int, default=10)
   p.add_argument("--with", dest="include", action="append", default=[], metavar="ITEM",
                  help="every outfit wears this item (file name, with or without extension)")
   p.add_argument("--without", dest="exclude", action="append", default=[], metavar="ITEM",
@@ -77,14 +89,14 @@ def register(parser: argparse.ArgumentParser) -> None:
                       "classifier (trained on the dataset's categories) predicts")
   p.add_argument("--keep-duplicates", action="store_true",
                  help="keep near-duplicate photos (by default one of each group is kept)")
-  p.add_argument("--duplicate-ratio", type=float, default=0.1,
+  p.add_argument("--duplicate-ratio", type=ca.positive_float, default=0.1,
                  help="near-duplicate: thumbnail (or feature) distance below this times the "
                       "closet's median distance")
-  p.add_argument("--beam", type=int, default=64, help="attention grader: beam width")
+  p.add_argument("--beam", type=ca.positive_int, default=64, help="attention grader: beam width")
   p.add_argument("--exact", action="store_true",
                  help="attention grader: score every outfit instead of beam search")
   p.add_argument("--json", action="store_true", help="print JSON")
-  p.add_argument("--sheet", default=None, help="write a contact sheet PNG here")
+  p.add_argument("--sheet", type=ca.output_file, default=None, help="write a contact sheet PNG here")
   p.set_defaults(func=run_recommend)
 
 
@@ -103,8 +115,12 @@ def config_from_args(args):
     changes["allow_random_backbone"] = True
   cfg = dataclasses.replace(base, **changes)
   if not cfg.data:
-    raise ValueError("--data: a dataset folder (or crawled sets file) is required")
-  return cfg.validate()
+    raise InputError("--data", "a dataset folder (or crawled sets file) is required")
+  try:
+    return cfg.validate()
+  except InputError as e:  # name the flag the user typed
+    flag = next((f for f, (field, _) in _FLAGS.items() if field == e.where), e.where)
+    raise InputError(f"--{flag.replace('_', '-')}", e.problem) from None
 
 
 def run_synth(args) -> int:
@@ -126,11 +142,7 @@ def run_synth(args) -> int:
 
 def run_train(args) -> int:
   from jaxvis.outfits import training
-  try:
-    cfg = config_from_args(args)
-  except ValueError as e:
-    print(f"jaxvis outfits train: {e}", file=sys.stderr)
-    return 2
+  cfg = config_from_args(args)
   _, _, result = training.train(cfg, args.workdir, progress=not args.quiet)
   print(json.dumps({"model": cfg.model, **result}))
   return 0
@@ -195,7 +207,6 @@ def run_recommend(args) -> int:
 
 def _infer_parts(closet, folder: str, grader, messages: list[str]):
   """The closet with its unplaced photos given the part classifier's parts."""
-  from jaxvis.errors import InputError
   from jaxvis.outfits import closet as closet_lib
   if grader.parts is None:
     raise InputError("--infer-parts", "this grader was saved without a part classifier "

@@ -118,7 +118,7 @@ def closet_features(closet: Closet, cfg: features.FeatureConfig,
   if closet.feature_cache:
     cache = features.FeatureCache(closet.feature_cache, cfg)
     if cache.table is None:
-      raise ValueError(f"closet: feature cache {closet.feature_cache} is empty")
+      raise InputError("closet", f"feature cache {closet.feature_cache} is empty")
     table, row = cache.lookup(closet.names)
     return table[[row[n] for n in closet.names]]
   extractor = extractor or features.FeatureExtractor(cfg)

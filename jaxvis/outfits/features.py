@@ -135,7 +135,7 @@ class FeatureExtractor:
   def __call__(self, images: np.ndarray) -> np.ndarray:
     images = np.asarray(images)
     if images.ndim != 4 or images.shape[-1] != 3:
-      raise ValueError(f"images: expected (N, H, W, 3) RGB, got shape {images.shape}")
+      raise InputError("images", f"expected (N, H, W, 3) RGB, got shape {images.shape}")
     out = []
     bs = self.cfg.batch_size
     for start in range(0, len(images), bs):

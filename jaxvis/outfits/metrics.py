@@ -6,6 +6,8 @@ from typing import Sequence
 
 import numpy as np
 
+from jaxvis.errors import InputError
+
 
 def _check(scores, labels) -> tuple[np.ndarray, np.ndarray]:
   scores = np.asarray(scores, np.float64).reshape(-1)
@@ -13,9 +15,9 @@ def _check(scores, labels) -> tuple[np.ndarray, np.ndarray]:
   if scores.shape != labels.shape:
     raise ValueError(f"scores/labels: expected equal lengths, got {scores.shape} and {labels.shape}")
   if not np.isin(labels, (0, 1)).all():
-    raise ValueError("labels: expected only 0 and 1")
+    raise InputError("labels", "expected only 0 and 1")
   if not np.isfinite(scores).all():
-    raise ValueError("scores: contains NaN or infinity")
+    raise InputError("scores", "contains NaN or infinity")
   return scores, labels.astype(bool)
 
 
@@ -37,7 +39,7 @@ def auc(scores, labels) -> float:
   scores, labels = _check(scores, labels)
   n_pos, n_neg = int(labels.sum()), int((~labels).sum())
   if n_pos == 0 or n_neg == 0:
-    raise ValueError("labels: AUC needs both positive and negative outfits")
+    raise InputError("labels", "AUC needs both positive and negative outfits")
   order = np.argsort(scores, kind="mergesort")
   ranks = np.empty(len(scores), np.float64)
   sorted_scores = scores[order]

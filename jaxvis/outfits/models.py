@@ -16,16 +16,17 @@ import jax
 import jax.numpy as jnp
 
 from jaxvis.outfits import parts as parts_lib
+from jaxvis.errors import InputError
 
 
 def _check_inputs(features, parts, mask, slots: int | None = None) -> None:
   if features.ndim != 3:
-    raise ValueError(f"features: expected (batch, items, dim), got shape {features.shape}")
+    raise InputError("features", f"expected (batch, items, dim), got shape {features.shape}")
   if parts.shape != features.shape[:2] or mask.shape != features.shape[:2]:
     raise ValueError(f"parts/mask: expected shape {features.shape[:2]}, got {parts.shape} and "
                      f"{mask.shape}")
   if slots is not None and features.shape[1] != slots:
-    raise ValueError(f"features: the slot grader expects {slots} slots (outer, upper, lower, "
+    raise InputError("features", f"the slot grader expects {slots} slots (outer, upper, lower, "
                      f"full, feet, 3 accessories), got {features.shape[1]}")
 
 
@@ -71,7 +72,7 @@ class DeepSetsGrader(nn.Module):
   def __call__(self, features, parts, mask, train: bool = False):
     _check_inputs(features, parts, mask)
     if self.pool not in ("sum", "mean"):
-      raise ValueError(f"pool: expected 'sum' or 'mean', got {self.pool!r}")
+      raise InputError("pool", f"expected 'sum' or 'mean', got {self.pool!r}")
     x = nn.Dense(self.hidden, dtype=self.dtype, name="embed")(features.astype(self.dtype))
     x = x + nn.Embed(len(parts_lib.PARTS), self.hidden, name="part_embed")(
         jnp.maximum(parts, 0)).astype(self.dtype)
@@ -142,7 +143,7 @@ GRADERS = {"slot": SlotGrader, "deepsets": DeepSetsGrader, "attention": Attentio
 def make_grader(name: str, hidden: int, dropout: float, dtype: Any = jnp.float32) -> nn.Module:
   """The grader `name` ("slot", "deepsets" or "attention") with width `hidden`."""
   if name not in GRADERS:
-    raise ValueError(f"model: expected one of {sorted(GRADERS)}, got {name!r}")
+    raise InputError("model", f"expected one of {sorted(GRADERS)}, got {name!r}")
   if name == "slot":
     return SlotGrader(hidden=hidden, dropout=dropout, dtype=dtype)
   if name == "deepsets":

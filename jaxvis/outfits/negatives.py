@@ -6,6 +6,8 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
+from jaxvis.errors import InputError
+
 
 def part_pools(outfits: Sequence[Sequence[str]], part_of: Mapping[str, str]
                ) -> dict[str, list[str]]:
@@ -39,7 +41,7 @@ def make_negatives(outfits: Sequence[Sequence[str]], part_of: Mapping[str, str],
     positions `i * per_positive ...`.
   """
   if per_positive < 1:
-    raise ValueError(f"per_positive: expected >= 1, got {per_positive}")
+    raise InputError("per_positive", f"expected >= 1, got {per_positive}")
   pools = part_pools(outfits, part_of)
   rng = np.random.default_rng(seed)
   negatives = []

@@ -197,7 +197,7 @@ def part_of_semantic_category(category: str,
   """
   key = category.strip().lower()
   if key not in mapping:
-    raise ValueError(f"semantic_category: unknown category {category!r}; "
+    raise InputError("semantic_category", f"unknown category {category!r}; "
                      f"expected one of {sorted(mapping)}")
   return mapping[key]
 

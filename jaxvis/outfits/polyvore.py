@@ -149,7 +149,7 @@ def read_polyvore_outfits(root: str, variant: str = "nondisjoint",
     PolyvoreData; compatibility and FITB tasks for each split whose files exist.
   """
   if variant not in ("nondisjoint", "disjoint"):
-    raise ValueError(f"variant: expected 'nondisjoint' or 'disjoint', got {variant!r}")
+    raise InputError("variant", f"expected 'nondisjoint' or 'disjoint', got {variant!r}")
   mapping = parts_lib.SEMANTIC_CATEGORY_PARTS if category_parts is None else category_parts
   meta_path = os.path.join(root, "polyvore_item_metadata.json")
   meta = _load_json(meta_path)

@@ -210,7 +210,7 @@ def project(variables, feats: jax.Array, mean_feature: jax.Array,
   kernel = p["fc1"]["kernel"]
   d = feats.shape[-1]
   if kernel.shape[0] != parts_lib.NUM_SLOTS * d:
-    raise ValueError(f"feats: expected item features of width {kernel.shape[0] // 8} for this "
+    raise InputError("feats", f"expected item features of width {kernel.shape[0] // 8} for this "
                      f"grader, got {d}")
   rows = _bucket(max(len(v) for v in by_part.values()) + 1)
   index = np.zeros((parts_lib.NUM_SLOTS, rows), np.int32)
@@ -359,10 +359,10 @@ def decomposed_top_k(variables, feats, mean_feature, part_labels: Sequence[str],
   """
   feats = jnp.asarray(feats, jnp.float32)
   if feats.ndim != 2 or feats.shape[0] != len(part_labels):
-    raise ValueError(f"feats: expected ({len(part_labels)}, D) for {len(part_labels)} items, "
+    raise InputError("feats", f"expected ({len(part_labels)}, D) for {len(part_labels)} items, "
                      f"got {feats.shape}")
   if k < 1:
-    raise ValueError(f"k: expected >= 1, got {k}")
+    raise InputError("k", f"expected >= 1, got {k}")
   cp = closet_parts(part_labels, include, exclude)
   by_part = cp.by_part
   if model is None or isinstance(model, models.SlotGrader):

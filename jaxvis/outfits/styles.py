@@ -31,6 +31,7 @@ from PIL import Image
 
 from jaxvis.outfits import parts as parts_lib
 from jaxvis.outfits import synthetic
+from jaxvis.errors import InputError
 
 # scikit-image's bundled grayscale photographs used as fabric "styles".
 STYLE_SOURCES = ("brick", "grass", "coins", "text", "gravel", "page")
@@ -147,9 +148,9 @@ def make_dataset(out_dir: str, cfg: StyleConfig = StyleConfig()) -> dict[str, in
     item id -> style index (the ground truth of the rule).
   """
   if not 3 <= cfg.num_styles <= len(STYLE_SOURCES):
-    raise ValueError(f"cfg.num_styles: expected 3..{len(STYLE_SOURCES)}, got {cfg.num_styles}")
+    raise InputError("cfg.num_styles", f"expected 3..{len(STYLE_SOURCES)}, got {cfg.num_styles}")
   if cfg.items_per_style < 3:
-    raise ValueError("cfg.items_per_style: expected >= 3 (accessories need 3 distinct items)")
+    raise InputError("cfg.items_per_style", "expected >= 3 (accessories need 3 distinct items)")
   rng = np.random.default_rng(cfg.seed)
   textures = [_texture(name) for name in STYLE_SOURCES[:cfg.num_styles]]
   os.makedirs(os.path.join(out_dir, "images"), exist_ok=True)

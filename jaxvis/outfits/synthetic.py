@@ -23,6 +23,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from jaxvis.outfits import parts as parts_lib
+from jaxvis.errors import InputError
 
 CONFIGURATIONS = (("outer", "upper", "lower", "feet"), ("upper", "lower", "feet"),
                   ("full", "feet"))
@@ -175,7 +176,7 @@ def make_dataset(out_dir: str, cfg: SyntheticConfig = SyntheticConfig()) -> dict
     item id -> hue family (the ground truth of the rule).
   """
   if cfg.num_palettes < 2 or cfg.items_per_palette < 3:
-    raise ValueError("cfg: expected num_palettes >= 2 and items_per_palette >= 3 (FITB needs "
+    raise InputError("cfg", "expected num_palettes >= 2 and items_per_palette >= 3 (FITB needs "
                      "three distractors of another palette and accessories need 3 items)")
   rng = np.random.default_rng(cfg.seed)
   os.makedirs(os.path.join(out_dir, "images"), exist_ok=True)

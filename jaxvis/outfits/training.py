@@ -77,13 +77,13 @@ class OutfitsConfig:
 
   def validate(self) -> "OutfitsConfig":
     if self.model not in models.GRADERS:
-      raise ValueError(f"model: expected one of {sorted(models.GRADERS)}, got {self.model!r}")
+      raise InputError("model", f"expected one of {sorted(models.GRADERS)}, got {self.model!r}")
     if self.data_format not in DATA_FORMATS:
-      raise ValueError(f"data_format: expected one of {DATA_FORMATS}, got {self.data_format!r}")
+      raise InputError("data_format", f"expected one of {DATA_FORMATS}, got {self.data_format!r}")
     if self.optimizer not in ("adam", "sgd"):
-      raise ValueError(f"optimizer: expected 'adam' or 'sgd', got {self.optimizer!r}")
+      raise InputError("optimizer", f"expected 'adam' or 'sgd', got {self.optimizer!r}")
     if self.dtype not in ("float32", "bfloat16"):
-      raise ValueError(f"dtype: expected 'float32' or 'bfloat16', got {self.dtype!r}")
+      raise InputError("dtype", f"expected 'float32' or 'bfloat16', got {self.dtype!r}")
     for name in ("batch_size", "hidden", "negatives_per_positive"):
       if getattr(self, name) < 1:
         raise ValueError(f"{name}: expected >= 1, got {getattr(self, name)}")
@@ -213,7 +213,7 @@ def labelled(prep: Prepared, split: str, cfg: OutfitsConfig, seed: int
   """Positives plus `negatives_per_positive` same-part swap negatives each."""
   pos = positives(prep, split, cfg)
   if not pos:
-    raise ValueError(f"data: split {split!r} has no usable outfits (after the validity filter: "
+    raise InputError("data", f"split {split!r} has no usable outfits (after the validity filter: "
                      f"{cfg.filter_valid})")
   neg = negatives.make_negatives(pos, prep.part_of, seed=seed,
                                  per_positive=cfg.negatives_per_positive)
