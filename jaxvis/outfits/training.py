@@ -409,11 +409,11 @@ class TrainedGrader:
 def load(workdir: str) -> TrainedGrader:
   """The trained grader in `workdir` (latest checkpoint)."""
   if not os.path.isdir(os.path.join(workdir, "checkpoints")):
-    raise FileNotFoundError(f"workdir: no grader checkpoint under {workdir}")
+    raise InputError("workdir", f"no grader checkpoint under {workdir}")
   ckpt = train_lib.Checkpointer(workdir)
   try:
     if ckpt.latest_step() is None:
-      raise FileNotFoundError(f"workdir: no grader checkpoint under {workdir}")
+      raise InputError("workdir", f"no grader checkpoint under {workdir}")
     raw = ckpt.restore_config()
     cfg = OutfitsConfig(**{k: v for k, v in raw.items()
                            if k in {f.name for f in dataclasses.fields(OutfitsConfig)}})

@@ -76,7 +76,7 @@ def load_train(root: str, size: int = 224, per_class: int | None = None, classes
       images.append(_load_image(path, size))
       labels.append(label)
   if not images:
-    raise FileNotFoundError(f"root: no training JPEGs under {root}/Data/CLS-LOC/train/<wnid>/")
+    raise InputError("root", f"no training JPEGs under {root}/Data/CLS-LOC/train/<wnid>/")
   return np.stack(images), np.asarray(labels, np.int32)
 
 

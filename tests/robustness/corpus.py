@@ -64,6 +64,7 @@ class Corpus:
     folder = os.path.join(self.root, name)
     os.makedirs(folder, exist_ok=True)
     for fname, content in files.items():
+      os.makedirs(os.path.dirname(os.path.join(folder, fname)), exist_ok=True)
       if isinstance(content, str) and os.path.exists(content):
         content = open(content, "rb").read()
       elif isinstance(content, str):

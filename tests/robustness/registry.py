@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import cases_adjectives
+import cases_outfits
 import cases_saliency
 
-FAMILIES = (cases_saliency, cases_adjectives)
+FAMILIES = (cases_saliency, cases_adjectives, cases_outfits)
 
 
 def all_cases(corpus):

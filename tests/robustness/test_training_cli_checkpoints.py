@@ -60,3 +60,16 @@ def test_adjectives_rank_cli(tmp_path):
           tmp_path / "r.json", "--tiny", "--size", "28", "--workdir", tmp_path / "w", "--steps", "4"]
   _check_family(argv, str(tmp_path / "w" / "finetune" / "checkpoints"),
                 lambda k: ["--steps", str(4 + 2 * k)], ["--dtype", "bfloat16"])
+
+
+def test_outfits_train_cli(tmp_path):
+  from jaxvis.outfits import synthetic
+  data = tmp_path / "polyvore"
+  synthetic.make_dataset(str(data), synthetic.SyntheticConfig(num_outfits=(60, 12, 12),
+                                                              items_per_palette=3, image_size=32))
+  workdir = tmp_path / "grader"
+  argv = ["outfits", "train", "--data", data, "--workdir", workdir, "--tiny", "--quiet",
+          "--allow-random-backbone", "--image-size", "32", "--steps", "6", "--checkpoint-every", "2",
+          "--eval-every", "0"]
+  _check_family(argv, str(workdir / "checkpoints"), lambda k: ["--steps", str(6 + 2 * k)],
+                ["--hidden", "48"])
