@@ -178,9 +178,6 @@ def save_params(path: str, params) -> None:
 
 
 def load_params(path: str):
-  from flax import serialization
-  try:
-    with open(path, "rb") as f:
-      return serialization.msgpack_restore(f.read())
-  except FileNotFoundError:
-    raise ValueError(f"params: {path!r} does not exist") from None
+  """A stage's weights written by `faces train` (InputError naming the file if unreadable)."""
+  from jaxvis.data.files import read_msgpack
+  return read_msgpack(path)

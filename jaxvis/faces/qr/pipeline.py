@@ -194,15 +194,14 @@ def save_weights(path: str, weights) -> None:
 
 def load_weights(path: str | None = None):
   """The shipped weights (default) or a file written by `save_weights`."""
-  from flax import serialization
+  from jaxvis.data.files import read_msgpack
+  from jaxvis.errors import InputError
   path = path or WEIGHTS_FILE
-  try:
-    with open(path, "rb") as f:
-      tree = serialization.msgpack_restore(f.read())
-  except FileNotFoundError:
-    raise ValueError(f"weights: {path} does not exist (train with `python experiments/qr_codes.py "
-                     f"--save-weights`)") from None
+  if not os.path.exists(path):
+    raise InputError("weights", f"{path} does not exist (train with `python experiments/qr_codes.py "
+                                f"--save-weights`)")
+  tree = read_msgpack(path)
   missing = [s for s in STAGES if s not in tree]
   if missing:
-    raise ValueError(f"weights: {path} lacks stages {missing}")
+    raise InputError(path, f"lacks the QR cascade stages {missing}")
   return tree
