@@ -47,8 +47,11 @@ def make_inputs(batch: int, size: int = 256, seed: int = 0):
 
 def main() -> None:
   args = common.parse_args(__doc__.splitlines()[0])
-  repeats = args.repeats or (2 if args.quick else 5)
-  batches = (1, 8) if args.quick else (1, 64)
+  run(batches=(1, 8) if args.quick else (1, 64), repeats=args.repeats or (3 if args.quick else 5))
+
+
+def run(batches=(1, 64), repeats: int = 5) -> None:
+  """One JSON line per batch size (benchmarks/accelerator.py calls this too)."""
   wv = WordVectors.bundled()
   lex = default_lexicon()
   imp_vecs, _ = wv.vectors_for(list(lex.words))
