@@ -105,7 +105,10 @@ def configure_jax() -> None:
 
 def main(argv: list[str] | None = None) -> int:
   parser = build_parser()
-  args = parser.parse_args(argv)
+  try:  # argparse reports bad options itself (`error: argument --x: ...`, status 2)
+    args = parser.parse_args(argv)
+  except SystemExit as e:  # returned, not raised, so in-process callers get the status
+    return e.code if isinstance(e.code, int) else 2
   if getattr(args, "func", None) is None:
     parser.print_help()
     return 2

@@ -72,6 +72,13 @@ def existing_file(text: str) -> str:
   return text
 
 
+def existing_path(text: str) -> str:
+  """A file or a folder that exists (e.g. a dataset given either way)."""
+  if not os.path.exists(text):
+    raise argparse.ArgumentTypeError(f"{text} does not exist")
+  return text
+
+
 def existing_dir(text: str) -> str:
   if not os.path.isdir(text):
     raise argparse.ArgumentTypeError(f"{text} is not an existing folder")

@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 
+from jaxvis import cli_args as ca
 from jaxvis.errors import InputError
 
 
@@ -15,31 +16,31 @@ def register(parser: argparse.ArgumentParser) -> None:
   p = sub.add_parser("recommend", help="songs whose mood matches an image",
                      description="Image -> impression words -> AV plane -> songs (the paper's "
                                  "pipeline). Prints JSON with --json.")
-  p.add_argument("image", help="image file (PNG, JPEG, ...)")
-  p.add_argument("--songs", required=True,
+  p.add_argument("image", type=ca.existing_file, help="image file (PNG, JPEG, ...)")
+  p.add_argument("--songs", type=ca.existing_path, required=True,
                  help="plain CSV song_id,valence,arousal,title (values in [-1, 1]), a DEAM "
                       "static-annotation CSV, or a folder holding the DEAM CSVs")
-  p.add_argument("--detections", help="detections JSON (see jaxvis.music.extract)")
+  p.add_argument("--detections", type=ca.existing_file, help="detections JSON (see jaxvis.music.extract)")
   p.add_argument("--caption", help="caption text of the image (method B)")
   p.add_argument("--method", choices=("A", "B"),
                  help="A: detected objects weighted by area; B: caption + expression + "
                       "colours (default: B unless only detections are given)")
-  p.add_argument("--lexicon", help="AV lexicon CSV (Warriner, NRC VAD or word,valence,arousal); "
+  p.add_argument("--lexicon", type=ca.existing_file, help="AV lexicon CSV (Warriner, NRC VAD or word,valence,arousal); "
                                    "default: the bundled impression words")
   p.add_argument("--balanced-lexicon", action="store_true",
                  help="use the same number of impression words per quadrant (the words "
                       "farthest from the origin in each; see lexicon.balanced)")
-  p.add_argument("--word2vec", help="word2vec file read with gensim (e.g. GoogleNews .bin); "
+  p.add_argument("--word2vec", type=ca.existing_file, help="word2vec file read with gensim (e.g. GoogleNews .bin); "
                                     "default: the bundled MiniLM word table")
-  p.add_argument("--reference", help="JSON with 'reference_means' (4 numbers): average words "
+  p.add_argument("--reference", type=ca.existing_file, help="JSON with 'reference_means' (4 numbers): average words "
                                      "per quadrant over a reference image set")
-  p.add_argument("--expression-model", help="expression CNN saved by `train-expression` "
+  p.add_argument("--expression-model", type=ca.existing_file, help="expression CNN saved by `train-expression` "
                                             "(default: the bundled FER2013 model of `fer`)")
   p.add_argument("--no-expression", action="store_true", help="skip the expression step")
   p.add_argument("--no-faces", action="store_true", help="skip face detection")
-  p.add_argument("--seed", type=int, default=0)
+  p.add_argument("--seed", type=ca.nonnegative_int, default=0)
   p.add_argument("--json", action="store_true", help="print the result as JSON")
-  p.add_argument("--plot", help="write the AV-plane figure to this PNG")
+  p.add_argument("--plot", type=ca.output_file, help="write the AV-plane figure to this PNG")
   p.set_defaults(func=run_recommend)
 
   p = sub.add_parser("batch", help="recommend for a folder of images, one JSON line each",
@@ -47,46 +48,46 @@ def register(parser: argparse.ArgumentParser) -> None:
                                  "Detections and captions come from COCO results files (matched "
                                  "by image id) or from <stem>.json / <stem>.txt beside each image.")
   p.add_argument("inputs", nargs="+", help="image files and/or folders of images")
-  p.add_argument("--songs", required=True, help="as for `recommend`")
-  p.add_argument("--coco-detections", help="COCO detection results JSON (bbox, score, "
+  p.add_argument("--songs", type=ca.existing_path, required=True, help="as for `recommend`")
+  p.add_argument("--coco-detections", type=ca.existing_file, help="COCO detection results JSON (bbox, score, "
                                            "RLE or polygon segmentation)")
-  p.add_argument("--coco-categories", help="COCO annotations file (or category list) naming "
+  p.add_argument("--coco-categories", type=ca.existing_file, help="COCO annotations file (or category list) naming "
                                            "the category ids; its `images` map ids to files")
-  p.add_argument("--coco-captions", help="COCO caption results JSON [{image_id, caption}]")
-  p.add_argument("--score-threshold", type=float, default=0.3,
+  p.add_argument("--coco-captions", type=ca.existing_file, help="COCO caption results JSON [{image_id, caption}]")
+  p.add_argument("--score-threshold", type=ca.probability, default=0.3,
                  help="drop detections scoring below this (default 0.3)")
   p.add_argument("--method", choices=("A", "B"))
-  p.add_argument("--lexicon")
-  p.add_argument("--reference")
+  p.add_argument("--lexicon", type=ca.existing_file)
+  p.add_argument("--reference", type=ca.existing_file)
   p.add_argument("--no-faces", action="store_true")
-  p.add_argument("--seed", type=int, default=0)
-  p.add_argument("--out", help="JSON-lines file (default: standard output)")
+  p.add_argument("--seed", type=ca.nonnegative_int, default=0)
+  p.add_argument("--out", type=ca.output_file, help="JSON-lines file (default: standard output)")
   p.set_defaults(func=run_batch)
 
   p = sub.add_parser("expressions", help="faces and their expression probabilities",
                      description="Finds faces with jaxvis.faces (MTCNN) and classifies each with "
                                  "the bundled FER2013 model (or --expression-model).")
   p.add_argument("images", nargs="+", help="image files")
-  p.add_argument("--expression-model", help="expression CNN saved by `train-expression`")
+  p.add_argument("--expression-model", type=ca.existing_file, help="expression CNN saved by `train-expression`")
   p.add_argument("--json", action="store_true", help="one JSON object per image, one per line")
   p.set_defaults(func=run_expressions)
 
   p = sub.add_parser("evaluate", help="the paper's measures from user-study files",
                      description="Quadrant agreement (Table 1) and rating measures (Table 2); "
                                  "file formats in jaxvis/music/evaluate.py and docs/music.md.")
-  p.add_argument("--user-quadrants", help="CSV image_id,user_id,valence,arousal (or quadrant)")
-  p.add_argument("--system-quadrants", help="CSV image_id,method,quadrant, or the .jsonl "
+  p.add_argument("--user-quadrants", type=ca.existing_file, help="CSV image_id,user_id,valence,arousal (or quadrant)")
+  p.add_argument("--system-quadrants", type=ca.existing_file, help="CSV image_id,method,quadrant, or the .jsonl "
                                              "written by `jaxvis music batch`")
-  p.add_argument("--ratings", help="CSV image_id,user_id,method,condition,rating")
+  p.add_argument("--ratings", type=ca.existing_file, help="CSV image_id,user_id,method,condition,rating")
   p.add_argument("--json", action="store_true")
   p.set_defaults(func=run_evaluate)
 
   p = sub.add_parser("train-expression", help="train the expression CNN on a FER2013 CSV")
-  p.add_argument("fer2013", help="fer2013.csv (emotion,pixels,Usage)")
-  p.add_argument("--out", required=True, help="where to save the model")
-  p.add_argument("--steps", type=int, default=3000)
-  p.add_argument("--batch-size", type=int, default=64)
-  p.add_argument("--workdir", help="checkpoints + metrics (resumable)")
+  p.add_argument("fer2013", type=ca.existing_file, help="fer2013.csv (emotion,pixels,Usage)")
+  p.add_argument("--out", type=ca.output_file, required=True, help="where to save the model")
+  p.add_argument("--steps", type=ca.positive_int, default=3000)
+  p.add_argument("--batch-size", type=ca.positive_int, default=64)
+  p.add_argument("--workdir", type=ca.output_dir, help="checkpoints + metrics (resumable)")
   p.add_argument("--tiny", action="store_true", help="the small test network")
   p.set_defaults(func=run_train_expression)
 

@@ -12,15 +12,9 @@ from jaxvis import cli_args as ca
 from jaxvis.errors import InputError
 
 
-def _existing_path(text: str) -> str:
-  if not os.path.exists(text):
-    raise argparse.ArgumentTypeError(f"{text} does not exist")
-  return text
-
-
 # flag -> (OutfitsConfig field, validator): every value is checked before any work starts
 _FLAGS = {
-    "data": ("data", _existing_path), "data_format": ("data_format", str), "variant": ("variant", str),
+    "data": ("data", ca.existing_path), "data_format": ("data_format", str), "variant": ("variant", str),
     "min_likes": ("min_likes", ca.nonnegative_int), "model": ("model", str),
     "hidden": ("hidden", ca.positive_int), "dropout": ("dropout", ca.dropout_rate),
     "optimizer": ("optimizer", str), "lr": ("learning_rate", ca.positive_float),
@@ -70,13 +64,13 @@ def register(parser: argparse.ArgumentParser) -> None:
 
   p = sub.add_parser("evaluate", help="accuracy, precision, AUC, compatibility AUC, FITB")
   p.add_argument("--workdir", type=ca.existing_dir, required=True)
-  p.add_argument("--data", type=_existing_path, default=None, help="another Polyvore Outfits folder")
+  p.add_argument("--data", type=ca.existing_path, default=None, help="another Polyvore Outfits folder")
   p.add_argument("--split", default="test", choices=("train", "valid", "test"))
   p.add_argument("--quiet", action="store_true")
   p.set_defaults(func=run_evaluate)
 
   p = sub.add_parser("recommend", help="the best outfits of a closet")
-  p.add_argument("closet", type=_existing_path, help="folder of images (parts from file names, optional parts.json), "
+  p.add_argument("closet", type=ca.existing_path, help="folder of images (parts from file names, optional parts.json), "
                                 "or an item-id closet JSON")
   p.add_argument("--workdir", type=ca.existing_dir, required=True, help="a trained grader")
   p.add_argument("--top", type=ca.positive_int, default=10)
