@@ -42,10 +42,10 @@ def rle_counts_from_string(s: str) -> list[int]:
     x, k, more = 0, 0, True
     while more:
       if p >= len(s):
-        raise ValueError("RLE string ends inside a count")
+        raise InputError("counts", "RLE string ends inside a count")
       c = ord(s[p]) - 48
       if not 0 <= c < 64:
-        raise ValueError(f"RLE string has an invalid character {s[p]!r}")
+        raise InputError("counts", f"RLE string has an invalid character {s[p]!r}")
       x |= (c & 0x1F) << (5 * k)
       more = bool(c & 0x20)
       p += 1
@@ -79,12 +79,12 @@ def decode_rle(rle: dict) -> np.ndarray:
     h, w = (int(v) for v in rle["size"])
     counts = rle["counts"]
   except (KeyError, TypeError, ValueError):
-    raise ValueError('expected {"size": [h, w], "counts": ...}') from None
+    raise InputError("rle", 'expected {"size": [h, w], "counts": ...}') from None
   if isinstance(counts, bytes):
     counts = counts.decode("ascii")
   runs = rle_counts_from_string(counts) if isinstance(counts, str) else [int(c) for c in counts]
   if any(r < 0 for r in runs) or sum(runs) != h * w:
-    raise ValueError(f"run lengths sum to {sum(runs)} (some negative: "
+    raise InputError("counts", f"run lengths sum to {sum(runs)} (some negative: "
                      f"{any(r < 0 for r in runs)}), expected h * w = {h * w}")
   values = np.zeros(len(runs), bool)
   values[1::2] = True
@@ -111,7 +111,7 @@ def polygons_to_mask(polygons, height: int, width: int) -> np.ndarray:
   for poly in polygons:
     xy = [float(v) for v in poly]
     if len(xy) < 6 or len(xy) % 2:
-      raise ValueError(f"a polygon needs >= 3 (x, y) points, got {len(xy)} numbers")
+      raise InputError("segmentation", f"a polygon needs >= 3 (x, y) points, got {len(xy)} numbers")
     draw.polygon(list(zip(xy[0::2], xy[1::2])), fill=1, outline=1)
   return np.asarray(img, bool)
 

@@ -29,6 +29,7 @@ import optax
 
 from jaxvis import data as data_lib
 from jaxvis import train
+from jaxvis.errors import InputError, at_line
 from jaxvis.music.vocab import FER2013_CLASSES
 from jaxvis.ops import image as image_ops
 
@@ -87,23 +88,39 @@ def read_fer2013(path: str) -> dict[str, dict[str, np.ndarray]]:
     splits without rows are left out. Files without `Usage` go to "train".
   """
   buckets: dict[str, tuple[list, list]] = {}
-  with open(path, "r", encoding="utf-8", newline="") as f:
-    reader = csv.DictReader(f)
-    cols = [c.strip() for c in (reader.fieldnames or [])]
-    for need in ("emotion", "pixels"):
-      if need not in cols:
-        raise ValueError(f"path: {path!r} is not in the FER2013 format; missing column "
-                         f"{need!r} (columns: {cols})")
-    for n, row in enumerate(reader, start=2):
-      row = {k.strip(): v for k, v in row.items()}
-      px = np.array(row["pixels"].split(), np.float32)
-      if px.size != FACE_SIZE * FACE_SIZE:
-        raise ValueError(f"path: {path!r} line {n}: expected {FACE_SIZE * FACE_SIZE} pixel "
-                         f"values, got {px.size}")
-      split = SPLITS.get((row.get("Usage") or "Training").strip(), "train")
-      imgs, labels = buckets.setdefault(split, ([], []))
-      imgs.append(px.reshape(FACE_SIZE, FACE_SIZE, 1) / 255.0)
-      labels.append(int(row["emotion"]))
+  try:
+    with open(path, "r", encoding="utf-8", newline="") as f:
+      reader = csv.DictReader(f)
+      cols = [c.strip() for c in (reader.fieldnames or [])]
+      for need in ("emotion", "pixels"):
+        if need not in cols:
+          raise InputError(path, f"is not in the FER2013 format; missing column {need!r} "
+                                 f"(columns: {cols})")
+      for n, row in enumerate(reader, start=2):
+        row = {(k or "").strip(): v for k, v in row.items()}
+        where = at_line(path, n)
+        try:
+          px = np.array((row.get("pixels") or "").split(), np.float32)
+          label = int(row.get("emotion") or "")
+        except ValueError:
+          raise InputError(where, "expected an integer emotion and space-separated pixel "
+                                  "values") from None
+        if px.size != FACE_SIZE * FACE_SIZE:
+          raise InputError(where, f"expected {FACE_SIZE * FACE_SIZE} pixel values, got {px.size}")
+        if not np.isfinite(px).all() or px.min() < 0 or px.max() > 255:
+          raise InputError(where, "pixel values must be finite and lie in [0, 255]")
+        if not 0 <= label < 8:
+          raise InputError(where, f"emotion must be 0..7 (FER2013, FER+ contempt), got {label}")
+        split = SPLITS.get((row.get("Usage") or "Training").strip(), "train")
+        imgs, labels = buckets.setdefault(split, ([], []))
+        imgs.append(px.reshape(FACE_SIZE, FACE_SIZE, 1) / 255.0)
+        labels.append(label)
+  except FileNotFoundError:
+    raise InputError(path, "does not exist") from None
+  except UnicodeDecodeError as e:
+    raise InputError(path, f"is not a UTF-8 CSV ({e})") from None
+  if not buckets:
+    raise InputError(path, "holds no face rows")
   return {s: {"image": np.stack(i).astype(np.float32), "label": np.asarray(l, np.int32)}
           for s, (i, l) in buckets.items()}
 
@@ -157,7 +174,8 @@ def train_expression_model(train_data: dict[str, np.ndarray], config=ExpressionT
   step = train.make_train_step(loss_fn, mesh)
   it = data_lib.loader(data_lib.ArraySource(train_data), config.batch_size, seed=config.seed)
   state = train.fit(state, step, it, num_steps=config.num_steps, rng=rng, mesh=mesh,
-                    workdir=workdir, config=config, progress=progress, desc="expression")
+                    workdir=workdir, config=config, progress=progress, desc="expression",
+                    checkpoint_every=max(config.num_steps // 4, 1) if workdir else 0)
   return {"params": jax.device_get(state.params), **jax.device_get(state.model_state)}
 
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import cases_adjectives
+import cases_music
 import cases_outfits
 import cases_saliency
 
-FAMILIES = (cases_saliency, cases_adjectives, cases_outfits)
+FAMILIES = (cases_saliency, cases_adjectives, cases_outfits, cases_music)
 
 
 def all_cases(corpus):

@@ -73,3 +73,13 @@ def test_outfits_train_cli(tmp_path):
           "--eval-every", "0"]
   _check_family(argv, str(workdir / "checkpoints"), lambda k: ["--steps", str(6 + 2 * k)],
                 ["--hidden", "48"])
+
+
+def test_music_train_expression_cli(tmp_path):
+  from jaxvis.music import synthetic
+  fer = tmp_path / "fer2013.csv"
+  synthetic.write_fer2013_csv(str(fer), per_class=4, seed=0)
+  argv = ["music", "train-expression", fer, "--out", tmp_path / "expr.msgpack", "--tiny",
+          "--workdir", tmp_path / "w", "--batch-size", "8", "--steps", "8"]
+  _check_family(argv, str(tmp_path / "w" / "checkpoints"), lambda k: ["--steps", str(8 + 2 * k)],
+                ["--batch-size", "4"])
