@@ -1,8 +1,9 @@
 """Runs one bad input through a real CLI (or reader) and classifies what happened.
 
 Outcomes:
-  clear_error  exit status 2 and an `error: <where>: <problem>` line (ours, or
-               argparse's `error: argument ...`), no traceback; for a reader, an
+  clear_error  exit status 2 (1 for a batch whose other inputs were processed) and an
+               `error: <where>: <problem>` line (ours, or argparse's
+               `error: argument ...`), no traceback; for a reader, an
                InputError (a ValueError) whose message names the file or argument.
   sensible     a valid-but-unusual input (grayscale, no faces...) handled: exit 0,
                no NaN in what was printed or written.
@@ -78,7 +79,7 @@ def _run_cli(case: Case) -> Result:
   if case.invalid:
     if code == 0:
       return Result("silent", f"exit 0 for invalid input; stdout: {stdout[-300:]}")
-    if code != 2 or "error:" not in stderr:
+    if code not in (1, 2) or "error:" not in stderr:  # 1: a batch with some inputs refused
       return Result("wrong_error", f"exit {code}; stderr: {stderr[-300:]}")
     if case.names and case.names not in stderr:
       return Result("wrong_error", f"error does not name {case.names!r}: {stderr[-300:]}")
