@@ -106,8 +106,8 @@ def parse_detections(data, base_dir: str = ".", score_threshold: float = 0.0
     if "mask" in d:
       mask = np.asarray(d["mask"], bool)
     elif "mask_png" in d:
-      from PIL import Image
-      mask = np.asarray(Image.open(os.path.join(base_dir, d["mask_png"])).convert("L")) > 0
+      from jaxvis.data.images import load_image  # float: a 16-bit mask's 1s stay non-zero
+      mask = load_image(os.path.join(base_dir, d["mask_png"]), dtype=np.float32)[..., 0] > 0
     score = check_number(d.get("score", 1.0), "score", f"detections[{i}]")
     if score >= score_threshold:
       out.append(Detection(str(d["label"]).strip().lower(), tuple(float(c) for c in box),
