@@ -121,8 +121,9 @@ def main(argv=None) -> int:
     masking = model_lib.MaskingConfig(num_classes=n_cls, encoder="resnet_tiny", upsampler_base=32,
                                       bottlenecks_per_upsampler=1)
   clf, feats, head = resnet_parts(net, variables)
-  # caffe-preprocessed pixels span about [-124, 152]: random colours and noise live on that scale.
-  objective = obj_lib.ObjectiveConfig(removal=obj_lib.EvidenceRemoval(value_range=(-124.0, 152.0)))
+  # caffe-preprocessed pixels span about [-124, 152]: random colours and noise live on that scale;
+  # the weights are the authors' ImageNet training script's (smoothness 0.005, their colour spread).
+  objective = obj_lib.ObjectiveConfig.authors(value_range=(-124.0, 152.0))  # their ImageNet script
   tcfg = train_lib.TrainConfig(masking=masking, objective=objective, image_size=(cfg.image_size,) * 2,
                                batch_size=cfg.mask_batch, num_steps=cfg.mask_steps)
   params = train_lib.train_masking_model(tcfg, xtr, ytr, net.apply, variables, workdir=args.workdir,

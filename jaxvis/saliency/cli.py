@@ -12,6 +12,7 @@ import numpy as np
 
 from jaxvis import cli_args as ca
 from jaxvis.errors import InputError
+from jaxvis.saliency import classnames
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -32,8 +33,11 @@ def register(parser: argparse.ArgumentParser) -> None:
 
   p = sub.add_parser("explain", help="mask for one image: writes the Figure-1 overlay PNG")
   p.add_argument("image", type=ca.existing_file, help="an image file (any format PIL reads)")
-  p.add_argument("--class", dest="class_id", type=ca.nonnegative_int, required=True,
-                 help="class id to explain")
+  p.add_argument("--class", dest="class_id", required=True,
+                 help="class to explain: an id, a class name / wnid (from --synsets or the checkpoint), "
+                      "or 'predicted' (the black box's top class)")
+  p.add_argument("--synsets", type=ca.existing_file, default=None,
+                 help="class names: LOC_synset_mapping.txt ('n01440764 tench, ...') or one name per line")
   p.add_argument("--checkpoint", type=ca.existing_dir, required=True,
                  help="folder written by `jaxvis saliency train`")
   p.add_argument("--out", type=ca.output_file, required=True, help="overlay PNG path")
@@ -114,15 +118,33 @@ def run_explain(args) -> int:
   from jaxvis.saliency import figures
   params, meta = explain_lib.load(args.checkpoint)
   size = meta.get("image_size", [224, 224])
+  table = classnames.read_synset_file(args.synsets) if args.synsets else classnames.from_metadata(meta)
+  class_id = classnames.resolve(args.class_id, params.config.num_classes, table)
   x = load_image(args.image, size, meta.get("preprocess", "unit"))
-  if not 0 <= args.class_id < params.config.num_classes:
-    raise InputError("--class", f"expected 0..{params.config.num_classes - 1}, got {args.class_id}")
-  mask = np.asarray(explain_lib.explain(params, jnp.asarray(x), jnp.array([args.class_id]),
+  note = ""
+  if class_id is None:
+    class_id, prob = _predicted_class(args.checkpoint, meta, x)
+    note = f", predicted with p = {prob:.3f}"
+  mask = np.asarray(explain_lib.explain(params, jnp.asarray(x), jnp.array([class_id]),
                                         dtype=args.dtype))[0]
   shown = load_image(args.image, size, "unit")[0]
   figures.save_overlay(args.out, shown, mask, scale=max(1, 256 // int(size[0])))
-  print(f"wrote {args.out} (mask area {mask.mean():.3f})")
+  name = f" ({classnames.short_name(table[1][class_id])})" if table and class_id < len(table[1]) else ""
+  print(f"wrote {args.out} (class {class_id}{name}{note}; mask area {mask.mean():.3f})")
   return 0
+
+
+def _predicted_class(checkpoint: str, meta: dict, x: np.ndarray) -> tuple[int, float]:
+  """The top class of the black box stored with the checkpoint, and its softmax probability."""
+  import jax
+  from jaxvis.saliency import blackbox
+  if not isinstance(meta.get("black_box"), dict):
+    raise InputError("--class", f"'predicted' needs the black box saved with the checkpoint; "
+                                f"{checkpoint} has none (give a class id or name)")
+  module, variables = blackbox.load_black_box(checkpoint, meta["black_box"])
+  probs = np.asarray(jax.nn.softmax(module.apply(variables, x)[0]))
+  k = int(np.argmax(probs))
+  return k, float(probs[k])
 
 
 def run_evaluate(args) -> int:

@@ -4,7 +4,7 @@ Each returns (N, H, W) float32 maps in [0, 1] (1 = salient) for `class_ids`, so 
 metrics (threshold 0.5, tightest box) score them all:
 
   gradient(classifier, images, class_ids)                 Simonyan et al. |d f_c / d x|
-  smoothgrad(classifier, images, class_ids, rng)          mean gradient over noisy copies
+  smoothgrad(classifier, images, class_ids, rng)          aggregated gradients of noisy copies
   integrated_gradients(classifier, images, class_ids)     path integral from a black baseline
   grad_cam(features_fn, head_fn, images, class_ids)       Selvaraju et al. on the last conv map
   iterative_mask(classifier, images, class_ids, rng)      per-image gradient descent on a mask
@@ -12,7 +12,8 @@ metrics (threshold 0.5, tightest box) score them all:
                                                           paper's "Mask" column, Fong & Vedaldi)
 
 `classifier` is any `images -> logits` function. Gradient-type maps are normalised per image by
-their maximum, the usual way to threshold them.
+their maximum, the usual way to threshold them; the raw (N, H, W, C) attributions they reduce
+come from `attribution.py` (PAIR-compatible options, samples batched).
 """
 
 from __future__ import annotations
@@ -22,8 +23,11 @@ from typing import Callable
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 
+from jaxvis.errors import InputError
+from jaxvis.saliency import attribution as attr
 from jaxvis.saliency import objective as obj_lib
 
 Classifier = Callable[[jax.Array], jax.Array]
@@ -35,57 +39,91 @@ def _normalise(maps: jax.Array) -> jax.Array:
   return jnp.where(peak > 0, maps / jnp.where(peak > 0, peak, 1.0), 0.0)
 
 
-def _class_score_grad(classifier: Classifier, images: jax.Array, class_ids: jax.Array) -> jax.Array:
-  """d logit_c / d images for every image (the batch sum separates per image)."""
-  def total(x):
-    logits = classifier(x).astype(jnp.float32)
-    return jnp.sum(jnp.take_along_axis(logits, class_ids[:, None], axis=1))
-  return jax.grad(total)(images)
+CHANNEL_REDUCTIONS = ("max_abs", "sum_abs")
+GRAD_CAM_NORMALISATIONS = ("after_resize", "before_resize", "none")
+RESIZE_BORDERS = ("clamp", "mirror")
 
 
-def gradient(classifier: Classifier, images: jax.Array, class_ids: jax.Array) -> jax.Array:
-  """Vanilla gradient: max over channels of |d logit_c / d x|."""
-  g = _class_score_grad(classifier, images, class_ids)
-  return _normalise(jnp.max(jnp.abs(g), axis=-1))
+def _mirror_bilinear_matrix(n_in: int, n_out: int) -> np.ndarray:
+  """(n_out, n_in) bilinear interpolation, pixel centres aligned, samples past the edge mirrored
+  about the edge pixel (scikit-image `resize(order=1)`, which PAIR's Grad-CAM uses)."""
+  src = (np.arange(n_out) + 0.5) * n_in / n_out - 0.5
+  lo = np.floor(src).astype(int)
+  t = src - lo
+  period = max(2 * n_in - 2, 1)
+  def mirror(i):
+    i = np.mod(i, period)
+    return np.where(i >= n_in, period - i, i)
+  m = np.zeros((n_out, n_in), np.float32)
+  np.add.at(m, (np.arange(n_out), mirror(lo)), 1 - t)
+  np.add.at(m, (np.arange(n_out), mirror(lo + 1)), t)
+  return m
+
+
+def _resize_maps(maps: jax.Array, size: tuple[int, int], border: str) -> jax.Array:
+  if border == "clamp":
+    return jax.image.resize(maps, (maps.shape[0],) + tuple(size), method="bilinear")
+  ry = _mirror_bilinear_matrix(maps.shape[1], size[0])
+  rx = _mirror_bilinear_matrix(maps.shape[2], size[1])
+  return jnp.einsum("yi,nij,xj->nyx", ry, maps, rx)
+
+
+def reduce_channels(attribution: jax.Array, how: str) -> jax.Array:
+  """(N, H, W, C) -> (N, H, W): max or sum of |attribution| over the channels (PAIR's
+  `VisualizeImageGrayscale` sums |.|)."""
+  if how not in CHANNEL_REDUCTIONS:
+    raise InputError("channels", f"expected one of {CHANNEL_REDUCTIONS}, got {how!r}")
+  a = jnp.abs(attribution)
+  return jnp.max(a, axis=-1) if how == "max_abs" else jnp.sum(a, axis=-1)
+
+
+def gradient(classifier: Classifier, images: jax.Array, class_ids: jax.Array,
+             channels: str = "max_abs") -> jax.Array:
+  """Vanilla gradient: max (or sum) over channels of |d logit_c / d x|."""
+  return _normalise(reduce_channels(attr.input_gradients(classifier, images, class_ids), channels))
 
 
 def smoothgrad(classifier: Classifier, images: jax.Array, class_ids: jax.Array, rng: jax.Array,
-               num_samples: int = 16, noise_level: float = 0.15) -> jax.Array:
-  """SmoothGrad: average |gradient| over `num_samples` copies with noise of std
-  `noise_level * (max - min)` of each image."""
-  span = (jnp.max(images, axis=(1, 2, 3)) - jnp.min(images, axis=(1, 2, 3)))[:, None, None, None]
-
-  def one(key):
-    noisy = images + noise_level * span * jax.random.normal(key, images.shape, images.dtype)
-    return jnp.max(jnp.abs(_class_score_grad(classifier, noisy, class_ids)), axis=-1)
-
-  maps = jax.lax.map(one, jax.random.split(rng, num_samples))
-  return _normalise(jnp.mean(maps, axis=0))
+               num_samples: int = 16, noise_level: float = 0.15, aggregation: str = "mean_square",
+               channels: str = "sum_abs", chunk_size: int | None = None) -> jax.Array:
+  """SmoothGrad map: `attribution.smoothgrad_attribution` (default PAIR's mean g^2; "mean",
+  "mean_abs" selectable) reduced over channels. All samples of all images run as one batched
+  gradient call, or `chunk_size` model inputs at a time."""
+  a = attr.smoothgrad_attribution(classifier, images, class_ids, rng, num_samples, noise_level,
+                                  aggregation, chunk_size)
+  return _normalise(reduce_channels(a, channels))
 
 
 def integrated_gradients(classifier: Classifier, images: jax.Array, class_ids: jax.Array,
-                         baseline: jax.Array | None = None, num_steps: int = 32) -> jax.Array:
-  """Integrated Gradients (midpoint rule) from `baseline` (default: zeros); |attribution| summed
-  over channels."""
-  base = jnp.zeros_like(images) if baseline is None else jnp.broadcast_to(baseline, images.shape)
-  alphas = (jnp.arange(num_steps, dtype=jnp.float32) + 0.5) / num_steps
-
-  def one(alpha):
-    return _class_score_grad(classifier, base + alpha * (images - base), class_ids)
-
-  avg_grad = jnp.mean(jax.lax.map(one, alphas), axis=0)
-  return _normalise(jnp.sum(jnp.abs((images - base) * avg_grad), axis=-1))
+                         baseline: jax.Array | None = None, num_steps: int = 32, rule: str = "midpoint",
+                         channels: str = "sum_abs", chunk_size: int | None = None) -> jax.Array:
+  """Integrated Gradients map from `baseline` (default: zeros): |attribution| summed over channels.
+  `rule="linspace"` is PAIR's (both endpoints, divided by the step count); path points batched as
+  in `smoothgrad`."""
+  a = attr.integrated_gradients_attribution(classifier, images, class_ids, baseline, num_steps, rule,
+                                            chunk_size)
+  return _normalise(reduce_channels(a, channels))
 
 
 def grad_cam(features_fn: Callable[[jax.Array], jax.Array], head_fn: Callable[[jax.Array], jax.Array],
-             images: jax.Array, class_ids: jax.Array) -> jax.Array:
-  """Grad-CAM: ReLU(sum_k alpha_k A_k), alpha_k = spatial mean of d logit_c / d A_k, resized to the
-  image.
+             images: jax.Array, class_ids: jax.Array, normalisation: str = "after_resize",
+             resize: bool = True, border: str = "clamp") -> jax.Array:
+  """Grad-CAM: ReLU(sum_k alpha_k A_k), alpha_k = spatial mean of d logit_c / d A_k, bilinearly
+  resized to the image.
 
   Args:
     features_fn: images -> the last conv map (N, h, w, K).
     head_fn: that map -> logits.
+    normalisation: divide by the per-image maximum "after_resize" (default), "before_resize"
+      (PAIR's `GradCam`), or "none" (the raw ReLU map).
+    resize: False returns the (N, h, w) map at the feature resolution.
+    border: where bilinear up-sampling reads past the map's edge: "clamp" (jax.image.resize) or
+      "mirror" (scikit-image, as PAIR). With a 4x4 map the two differ by up to 0.2 at the border.
   """
+  if normalisation not in GRAD_CAM_NORMALISATIONS:
+    raise InputError("normalisation", f"expected one of {GRAD_CAM_NORMALISATIONS}, got {normalisation!r}")
+  if border not in RESIZE_BORDERS:
+    raise InputError("border", f"expected one of {RESIZE_BORDERS}, got {border!r}")
   fmap = features_fn(images).astype(jnp.float32)
 
   def total(a):
@@ -95,9 +133,11 @@ def grad_cam(features_fn: Callable[[jax.Array], jax.Array], head_fn: Callable[[j
   grads = jax.grad(total)(fmap)
   alpha = jnp.mean(grads, axis=(1, 2), keepdims=True)
   cam = jax.nn.relu(jnp.sum(alpha * fmap, axis=-1))
-  n, h, w, _ = images.shape
-  cam = jax.image.resize(cam, (n, h, w), method="bilinear")
-  return _normalise(jnp.maximum(cam, 0.0))
+  if normalisation == "before_resize":
+    cam = _normalise(cam)
+  if resize:
+    cam = jnp.maximum(_resize_maps(cam, images.shape[1:3], border), 0.0)
+  return _normalise(cam) if normalisation == "after_resize" else cam
 
 
 @dataclasses.dataclass(frozen=True)

@@ -3,6 +3,10 @@
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
+
+from jaxvis.errors import InputError
+from jaxvis.saliency import attribution as A
 
 from jaxvis.saliency import methods as M
 from jaxvis.saliency import objective as O
@@ -42,10 +46,54 @@ def test_gradient_family_finds_the_evidence():
     assert maps.shape == (2, 16, 16)
     np.testing.assert_allclose(jnp.max(maps, axis=(1, 2)), 1.0, rtol=1e-6)
     assert float(jnp.min(_inside_fraction(maps))) > 0.99
-  # IG completeness: attributions sum to f(x) - f(baseline) before normalisation
-  ig = jnp.sum((X - 0) * jnp.mean(jnp.stack([jax.grad(lambda z: _local_classifier(z)[:, 0].sum())(a * X)
-                                             for a in (jnp.arange(64) + 0.5) / 64]), 0))
-  np.testing.assert_allclose(ig, jnp.sum(_local_classifier(X)[:, 0] + 2.0), rtol=1e-3)
+  # IG completeness, through the library's IG: attributions sum to f(x) - f(baseline)
+  for rule in ("midpoint", "trapezoid"):
+    a = A.integrated_gradients_attribution(_local_classifier, X, IDS, num_steps=64, rule=rule)
+    np.testing.assert_allclose(jnp.sum(a, axis=(1, 2, 3)), _local_classifier(X)[:, 0] + 2.0, rtol=1e-3)
+  # ... and a far-off baseline breaks it for a crude rule (the check can fail)
+  a = A.integrated_gradients_attribution(_local_classifier, X, IDS, num_steps=2, rule="right")
+  assert float(jnp.max(jnp.abs(jnp.sum(a, axis=(1, 2, 3)) - (_local_classifier(X)[:, 0] + 2.0)))) > 0.1
+
+
+def test_chunking_changes_nothing_but_the_batching():
+  key = jax.random.key(3)
+  full = A.smoothgrad_attribution(_local_classifier, X, IDS, key, num_samples=5)
+  for chunk in (2, 4, 7):  # 1, 2 and 3 samples per call; 5 % 2 != 0 pads the last chunk
+    np.testing.assert_allclose(A.smoothgrad_attribution(_local_classifier, X, IDS, key, num_samples=5,
+                                                        chunk_size=chunk), full, rtol=1e-5, atol=1e-7)
+  ig = A.integrated_gradients_attribution(_local_classifier, X, IDS, num_steps=5, rule="linspace")
+  np.testing.assert_allclose(A.integrated_gradients_attribution(_local_classifier, X, IDS, num_steps=5,
+                                                                rule="linspace", chunk_size=4), ig, rtol=1e-5)
+
+
+def test_smoothgrad_aggregations_on_a_quadratic():
+  # f = sum over the patch of x^2: g = 2x in the patch, so with noise n: mean g = 2x + 2 mean(n),
+  # mean g^2 = mean (2x + 2n)^2; explicit noise makes both exact.
+  noise = jax.random.normal(jax.random.key(4), (3,) + X.shape)
+  span = (jnp.max(X, axis=(1, 2, 3)) - jnp.min(X, axis=(1, 2, 3)))[None, :, None, None, None]
+  noisy = X[None] + 0.2 * span * noise
+  inside = jnp.zeros(X.shape, bool).at[:, 2:6, 2:6, 0].set(True)
+  g = jnp.where(inside[None], 2 * noisy, 0.0)
+  for agg, want in (("mean", g.mean(0)), ("mean_square", (g ** 2).mean(0)), ("mean_abs", jnp.abs(g).mean(0))):
+    got = A.smoothgrad_attribution(_local_classifier, X, IDS, noise_level=0.2, aggregation=agg, noise=noise)
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
+def test_ig_rules_place_their_points():
+  for rule, alphas in (("linspace", [0, 0.5, 1]), ("midpoint", [1 / 6, 0.5, 5 / 6]), ("left", [0, 1 / 3, 2 / 3])):
+    np.testing.assert_allclose(A.path_rule(rule, 3)[0], alphas, atol=1e-7)
+  np.testing.assert_allclose(A.path_rule("trapezoid", 3)[1], [0.25, 0.5, 0.25], atol=1e-7)
+
+
+def test_bad_options_name_the_argument():
+  for call, where in ((lambda: A.smoothgrad_attribution(_local_classifier, X, IDS, jax.random.key(0),
+                                                        aggregation="max"), "aggregation"),
+                      (lambda: A.integrated_gradients_attribution(_local_classifier, X, IDS, rule="gauss"), "rule"),
+                      (lambda: A.smoothgrad_attribution(_local_classifier, X, IDS, jax.random.key(0),
+                                                        chunk_size=0), "chunk_size"),
+                      (lambda: M.grad_cam(_features, _head, X, IDS, normalisation="l2"), "normalisation")):
+    with pytest.raises(InputError, match=where):
+      call()
 
 
 def test_grad_cam_weights_the_used_channels():
@@ -53,6 +101,12 @@ def test_grad_cam_weights_the_used_channels():
   assert cam.shape == (2, 16, 16)
   assert float(jnp.min(_inside_fraction(cam))) > 0.6  # bilinear upsampling spreads it a little
   assert float(jnp.max(M.grad_cam(_features, _head, X, jnp.array([1, 1])))) == 0.0
+  low = M.grad_cam(_features, _head, X, IDS, normalisation="none", resize=False)
+  # raw map by hand: d logit_0 / d A_0 = 1 everywhere, so alpha_0 = 1, alpha_1 = 0 and cam = A_0
+  np.testing.assert_allclose(low, _features(X)[..., 0], atol=1e-6)
+  pair = M.grad_cam(_features, _head, X, IDS, normalisation="before_resize")
+  np.testing.assert_allclose(pair, jax.image.resize(low / jnp.max(low, axis=(1, 2), keepdims=True),
+                                                    (2, 16, 16), "bilinear"), atol=1e-6)
 
 
 def test_iterative_mask_keeps_the_evidence():

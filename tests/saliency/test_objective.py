@@ -123,3 +123,17 @@ def test_config_errors():
     O.ObjectiveConfig(form="other")
   with pytest.raises(ValueError, match="fake_prob"):
     O.ObjectiveConfig(fake_prob=1.5)
+
+
+def test_authors_preset_matches_their_training_script():
+  cfg = O.ObjectiveConfig.authors(value_range=(-1.0, 1.0))
+  assert cfg.form == "authors" and cfg.tv_weight == 0.005 and cfg.area_weight == 8.0
+  # their apply_mask: colour U(-0.33, 0.33) on [-1, 1] images (noise off here to see the colour)
+  removal = dataclasses.replace(cfg.removal, blur_prob=0.0, noise_std=0.0)
+  x = jnp.zeros((500, 2, 2, 3))
+  alt = O.remove_evidence(jax.random.key(3), x, jnp.zeros((500, 2, 2)), removal)
+  assert float(jnp.max(jnp.abs(alt))) <= 0.33 + 1e-6 and float(jnp.max(jnp.abs(alt))) > 0.32
+  # the default keeps the shipped weights' spread, twice theirs
+  wide = O.remove_evidence(jax.random.key(3), x, jnp.zeros((500, 2, 2)),
+                           O.EvidenceRemoval(blur_prob=0.0, noise_std=0.0, value_range=(-1.0, 1.0)))
+  assert float(jnp.max(jnp.abs(wide))) > 0.6
