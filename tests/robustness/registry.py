@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import cases_adjectives
+import cases_faces
 import cases_music
 import cases_outfits
 import cases_saliency
 
-FAMILIES = (cases_saliency, cases_adjectives, cases_outfits, cases_music)
+FAMILIES = (cases_saliency, cases_faces, cases_adjectives, cases_outfits, cases_music)
 
 
 def all_cases(corpus):

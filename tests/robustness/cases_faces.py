@@ -1,0 +1,56 @@
+"""Bad inputs for the faces readers (WIDER FACE, CelebA, the official evaluation files, weights)."""
+
+from __future__ import annotations
+
+import os
+
+from harness import Case
+
+from jaxvis.faces import celeba, weights, wider, wider_eval
+
+
+def cases(c) -> list[Case]:
+  gt = lambda name, text: c._bytes(name, text.encode())  # noqa: E731
+  anno = c.folder_with("celeba-nan", {
+      "Anno/list_bbox_celeba.txt": "1\nimage_id x_1 y_1 width height\n000001.jpg 1 2 30 40\n",
+      "Anno/list_landmarks_celeba.txt": "1\nh\n000001.jpg 1 2 3 nan 5 6 7 8 9 10\n"})
+  anno_dup = c.folder_with("celeba-dup", {
+      "Anno/list_bbox_celeba.txt": "2\nimage_id x_1 y_1 width height\n000001.jpg 1 2 30 40\n"
+                                   "000001.jpg 1 2 30 40\n",
+      "Anno/list_landmarks_celeba.txt": "1\nh\n000001.jpg 1 2 3 4 5 6 7 8 9 10\n"})
+  anno_neg = c.folder_with("celeba-neg", {
+      "Anno/list_bbox_celeba.txt": "1\nimage_id x_1 y_1 width height\n000001.jpg 1 2 -30 40\n",
+      "Anno/list_landmarks_celeba.txt": "1\nh\n000001.jpg 1 2 3 4 5 6 7 8 9 10\n"})
+  lz4 = os.path.join(weights.mtcnn_weights_dir(), "pnet.lz4")
+  truncated = c._bytes("pnet-truncated.lz4", open(lz4, "rb").read()[:1500])
+  pickled = c._bytes("pnet-evil.lz4", b"\x80\x04\x95\x1c\x00\x00\x00\x00\x00\x00\x00\x8c\x02os\x94\x8c"
+                                      b"\x06system\x94\x93\x94\x8c\x04true\x94\x85\x94R\x94.")
+  return [
+      Case("faces-wider-missing", call=lambda: wider.read_bbx_gt(c.missing), names="annotation_file"),
+      Case("faces-wider-empty", call=lambda: wider.read_bbx_gt(gt("w-empty.txt", "")), names="w-empty.txt"),
+      Case("faces-wider-nan", call=lambda: wider.read_bbx_gt(gt(
+          "w-nan.txt", "a/b.jpg\n1\n10 nan 20 20 0 0 0 0 0 0\n")), names="w-nan.txt:3"),
+      Case("faces-wider-negative-size", call=lambda: wider.read_bbx_gt(gt(
+          "w-neg.txt", "a/b.jpg\n1\n10 10 -20 20 0 0 0 0 0 0\n")), names="w-neg.txt:3"),
+      Case("faces-wider-count-text", call=lambda: wider.read_bbx_gt(gt("w-count.txt", "a/b.jpg\nmany\n")),
+           names="w-count.txt:2"),
+      Case("faces-wider-ends-early", call=lambda: wider.read_bbx_gt(gt(
+          "w-short.txt", "a/b.jpg\n3\n1 1 5 5 0 0 0 0 0 0\n")), names="w-short.txt"),
+      Case("faces-wider-duplicate", call=lambda: wider.read_bbx_gt(gt(
+          "w-dup.txt", "a/b.jpg\n0\n0 0 0 0 0 0 0 0 0 0\na/b.jpg\n0\n0 0 0 0 0 0 0 0 0 0\n")),
+           names="w-dup.txt:4"),
+      Case("faces-wider-binary", call=lambda: wider.read_bbx_gt(c.truncated_jpg), names="truncated.jpg"),
+      Case("faces-celeba-missing", call=lambda: celeba.read_celeba(c.empty_folder), names="bbox_file"),
+      Case("faces-celeba-nan", call=lambda: celeba.read_celeba(anno), names="list_landmarks_celeba.txt:3"),
+      Case("faces-celeba-duplicate", call=lambda: celeba.read_celeba(anno_dup), names="list_bbox_celeba.txt:4"),
+      Case("faces-celeba-negative-box", call=lambda: celeba.read_celeba(anno_neg), names="list_bbox_celeba.txt"),
+      Case("faces-wider-eval-no-mat", call=lambda: wider_eval.read_ground_truth(c.empty_folder),
+           names="wider_face_val.mat"),
+      Case("faces-wider-eval-bad-mat", call=lambda: wider_eval.read_ground_truth(
+          c.folder_with("mat-bad", {"wider_face_val.mat": "not matlab"})), names="wider_face_val.mat"),
+      Case("faces-wider-eval-no-predictions", call=lambda: wider_eval.read_predictions(c.empty_folder),
+           names="empty-folder"),
+      Case("faces-weights-truncated", call=lambda: weights.load_array_list(truncated),
+           names="pnet-truncated.lz4"),
+      Case("faces-weights-pickled-code", call=lambda: weights.load_array_list(pickled), names="os.system"),
+  ]
