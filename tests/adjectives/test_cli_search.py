@@ -62,3 +62,66 @@ def test_rank_reports_an_unknown_pooling_statistic(folders, tmp_path, capsys):
   err = capsys.readouterr().err
   assert "pooling: expected one or more of" in err and "bogus" in err
   assert not (tmp_path / "x.json").exists()
+
+
+def _write_query(folder, query):
+  folder.mkdir(parents=True, exist_ok=True)
+  names, truth_lines, label_lines = [], [], []
+  for tag, images, rel, labels in (("p", query.P, query.relevant_p, query.labels_p),
+                                   ("q", query.Q, query.relevant_q, query.labels_q)):
+    for i, img in enumerate(images):
+      name = f"{tag}{i:03d}.png"
+      Image.fromarray((img * 255).round().astype(np.uint8)).save(folder / name)
+      names.append(name)
+      truth_lines.append(f"{name},{int(rel[i])}")
+      label_lines.append(f"{name},scene{labels[i]}")
+  return names, "\n".join(truth_lines) + "\n", "\n".join(label_lines) + "\n"
+
+
+def test_train_save_score_round_trip_with_labels_and_truth(tmp_path):
+  from jaxvis.adjectives import search
+  photos = controlled.load_photos(("astronaut", "coffee", "chelsea"))
+  q = controlled.make_query("warm", 0.785, 0.18, 16, 28, seed=0, photos=photos)
+  _, truth, labels = _write_query(tmp_path / "all", q)
+  for tag in ("p", "q"):
+    (tmp_path / tag).mkdir()
+    for f in (tmp_path / "all").glob(f"{tag}*.png"):
+      f.rename(tmp_path / tag / f.name)
+  (tmp_path / "truth.txt").write_text(truth)
+  (tmp_path / "labels.csv").write_text(labels)
+  model = tmp_path / "model"
+  rc = cli.main(["adjectives", "rank", "--relevant", str(tmp_path / "p"), "--irrelevant",
+                 str(tmp_path / "q"), "--json", str(tmp_path / "rank.json"), "--tiny", "--size", "28",
+                 "--steps", "2", "--labels", str(tmp_path / "labels.csv"), "--truth",
+                 str(tmp_path / "truth.txt"), "--save-model", str(model), "--query", "warm photo"])
+  assert rc == 0
+  ranked = json.loads((tmp_path / "rank.json").read_text())
+  scores = {r["path"].rsplit("/", 1)[-1]: r["score"] for r in ranked["ranking"]}
+  rel = {r["path"].rsplit("/", 1)[-1]: r["relevant"] for r in ranked["ranking"]}
+  names = sorted(scores)
+  expected_ap = search.average_precision(np.array([scores[n] for n in names]),
+                                         np.array([rel[n] for n in names]))
+  assert ranked["truth"]["average_precision"] == pytest.approx(expected_ap)
+  assert ranked["truth"]["relevant"] == int(q.relevant_p.sum() + q.relevant_q.sum())
+  # The saved model gives the training images the same scores when it ranks them anew.
+  out = tmp_path / "score.json"
+  assert cli.main(["adjectives", "score", str(model), str(tmp_path / "p"), str(tmp_path / "q"),
+                   "--json", str(out), "--truth", str(tmp_path / "truth.txt")]) == 0
+  again = json.loads(out.read_text())
+  assert again["query"] == "warm photo"
+  for r in again["ranking"]:
+    assert r["score"] == pytest.approx(scores[r["path"].rsplit("/", 1)[-1]], abs=1e-5)
+  assert again["truth"]["average_precision"] == pytest.approx(expected_ap, abs=1e-6)
+  # New images of the same query (another seed) are ranked by the saved model.
+  new = controlled.make_query("warm", 0.785, 0.18, 8, 28, seed=1, photos=photos)
+  _, new_truth, _ = _write_query(tmp_path / "new", new)
+  (tmp_path / "new_truth.txt").write_text(new_truth)
+  assert cli.main(["adjectives", "score", str(model), str(tmp_path / "new"), "--json",
+                   str(tmp_path / "new.json"), "--truth", str(tmp_path / "new_truth.txt")]) == 0
+  fresh = json.loads((tmp_path / "new.json").read_text())
+  assert len(fresh["ranking"]) == 16 and 0.0 <= fresh["truth"]["average_precision"] <= 1.0
+  # Labels must cover every image; truth must name ranked images.
+  (tmp_path / "labels.csv").write_text("p000.png,scene0\n")
+  assert cli.main(["adjectives", "train", "--relevant", str(tmp_path / "p"), "--irrelevant",
+                   str(tmp_path / "q"), "--out", str(tmp_path / "m2"), "--tiny", "--size", "28",
+                   "--labels", str(tmp_path / "labels.csv")]) == 2
