@@ -71,7 +71,7 @@ class CascadeConfig:
     max_pnet: P-Net cells per image above the threshold entering the two NMS
       rounds (0: sized from the canvas, `auto_caps`).
     max_rnet: P-Net survivors per image entering R-Net (0: from the canvas).
-    max_onet: R-Net survivors per image entering O-Net.
+    max_onet: R-Net survivors per image entering O-Net (0: from the canvas).
     max_faces: output slots per image (O-Net survivors).
     rnet_pool_per_image: R-Net crops evaluated per image of the batch, on
       average (0: from the canvas). The valid candidates of the whole batch are
@@ -96,7 +96,7 @@ class CascadeConfig:
   nms_method: str = "fast"
   max_pnet: int = 0
   max_rnet: int = 0
-  max_onet: int = 16
+  max_onet: int = 0
   max_faces: int = 16
   rnet_pool_per_image: int = 0
   onet_pool_per_image: int = 8
@@ -114,10 +114,10 @@ class CascadeConfig:
       raise InputError("nms_method", f"expected 'fast' or 'greedy', got {self.nms_method!r}")
     if self.use_lnet and self.num_landmarks != 5:
       raise InputError("use_lnet", f"L-Net refines the 5 face landmarks, got num_landmarks={self.num_landmarks}")
-    for f in ("max_onet", "max_faces", "onet_pool_per_image", "num_landmarks"):
+    for f in ("max_faces", "onet_pool_per_image", "num_landmarks"):
       if int(getattr(self, f)) < 1:
         raise InputError(f, f"expected >= 1, got {getattr(self, f)}")
-    for f in ("max_pnet", "max_rnet", "rnet_pool_per_image"):
+    for f in ("max_pnet", "max_rnet", "max_onet", "rnet_pool_per_image"):
       if int(getattr(self, f)) < 0:
         raise InputError(f, f"expected >= 1 (or 0: sized from the canvas), got {getattr(self, f)}")
     if int(self.pnet_chunk) < 0:
@@ -128,12 +128,16 @@ class CascadeConfig:
     auto = auto_caps(height, width)
     return dataclasses.replace(self, **{k: v for k, v in auto.items() if getattr(self, k) == 0})
 
-  def grown(self, factor: int = 4) -> "CascadeConfig":
-    """Every cap (and pool) multiplied by `factor`: the re-run of an overflowing image."""
-    return dataclasses.replace(self, **{k: int(getattr(self, k)) * factor for k in _CAPS})
+  def grown(self, stages, factor: int = 4) -> "CascadeConfig":
+    """The caps of the overflowing stages (P, R, O flags) multiplied by `factor`."""
+    names = [n for flag, caps in zip(stages, _STAGE_CAPS) if flag for n in caps]
+    return dataclasses.replace(self, **{k: int(getattr(self, k)) * factor for k in names})
 
 
-_CAPS = ("max_pnet", "max_rnet", "max_onet", "max_faces", "rnet_pool_per_image", "onet_pool_per_image")
+# The caps a stage's overflow is cured by: P-Net's cells and survivors, R-Net's
+# survivors (and pool), O-Net's survivors (and pool).
+_STAGE_CAPS = (("max_pnet", "max_rnet"), ("max_onet", "rnet_pool_per_image"),
+               ("max_faces", "onet_pool_per_image"))
 
 
 def _pow2_at_least(n: float) -> int:
@@ -145,11 +149,13 @@ def auto_caps(height: int, width: int) -> dict:
 
   Measured with the `mtcnn` package on real-photo frames: 100-220 P-Net cells
   above 0.6 at 640x480 (30-90 after NMS), up to ~1130 at 1920x1080 (~480 after
-  NMS). One cell per 1024 pixels (rounded up to a power of two) leaves 2x
-  headroom; crowds beyond that are caught by the overflow flag and re-run.
+  NMS), and ~4950 survivors on a 4000x3000 photo. One cell per 1024 pixels
+  (a power of two, 512..32768) leaves ~2x headroom; NMS work follows the cells
+  actually used, not the cap. Crowds beyond it are flagged and re-run.
   """
-  cells = min(8192, max(256, _pow2_at_least(height * width / 1024)))
-  return {"max_pnet": cells, "max_rnet": max(64, cells // 4), "rnet_pool_per_image": max(32, cells // 8)}
+  cells = min(32768, max(512, _pow2_at_least(height * width / 1024)))
+  return {"max_pnet": cells, "max_rnet": cells // 2, "rnet_pool_per_image": cells // 8,
+          "max_onet": max(16, cells // 256)}
 
 
 def normalize(images: jax.Array) -> jax.Array:
@@ -180,11 +186,10 @@ def pnet_stage(pnet_params, norm, sizes, cfg: CascadeConfig, thr):
                                f"{cfg.min_face_size} (P-Net needs 12 px at the first scale)")
   lsizes = pyramid.level_sizes(plan, sizes)                       # (B, L, 2)
   mosaic = pyramid.build_mosaic(plan, norm, sizes, lsizes)
-  deltas, logits = nets.PNet(cfg.dtype).apply(
-      {"params": pnet_params}, mosaic, conv1_mask=pyramid.conv1_mask(plan, lsizes))
+  deltas, logits = _pnet_banded(pnet_params, mosaic, pyramid.conv1_mask(plan, lsizes), cfg.dtype)
   b, gh, gw, _ = deltas.shape
   prob = jax.nn.softmax(logits.astype(jnp.float32), axis=-1)[..., 1].reshape(b, -1)
-  level, ly, lx = (jnp.asarray(t) for t in pyramid.cell_tables(plan, gh, gw))
+  level, ly, lx = pyramid.cell_tables(plan, gh, gw)
   lv = jnp.maximum(level, 0)
   cells = pyramid.pnet_cells(lsizes)                              # (B, L, 2)
   level_ok = jnp.minimum(lsizes[..., 0], lsizes[..., 1]) >= pyramid.PNET_CELL
@@ -213,6 +218,44 @@ def pnet_stage(pnet_params, norm, sizes, cfg: CascadeConfig, thr):
   return box_ops.square(boxes), score, valid, overflow
 
 
+# A mosaic over this many pixels runs P-Net in horizontal bands of about half as many
+# (lax.fori_loop): XLA:CPU's convolutions take working memory proportional to their
+# input (a 4000x3000 photo's 11 Mpx mosaic in one pass: ~1.5 GB beyond the XLA
+# temporaries). 1080p (1.5 Mpx) still runs in one pass.
+PNET_BAND_PIXELS = 1 << 22
+
+
+def _pnet_banded(pnet_params, mosaic, mask, dtype):
+  """P-Net over the mosaic, in bands of output rows when it is large; exact either way.
+
+  A band of G output rows reads input rows [2r, 2r + 2G + 10) (12-row window,
+  stride 2); bands start at even rows so the 2x2 pool sees the same pairs, and
+  the mosaic is padded with masked rows (-inf in the pool, as SAME padding).
+  """
+  net = nets.PNet(dtype)
+  apply = lambda x, m: net.apply({"params": pnet_params}, x, conv1_mask=m)
+  b, h, w, _ = mosaic.shape
+  if h * w <= PNET_BAND_PIXELS:
+    return apply(mosaic, mask)
+  gh, gw = pyramid.pnet_cells(h), pyramid.pnet_cells(w)
+  g = max(8, PNET_BAND_PIXELS // 2 // (2 * w))
+  nb = -(-gh // g)
+  hp = 2 * g * nb + 10
+  mosaic = jnp.pad(mosaic, [(0, 0), (0, hp - h), (0, 0), (0, 0)])
+  mask = jnp.pad(mask, [(0, 0), (0, hp - 2 - mask.shape[1]), (0, 0)])
+
+  def body(i, acc):
+    r = i * g
+    d, l = apply(jax.lax.dynamic_slice_in_dim(mosaic, 2 * r, 2 * g + 10, axis=1),
+                 jax.lax.dynamic_slice_in_dim(mask, 2 * r, 2 * g + 8, axis=1))
+    return (jax.lax.dynamic_update_slice_in_dim(acc[0], d, r, axis=1),
+            jax.lax.dynamic_update_slice_in_dim(acc[1], l, r, axis=1))
+
+  init = (jnp.zeros((b, nb * g, gw, 4), jnp.float32), jnp.zeros((b, nb * g, gw, 2), jnp.float32))
+  deltas, logits = jax.lax.fori_loop(0, nb, body, init)
+  return deltas[:, :gh], logits[:, :gh]
+
+
 # ----------------------------------------------------------------------- R-Net, O-Net
 #
 # Candidates stay in a per-image (B, K) layout: NMS, ranking and the caps are per
@@ -221,6 +264,11 @@ def pnet_stage(pnet_params, norm, sizes, cfg: CascadeConfig, thr):
 # packed (in image order) into one fixed pool of crops, which costs the
 # batch's real candidate count rather than K per image; an image whose
 # candidates fall beyond the pool is flagged as overflowing.
+
+
+# Pools over this many crops run the network chunk by chunk (8192 R-Net crops at once:
+# ~0.9 GB of activations).
+POOL_CHUNK = 1024
 
 
 def _pool_size(cap: int, per_image: int, batch: int) -> int:
@@ -257,9 +305,16 @@ def _pooled_net(apply, norm, sizes, boxes, valid, crop: int, per_image: int):
   when the pool is short, the images with most candidates lose their worst.
   """
   b, k = valid.shape
-  src, used, fits = _pack(valid.T, _pool_size(k, per_image, b))
-  crops = resample.crop_pool_tf(norm, sizes, src % b, boxes.transpose(1, 0, 2).reshape(-1, 4)[src], crop)
-  outs = apply(crops)
+  size = _pool_size(k, per_image, b)
+  size += -size % POOL_CHUNK if size > POOL_CHUNK else 0
+  src, used, fits = _pack(valid.T, size)
+  flat_boxes = boxes.transpose(1, 0, 2).reshape(-1, 4)
+  run = lambda s: apply(resample.crop_pool_tf(norm, sizes, s % b, flat_boxes[s], crop))
+  if size > POOL_CHUNK:  # crops and activations one chunk at a time: memory bounded by the chunk
+    outs = jax.lax.map(run, src.reshape(-1, POOL_CHUNK))
+    outs = tuple(o.reshape((size,) + o.shape[2:]) for o in outs)
+  else:
+    outs = run(src)
   outs = tuple(_unpack(o, src, used, b * k).reshape((k, b) + o.shape[1:]).swapaxes(0, 1) for o in outs)
   fits = fits.T
   return outs, fits, (valid & ~fits).any(axis=1)
@@ -337,11 +392,12 @@ def lnet_stage(lnet_params, norm, sizes, image_idx, boxes, landmarks, valid, cfg
 
 
 @functools.partial(jax.jit, static_argnames=("cfg",))
-def _detect(params, images, sizes, thresholds, cfg: CascadeConfig) -> Detections:
-  return cascade_stages(params, normalize(images), sizes, thresholds, cfg)
+def _detect(params, images, sizes, thresholds, cfg: CascadeConfig):
+  """(Detections, (B, 3) overflow flags of the P, R and O stages)."""
+  return cascade_stages(params, normalize(images), sizes, thresholds, cfg, stage_flags=True)
 
 
-def cascade_stages(params, norm, sizes, thresholds, cfg: CascadeConfig) -> Detections:
+def cascade_stages(params, norm, sizes, thresholds, cfg: CascadeConfig, stage_flags: bool = False):
   """P-Net (in chunks) -> R-Net -> O-Net (-> L-Net) on normalised images, traceable.
 
   The body of `detect` (one program, fixed caps; overflowing images are flagged,
@@ -365,7 +421,8 @@ def cascade_stages(params, norm, sizes, thresholds, cfg: CascadeConfig) -> Detec
     pad = lambda x: jnp.pad(x, [(0, 0), (0, cfg.max_faces - f)] + [(0, 0)] * (x.ndim - 2))
     boxes, score, marks, valid = pad(boxes), pad(score), pad(marks), pad(valid)
   score = jnp.where(valid, score, 0.0)
-  return Detections(boxes, score, marks, valid, over_p | over_r | over_o)
+  det = Detections(boxes, score, marks, valid, over_p | over_r | over_o)
+  return (det, jnp.stack([over_p, over_r, over_o], -1)) if stage_flags else det
 
 
 def run_stages(params, norm, sizes, thresholds, cfg: CascadeConfig):
@@ -443,28 +500,45 @@ def detect(params, images, sizes=None, min_face_size: float = 20.0,
   cfg = cfg.resolved(h, w)
   sizes = jnp.asarray(sizes, jnp.int32)
   thr = jnp.asarray(thresholds, jnp.float32)
-  det = _detect(params, images, sizes, thr, cfg)
+  det, stages = _detect(params, images, sizes, thr, cfg)
   if not grow:
     return det
-  return _grow(params, images, sizes, thr, cfg, det, max_faces_limit)
+  return _grow(params, images, sizes, thr, cfg, det, stages, max_faces_limit)
 
 
-def _grow(params, images, sizes, thr, cfg: CascadeConfig, det: Detections, limit: int) -> Detections:
-  """Re-runs the overflowing images of `det` with x4 caps until none overflows (or the limit)."""
-  todo = np.flatnonzero(np.asarray(det.overflow))
+def _grow(params, images, sizes, thr, cfg: CascadeConfig, det: Detections, stages, limit: int) -> Detections:
+  """Re-runs the overflowing images of `det`, the full stages' caps x4, until none overflows.
+
+  Stops growing `max_faces` at `limit` (those images keep overflow=True) and
+  P-Net's caps at 4x the largest auto cap.
+  """
+  stages = np.array(stages)  # writable copy
+  todo = np.flatnonzero(stages.any(1))
   if not todo.size:
     return det
   out = [np.array(x) for x in det]
-  while todo.size and cfg.max_faces * 4 <= limit:
-    cfg = cfg.grown(4)
+  while todo.size:
+    need = stages[todo].any(0)
+    if need[2] and cfg.max_faces * 4 > limit:
+      need[2] = False
+    if need[0] and cfg.max_pnet * 4 > _MAX_PNET_GROWN:
+      need[0] = False
+    if not need.any():
+      break
+    cfg = cfg.grown(need)
     n = _pow2_at_least(todo.size)
     pick = np.concatenate([todo, np.full(n - todo.size, todo[0])])  # pad with a repeat
-    sub = [np.asarray(x)[:todo.size] for x in _detect(params, images[pick], sizes[pick], thr, cfg)]
+    sub_det, sub_stages = _detect(params, images[pick], sizes[pick], thr, cfg)
+    sub = [np.asarray(x)[:todo.size] for x in sub_det]
     out = _widen(out, sub[0].shape[1])
     for k, x in enumerate(sub):
       out[k][todo] = x if k == 4 else _pad_slots(x, out[k].shape[1])
+    stages[todo] = np.asarray(sub_stages)[:todo.size]
     todo = todo[sub[4]]
   return Detections(*(jnp.asarray(x) for x in out))
+
+
+_MAX_PNET_GROWN = 4 * 32768
 
 
 def _pad_slots(x: np.ndarray, f: int) -> np.ndarray:

@@ -108,6 +108,21 @@ def _integral_sample(x, csum, pos, axis: int):
   return s + frac * v
 
 
+def _box_filter(x, csum, lo, hi, scale, axis: int):
+  """One image's area filter along `axis`: (F(hi) - F(lo)) / scale per output index.
+
+  x: (n, ...) or (..., n, ...) along axis, csum its exclusive cumulative sum,
+  lo, hi, scale: (m,). Plain 1-D index takes (no broadcast index arrays the
+  size of the output, which cost ~4x its memory for a 4000x3000 photo).
+  """
+  n = x.shape[axis]
+  def integral(pos):
+    i = jnp.clip(jnp.floor(pos), 0, n).astype(jnp.int32)
+    frac = (pos - i.astype(pos.dtype)).reshape((-1,) + (1,) * (x.ndim - axis - 1))
+    return jnp.take(csum, i, axis=axis) + frac * jnp.take(x, jnp.minimum(i, n - 1), axis=axis)
+  return (integral(hi) - integral(lo)) / scale.reshape((-1,) + (1,) * (x.ndim - axis - 1))
+
+
 def _exclusive_cumsum(x, axis: int):
   pad = [(0, 0)] * x.ndim
   pad[axis] = (1, 0)
@@ -141,32 +156,47 @@ def build_mosaic(p: PyramidPlan, images: jax.Array, sizes: jax.Array, lsizes: ja
   """
   b, _, _, c = images.shape
   x = images.astype(jnp.float32)
-  # every output row of every level, stacked: its level and local index (static)
-  row_level = np.concatenate([np.full(l.height, k) for k, l in enumerate(p.levels)])
-  row_local = np.concatenate([np.arange(l.height) for l in p.levels])
-  out_h = lsizes[:, row_level, 0]                                  # (B, R)
-  lo, hi, sy = _area_positions(sizes[:, 0, None], out_h, jnp.asarray(row_local)[None])
-  cs = _exclusive_cumsum(x, 1)
-  shape = lambda t: t[:, :, None, None]
-  rows = (_integral_sample(x, cs, shape(hi), 1) - _integral_sample(x, cs, shape(lo), 1)) / shape(sy)
-  rows = jnp.where(shape(jnp.asarray(row_local)[None] < out_h), rows, 0.0)  # (B, R, W, C)
-  # columns: each stacked row uses its own level's column spans
-  wmax = max(l.width for l in p.levels)
-  out_w = lsizes[:, row_level, 1]                                  # (B, R)
-  cols = jnp.arange(wmax)[None, None, :]
-  lo, hi, sx = _area_positions(sizes[:, 1, None, None], out_w[..., None], cols)
-  cs = _exclusive_cumsum(rows, 2)
-  shape = lambda t: t[..., None]
-  level_rows = (_integral_sample(rows, cs, shape(hi), 2)
-                - _integral_sample(rows, cs, shape(lo), 2)) / shape(sx)
-  level_rows = jnp.where(shape(cols < out_w[..., None]), level_rows, 0.0)  # (B, R, wmax, C)
   mosaic = jnp.zeros((b, p.height, p.width, c), jnp.float32)
-  start = 0
-  for lv in p.levels:
-    block = level_rows[:, start:start + lv.height, :lv.width]
+  for k, lv in enumerate(p.levels):
+    # the barrier orders the levels, so XLA frees one level's temporaries before the next
+    x, mosaic = jax.lax.optimization_barrier((x, mosaic))
+    out_h, out_w = lsizes[:, k, 0], lsizes[:, k, 1]                 # (B,)
+    local = jnp.arange(lv.height)[None]
+    lo, hi, sy = _area_positions(sizes[:, 0, None], out_h[:, None], local)   # (B, h)
+    rows = _area_pass(x, lo, hi, sy, axis=1)
+    rows = jnp.where((local < out_h[:, None])[:, :, None, None], rows, 0.0)  # (B, h, W, C)
+    cols = jnp.arange(lv.width)[None]
+    lo, hi, sx = _area_positions(sizes[:, 1, None], out_w[:, None], cols)    # (B, w)
+    block = _area_pass(rows, lo, hi, sx, axis=2)
+    block = jnp.where((cols < out_w[:, None])[:, None, :, None], block, 0.0)  # (B, h, w, C)
     mosaic = jax.lax.dynamic_update_slice(mosaic, block, (0, lv.top, lv.left, 0))
-    start += lv.height
   return mosaic
+
+
+# Past this many values per image a pass runs in strips of the other axis (lax.map),
+# so its cumulative sums and gathers are strip-sized (a 4000x3000 photo's pyramid:
+# ~1.6 GB of XLA temporaries when built whole).
+STRIP_VALUES = 1 << 22
+STRIP = 256
+
+
+def _area_pass(x, lo, hi, scale, axis: int):
+  """TF area filter of (B, H, W, C) along axis 1 (rows) or 2 (columns) -> m samples there."""
+  filt = lambda xs: jax.vmap(_box_filter, in_axes=(0, 0, 0, 0, 0, None))(
+      xs, _exclusive_cumsum(xs, axis), lo, hi, scale, axis - 1)
+  other = 3 - axis                       # the independent spatial axis
+  n = x.shape[other]
+  if x[0].size <= STRIP_VALUES or n <= STRIP:
+    return filt(x)
+  m = lo.shape[-1]
+  out_shape = tuple(m if d == axis else x.shape[d] for d in range(4))
+
+  def body(i, out):  # strip i in place: no padded or transposed copy of the image
+    start = jnp.minimum(i * STRIP, n - STRIP)      # the last strip overlaps its neighbour
+    strip = filt(jax.lax.dynamic_slice_in_dim(x, start, STRIP, axis=other))
+    return jax.lax.dynamic_update_slice_in_dim(out, strip, start, axis=other)
+
+  return jax.lax.fori_loop(0, -(-n // STRIP), body, jnp.zeros(out_shape, x.dtype))
 
 
 def conv1_mask(p: PyramidPlan, lsizes: jax.Array) -> jax.Array:
@@ -181,23 +211,30 @@ def conv1_mask(p: PyramidPlan, lsizes: jax.Array) -> jax.Array:
 
 
 def cell_tables(p: PyramidPlan, grid_h: int, grid_w: int):
-  """Static per-cell tables of the P-Net output grid over the mosaic.
+  """Per-cell tables of the P-Net output grid over the mosaic, computed on device.
+
+  Built from iotas behind an optimization barrier rather than embedded as
+  constants: a 4000x3000 photo's grid has 2.8 M cells, whose tables as HLO
+  literals made a 68 MB program and ~2 GB of compiler memory.
 
   Returns:
     level (gh*gw,) int32 level index (-1 where no level starts a window),
     local_y, local_x (gh*gw,) int32 cell coordinates inside that level.
   """
-  level = np.full((grid_h, grid_w), -1, np.int32)
-  ly = np.zeros((grid_h, grid_w), np.int32)
-  lx = np.zeros((grid_h, grid_w), np.int32)
+  gy, gx = jax.lax.optimization_barrier((jnp.arange(grid_h, dtype=jnp.int32)[:, None],
+                                         jnp.arange(grid_w, dtype=jnp.int32)[None, :]))
+  level = jnp.full((grid_h, grid_w), -1, jnp.int32)
+  ly = jnp.zeros((grid_h, grid_w), jnp.int32)
+  lx = jnp.zeros((grid_h, grid_w), jnp.int32)
   for k, lv in enumerate(p.levels):
     y0, x0 = lv.top // PNET_STRIDE, lv.left // PNET_STRIDE
     ch, cw = pnet_cells(lv.height), pnet_cells(lv.width)
     if ch <= 0 or cw <= 0:
       continue
-    level[y0:y0 + ch, x0:x0 + cw] = k
-    ly[y0:y0 + ch, x0:x0 + cw] = np.arange(ch)[:, None]
-    lx[y0:y0 + ch, x0:x0 + cw] = np.arange(cw)[None, :]
+    inside = (gy >= y0) & (gy < y0 + ch) & (gx >= x0) & (gx < x0 + cw)
+    level = jnp.where(inside, k, level)
+    ly = jnp.where(inside, gy - y0, ly)
+    lx = jnp.where(inside, gx - x0, lx)
   return level.reshape(-1), ly.reshape(-1), lx.reshape(-1)
 
 
