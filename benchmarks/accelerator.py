@@ -92,7 +92,8 @@ def section_faces(dry: bool, budget: "Budget") -> None:
         break
       common.emit({"bench": "faces", "model": "mtcnn", "dtype": "float32", "batch": batch,
                    "height": h, "width": w, "items_per_s": batch / seconds, "compile_s": compile_s,
-                   "unit": "frames"})
+                   "unit": "frames", **common.peak_fields(common.flops_of(run, images), seconds,
+                                                          "float32")})
 
 
 def section_qr(dry: bool, budget: "Budget") -> None:
@@ -104,10 +105,12 @@ def section_qr(dry: bool, budget: "Budget") -> None:
   for batch in ((1, 2) if dry else (1, 16, 64)):
     budget.check()
     images = jax.device_put(np.random.default_rng(0).integers(0, 256, (batch, h, w, 3), dtype=np.uint8))
-    compile_s, seconds = common.measure(lambda x: pipeline.detect_codes(weights, x), images, repeats=3)
+    run = lambda x: pipeline.detect_codes(weights, x)  # noqa: E731
+    compile_s, seconds = common.measure(run, images, repeats=3)
     common.emit({"bench": "qr", "stage": "detect_codes", "dtype": "float32", "batch": batch,
                  "height": h, "width": w, "items_per_s": batch / seconds, "compile_s": compile_s,
-                 "unit": "images"})
+                 "unit": "images", **common.peak_fields(common.flops_of(run, images), seconds,
+                                                        "float32")})
 
 
 def section_outfits(dry: bool, budget: "Budget") -> None:
