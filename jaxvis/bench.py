@@ -6,12 +6,14 @@ import os
 import subprocess
 import sys
 
+from jaxvis.errors import InputError
+
 
 def _bench_dir() -> str:
   here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
   path = os.path.join(here, "benchmarks")
   if not os.path.isdir(path):
-    raise SystemExit(f"benchmarks folder not found at {path}: run from a source checkout")
+    raise InputError("benchmarks", f"folder not found at {path}: run from a source checkout")
   return path
 
 
@@ -22,7 +24,7 @@ def main(names: list[str], quick: bool = False) -> int:
   chosen = names or available
   missing = [n for n in chosen if n not in available]
   if missing:
-    raise SystemExit(f"names: unknown benchmark(s) {missing}; available: {available}")
+    raise InputError("names", f"unknown benchmark(s) {missing}; available: {available}")
   rc = 0
   for name in chosen:
     cmd = [sys.executable, os.path.join(folder, f"{name}.py")] + (["--quick"] if quick else [])

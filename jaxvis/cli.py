@@ -14,6 +14,8 @@ import json
 import os
 import sys
 
+from jaxvis import cli_args
+
 FAMILIES = {
     "saliency": "real-time saliency masks for black-box classifiers",
     "faces": "MTCNN face detection (and the QR-code cascade)",
@@ -66,7 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
     _register_family(sub, name, help_text)
 
   p = sub.add_parser("demo", help="run every family on bundled real data and write an HTML report")
-  p.add_argument("--out", default="demo-report", help="output folder (default: demo-report)")
+  p.add_argument("--out", type=cli_args.output_dir, default="demo-report",
+                 help="output folder (default: demo-report)")
   p.add_argument("--only", nargs="*", default=None, help="run only these sections")
   p.add_argument("--quick", action="store_true", help="smallest settings (for tests)")
   p.set_defaults(func=_cmd_demo)

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 
 from tqdm.auto import tqdm
 
+from jaxvis.errors import InputError
+
 SECTIONS = ("foundation", "saliency", "faces", "outfits", "adjectives", "music")
 
 
@@ -107,7 +109,7 @@ def main(out_dir: str = "demo-report", sections=None, quick: bool = False) -> in
   names = list(sections) if sections else list(SECTIONS)
   unknown = [n for n in names if n not in SECTIONS]
   if unknown:
-    raise SystemExit(f"--only: unknown section(s) {unknown}; expected some of {list(SECTIONS)}")
+    raise InputError("--only", f"unknown section(s) {unknown}; expected some of {list(SECTIONS)}")
   report = Report(out_dir)
   status = {}
   for name in tqdm(names, desc="jaxvis demo", unit="section"):

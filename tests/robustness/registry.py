@@ -7,8 +7,9 @@ import cases_faces
 import cases_music
 import cases_outfits
 import cases_saliency
+import cases_top
 
-FAMILIES = (cases_saliency, cases_faces, cases_adjectives, cases_outfits, cases_music)
+FAMILIES = (cases_saliency, cases_faces, cases_adjectives, cases_outfits, cases_music, cases_top)
 
 
 def all_cases(corpus):
