@@ -25,6 +25,8 @@ import json
 import os
 import sys
 
+from jaxvis import cli_args as ca
+
 from jaxvis.errors import InputError
 
 
@@ -34,10 +36,10 @@ def register(parser: argparse.ArgumentParser) -> None:
                      description="Detect faces and 5 landmarks with the MTCNN cascade.")
   p.add_argument("images", nargs="+", help="image files (any format PIL reads)")
   p.add_argument("--json", action="store_true", help="print one JSON object per image (default: a table)")
-  p.add_argument("--draw", metavar="DIR", help="write each image with boxes and landmarks drawn into DIR")
-  p.add_argument("--min-face-size", type=float, default=20.0)
-  p.add_argument("--thresholds", type=float, nargs=3, default=(0.6, 0.7, 0.7), metavar=("P", "R", "O"))
-  p.add_argument("--batch-size", type=int, default=8, help="most images per compiled call "
+  p.add_argument("--draw", type=ca.output_dir, metavar="DIR", help="write each image with boxes and landmarks drawn into DIR")
+  p.add_argument("--min-face-size", type=ca.positive_float, default=20.0)
+  p.add_argument("--thresholds", type=ca.probability, nargs=3, default=(0.6, 0.7, 0.7), metavar=("P", "R", "O"))
+  p.add_argument("--batch-size", type=ca.positive_int, default=8, help="most images per compiled call "
                  "(a call is padded only to the next power of two)")
   _add_cap_args(p)
   p.set_defaults(func=run_detect)
@@ -47,9 +49,9 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 
 def _add_cap_args(p) -> None:
-  p.add_argument("--max-faces", type=int, default=16,
+  p.add_argument("--max-faces", type=ca.positive_int, default=16,
                  help="face slots of the first compiled program (crowded images are re-run with x4 caps)")
-  p.add_argument("--max-faces-limit", type=int, default=4096,
+  p.add_argument("--max-faces-limit", type=ca.positive_int, default=4096,
                  help="most faces per image; an image still capped there is reported (\"overflow\": true)")
 
 
@@ -123,16 +125,16 @@ def _register_extract(sub) -> None:
   x = sub.add_parser("extract", help="write face crops (margin, size) or 5-point aligned faces",
                      description="Detect faces and write each as a PNG crop (or aligned to a template).")
   x.add_argument("images", nargs="+", help="image files")
-  x.add_argument("--out", required=True, metavar="DIR", help="folder for <image>_face<k>.png")
+  x.add_argument("--out", type=ca.output_dir, required=True, metavar="DIR", help="folder for <image>_face<k>.png")
   x.add_argument("--align", action="store_true", help="5-point similarity alignment to --template")
   x.add_argument("--template", default="arcface112", choices=("arcface112", "arcface96x112"))
-  x.add_argument("--size", type=int, default=None, help="crop side (default 160) or aligned height (112)")
-  x.add_argument("--margin", type=float, default=0.0, help="context pixels of a crop (facenet-pytorch's rule)")
+  x.add_argument("--size", type=ca.int_at_least(8), default=None, help="crop side (default 160) or aligned height (112)")
+  x.add_argument("--margin", type=ca.float_in(0.0), default=0.0, help="context pixels of a crop (facenet-pytorch's rule)")
   x.add_argument("--select", default=None, choices=("largest", "probable", "central"),
                  help="one face per image (default: every face)")
-  x.add_argument("--min-face-size", type=float, default=20.0)
-  x.add_argument("--thresholds", type=float, nargs=3, default=(0.6, 0.7, 0.7), metavar=("P", "R", "O"))
-  x.add_argument("--batch-size", type=int, default=8)
+  x.add_argument("--min-face-size", type=ca.positive_float, default=20.0)
+  x.add_argument("--thresholds", type=ca.probability, nargs=3, default=(0.6, 0.7, 0.7), metavar=("P", "R", "O"))
+  x.add_argument("--batch-size", type=ca.positive_int, default=8)
   _add_cap_args(x)
   x.set_defaults(func=run_extract)
 
@@ -166,11 +168,11 @@ def run_extract(args) -> int:
 
 
 def _add_data_args(p) -> None:
-  p.add_argument("--wider", metavar="GT_TXT", help="wider_face_split/wider_face_<split>_bbx_gt.txt")
-  p.add_argument("--wider-images", metavar="DIR", help="image folder (default: WIDER_<split>/images beside it)")
-  p.add_argument("--celeba", metavar="ROOT", help="CelebA folder (Anno/list_bbox_celeba.txt, "
+  p.add_argument("--wider", type=ca.existing_file, metavar="GT_TXT", help="wider_face_split/wider_face_<split>_bbx_gt.txt")
+  p.add_argument("--wider-images", type=ca.existing_dir, metavar="DIR", help="image folder (default: WIDER_<split>/images beside it)")
+  p.add_argument("--celeba", type=ca.existing_dir, metavar="ROOT", help="CelebA folder (Anno/list_bbox_celeba.txt, "
                  "Anno/list_landmarks_celeba.txt, img_celeba/)")
-  p.add_argument("--limit", type=int, default=None, help="use only the first N images of each file")
+  p.add_argument("--limit", type=ca.positive_int, default=None, help="use only the first N images of each file")
 
 
 def _add_param_args(p, default: str | None) -> None:
@@ -183,27 +185,27 @@ def _register_train_evaluate(sub) -> None:
   t = sub.add_parser("train", help="train one MTCNN stage from WIDER FACE / CelebA annotations",
                      description="Mine samples and train one stage (checkpointed and resumable in --workdir).")
   t.add_argument("--stage", required=True, choices=("pnet", "rnet", "onet", "lnet"))
-  t.add_argument("--workdir", required=True, help="checkpoints, metrics.jsonl and <stage>.msgpack")
+  t.add_argument("--workdir", type=ca.output_dir, required=True, help="checkpoints, metrics.jsonl and <stage>.msgpack")
   _add_data_args(t)
   _add_param_args(t, None)
-  t.add_argument("--steps", type=int, default=1000)
-  t.add_argument("--batch-size", type=int, default=64)
-  t.add_argument("--learning-rate", type=float, default=1e-3)
-  t.add_argument("--ohem-ratio", type=float, default=0.7)
+  t.add_argument("--steps", type=ca.positive_int, default=1000)
+  t.add_argument("--batch-size", type=ca.positive_int, default=64)
+  t.add_argument("--learning-rate", type=ca.positive_float, default=1e-3)
+  t.add_argument("--ohem-ratio", type=ca.float_in(0.0, 1.0, low_open=True), default=0.7)
   t.add_argument("--seed", type=int, default=0)
   t.add_argument("--dtype", default="float32", choices=("float32", "bfloat16"))
-  t.add_argument("--checkpoint-every", type=int, default=500)
-  t.add_argument("--min-face-size", type=float, default=20.0, help="for mining with earlier stages")
+  t.add_argument("--checkpoint-every", type=ca.nonnegative_int, default=500)
+  t.add_argument("--min-face-size", type=ca.positive_float, default=20.0, help="for mining with earlier stages")
   t.set_defaults(func=run_train)
 
   e = sub.add_parser("evaluate", help="AP at IoU 0.5 over a WIDER FACE file, landmark NME over CelebA",
                      description="Evaluate the cascade (pretrained or trained stages) on annotation files.")
   _add_data_args(e)
   _add_param_args(e, "pretrained")
-  e.add_argument("--min-face-size", type=float, default=20.0)
-  e.add_argument("--thresholds", type=float, nargs=3, default=(0.6, 0.7, 0.7), metavar=("P", "R", "O"))
+  e.add_argument("--min-face-size", type=ca.positive_float, default=20.0)
+  e.add_argument("--thresholds", type=ca.probability, nargs=3, default=(0.6, 0.7, 0.7), metavar=("P", "R", "O"))
   e.add_argument("--nme-normalize", default="interocular", choices=("interocular", "box"))
-  e.add_argument("--batch-size", type=int, default=8)
+  e.add_argument("--batch-size", type=ca.positive_int, default=8)
   _add_cap_args(e)
   e.set_defaults(func=run_evaluate)
 
@@ -302,10 +304,10 @@ def _register_qr(sub) -> None:
                      description="Detect QR codes (box + 4 corners), rectify, verify and decode them.")
   q.add_argument("images", nargs="+", help="image files (any format PIL reads)")
   q.add_argument("--json", action="store_true", help="print one JSON object per image (default: a table)")
-  q.add_argument("--weights", default=None, help="weights file (default: the shipped jaxvis/assets/qr ones)")
-  q.add_argument("--draw", metavar="DIR", help="write each image with the code outlines drawn into DIR")
-  q.add_argument("--min-code-size", type=float, default=24.0)
-  q.add_argument("--batch-size", type=int, default=4)
+  q.add_argument("--weights", type=ca.existing_file, default=None, help="weights file (default: the shipped jaxvis/assets/qr ones)")
+  q.add_argument("--draw", type=ca.output_dir, metavar="DIR", help="write each image with the code outlines drawn into DIR")
+  q.add_argument("--min-code-size", type=ca.positive_float, default=24.0)
+  q.add_argument("--batch-size", type=ca.positive_int, default=4)
   q.set_defaults(func=run_qr)
 
 
