@@ -3,12 +3,20 @@ ResNet-50 black box; Table 1-3's measures (localisation error, saliency metric) 
 model, gradient, Grad-CAM, the iterative mask and the center / max / ground-truth boxes.
 
 Reads the ILSVRC CLS-LOC folder layout (see jaxvis/saliency/imagenet.py) and imports pretrained
-weights from the published Keras HDF5 file (`resnet50_weights_tf_dim_ordering_tf_kernels.h5`);
+weights: the Keras HDF5 file (`resnet50_weights_tf_dim_ordering_tf_kernels.h5`, caffe
+preprocessing) or a torchvision/timm `.safetensors` state dict (ResNet v1.5, torch preprocessing);
 the same weights serve as the black box and as the masking model's frozen encoder.
 
+Training images stream: a grain pipeline over the JPEG file list decodes each batch as it is
+needed (`imagenet.TrainSource`), so memory does not grow with the number of training images;
+only the `--val-images` validation images are held for evaluation.
+
     python experiments/saliency_imagenet.py --root /data/ILSVRC --weights resnet50.h5 --json imagenet.json
+    python experiments/saliency_imagenet.py --root /data/ILSVRC --weights resnet50.safetensors --steps 20000 \
+        --batch-size 64 --val-images 5000 --json imagenet.json
     python experiments/saliency_imagenet.py --root FIXTURE --tiny --json /tmp/imagenet.json
-      (--tiny: a ResNetTiny at 64x64 trained on the fixture as the black box, so it runs offline)
+      (--tiny: only the model is small — a ResNetTiny at 64x64 trained here as the black box —;
+       the loader still streams every training image)
 """
 
 from __future__ import annotations
@@ -24,6 +32,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxvis import cli_args as ca
+from jaxvis import data as data_lib
+from jaxvis.errors import InputError
 from jaxvis.nn import resnet
 from jaxvis.saliency import evaluate as eval_lib
 from jaxvis.saliency import explainer as explain_lib
@@ -69,8 +80,9 @@ def resnet_parts(net, variables):
   return clf, feats, head
 
 
-def train_tiny_black_box(net, variables, images, labels, steps: int):
-  """A few SGD steps of the ResNetTiny classifier (BN in training mode) for the offline test run."""
+def train_tiny_black_box(net, variables, batches, steps: int):
+  """A few Adam steps of the ResNetTiny classifier (BN in training mode) on streamed batches, for
+  the offline test run."""
   import optax
   tx = optax.adam(1e-3)
   params, stats = variables["params"], variables["batch_stats"]
@@ -86,38 +98,55 @@ def train_tiny_black_box(net, variables, images, labels, steps: int):
     return optax.apply_updates(params, upd), stats, opt
 
   for _ in range(steps):
-    params, stats, opt = step(params, stats, opt, jnp.asarray(images), jnp.asarray(labels))
+    batch = next(batches)
+    params, stats, opt = step(params, stats, opt, jnp.asarray(batch["image"]), jnp.asarray(batch["label"]))
   return {"params": params, "batch_stats": stats}
 
 
 def main(argv=None) -> int:
   ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   ap.add_argument("--root", required=True, help="ILSVRC folder (Data/CLS-LOC, Annotations/CLS-LOC)")
-  ap.add_argument("--weights", default=None, help="Keras ResNet-50 HDF5 weights (required unless --tiny)")
+  ap.add_argument("--weights", type=ca.existing_file, default=None,
+                  help="ResNet-50 weights: Keras .h5 (caffe preprocessing) or torchvision/timm .safetensors "
+                       "(v1.5, torch preprocessing); required unless --tiny")
+  ap.add_argument("--steps", type=ca.positive_int, default=None, help="masking-model training steps")
+  ap.add_argument("--batch-size", type=ca.positive_int, default=None, help="masking-model batch size")
+  ap.add_argument("--image-size", type=ca.positive_int, default=None, help="square input side (multiple of 32)")
+  ap.add_argument("--train-per-class", type=ca.positive_int, default=None, help="training images per class (all)")
+  ap.add_argument("--val-images", type=ca.positive_int, default=None, help="validation images to evaluate (all)")
   ap.add_argument("--tiny", action="store_true")
   ap.add_argument("--json", required=True)
   ap.add_argument("--workdir", default=None)
   ap.add_argument("--save-model", default=None)
   args = ap.parse_args(argv)
   cfg = Config.tiny() if args.tiny else Config()
+  flags = {"mask_steps": args.steps, "mask_batch": args.batch_size, "image_size": args.image_size,
+           "train_per_class": args.train_per_class, "num_val": args.val_images}
+  cfg = dataclasses.replace(cfg, **{k: v for k, v in flags.items() if v is not None})
+  if cfg.image_size % 32:
+    raise InputError("--image-size", f"expected a multiple of 32 (the ResNet's stride), got {cfg.image_size}")
   if cfg.arch == "resnet50" and not args.weights:
-    ap.error("--weights: pretrained ResNet-50 weights (Keras HDF5) are required for the full run")
+    raise InputError("--weights", "pretrained ResNet-50 weights (.h5 or .safetensors) are required for the full run")
   start = time.perf_counter()
   synsets = imagenet.read_synsets(args.root)
-  xtr_u8, ytr = imagenet.load_train(args.root, cfg.image_size, cfg.train_per_class, synsets)
+  mode = "torch" if args.weights and args.weights.endswith(".safetensors") else "caffe"
+  source = imagenet.TrainSource(args.root, cfg.image_size, cfg.train_per_class, synsets)
+  prep = jax.jit(lambda im: resnet.preprocess(im, mode))
+  to_input = lambda r: {"image": np.asarray(prep(r["image"][None]))[0], "label": r["label"]}
   xva_u8, yva, bva, vva = imagenet.load_val(args.root, cfg.image_size, cfg.num_val, synsets)
-  xtr = np.asarray(resnet.preprocess(xtr_u8, "caffe"))
-  xva = np.asarray(resnet.preprocess(xva_u8, "caffe"))
+  xva = np.asarray(prep(xva_u8))
   n_cls = len(synsets)
 
   if cfg.arch == "resnet50":
-    net = resnet.ResNet50(num_classes=n_cls)
-    variables = resnet.load_keras_h5(args.weights)
-    masking = model_lib.MaskingConfig.imagenet(n_cls)
+    variant = "v1.5" if mode == "torch" else "v1"
+    net = resnet.ResNet50(num_classes=n_cls, variant=variant)
+    variables = (resnet.load_safetensors(args.weights) if mode == "torch" else resnet.load_keras_h5(args.weights))
+    masking = model_lib.MaskingConfig.imagenet(n_cls, resnet_variant=variant)
   else:
     net = resnet.ResNetTiny(num_classes=n_cls)
     variables = net.init(jax.random.key(0), jnp.zeros((1, cfg.image_size, cfg.image_size, 3)))
-    variables = train_tiny_black_box(net, variables, xtr, ytr, cfg.black_box_steps)
+    batches = data_lib.loader(source, batch_size=min(cfg.mask_batch, len(source)), seed=7, map_fn=to_input)
+    variables = train_tiny_black_box(net, variables, batches, cfg.black_box_steps)
     masking = model_lib.MaskingConfig(num_classes=n_cls, encoder="resnet_tiny", upsampler_base=32,
                                       bottlenecks_per_upsampler=1)
   clf, feats, head = resnet_parts(net, variables)
@@ -126,8 +155,9 @@ def main(argv=None) -> int:
   objective = obj_lib.ObjectiveConfig.authors(value_range=(-124.0, 152.0))  # their ImageNet script
   tcfg = train_lib.TrainConfig(masking=masking, objective=objective, image_size=(cfg.image_size,) * 2,
                                batch_size=cfg.mask_batch, num_steps=cfg.mask_steps)
-  params = train_lib.train_masking_model(tcfg, xtr, ytr, net.apply, variables, workdir=args.workdir,
-                                         encoder_variables=variables, progress=sys.stderr.isatty())
+  params = train_lib.train_masking_model(tcfg, None, None, net.apply, variables, workdir=args.workdir,
+                                         encoder_variables=variables, progress=sys.stderr.isatty(),
+                                         source=source, map_fn=to_input)
   key = jax.random.key(1)
   it_cfg = methods_lib.IterativeMaskConfig(num_iterations=cfg.iterative_iterations, objective=objective)
   b = cfg.eval_batch
@@ -138,17 +168,21 @@ def main(argv=None) -> int:
       "iterative_mask": (lambda x, c: methods_lib.iterative_mask(clf, x, c, key, it_cfg), b),
   }
   results, _ = eval_lib.evaluate_methods(clf, fns, xva, yva, bva, vva)
-  out = {"methods": results, "num_classes": n_cls, "num_train": int(len(xtr)), "num_val": int(len(xva)),
+  out = {"methods": results, "num_classes": n_cls, "num_train": len(source), "num_val": int(len(xva)),
          "arch": cfg.arch, "timings_s": {"total": time.perf_counter() - start}}
   os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
   with open(args.json, "w") as f:
     json.dump(out, f, indent=1)
   if args.save_model:
     explain_lib.save(args.save_model, params, {"dataset": "imagenet", "image_size": [cfg.image_size] * 2,
-                                               "preprocess": "caffe", "synsets": synsets})
+                                               "preprocess": mode, "synsets": synsets})
   print(json.dumps(results, indent=1))
   return 0
 
 
 if __name__ == "__main__":
-  sys.exit(main())
+  try:
+    sys.exit(main())
+  except InputError as e:  # bad input: one line naming it, exit 2 (as the jaxvis CLI does)
+    print(f"error: {e}", file=sys.stderr)
+    sys.exit(2)

@@ -61,7 +61,7 @@ def validate_inputs(config: model_lib.MaskingConfig, images, class_ids) -> None:
 
 
 def explain(params: MaskingParams, images: jax.Array, class_ids: jax.Array,
-            dtype: Any = None) -> jax.Array:
+            dtype: Any = None, features: dict | None = None) -> jax.Array:
   """Saliency masks for `class_ids` from one forward pass of the masking model.
 
   Pure, jittable (`jax.jit(explain, static_argnames="dtype")`) and batched.
@@ -72,6 +72,8 @@ def explain(params: MaskingParams, images: jax.Array, class_ids: jax.Array,
       the model was trained against; H and W multiples of the encoder's stride.
     class_ids: (N,) int class selectors in [0, num_classes).
     dtype: compute dtype, e.g. "bfloat16"; parameters stay float32. None = float32.
+    features: for an "external"-encoder model, the classifier's maps {"stride<s>": (N, h, w, K)}
+      (`jaxvis.saliency.adapter.FlaxClassifier.explain` passes them).
 
   Returns:
     (N, H, W) float32 masks in [0, 1]; 1 = salient. Never NaN: under jit, where out-of-range
@@ -82,15 +84,17 @@ def explain(params: MaskingParams, images: jax.Array, class_ids: jax.Array,
   images = jnp.asarray(images)
   class_ids = jnp.asarray(class_ids)
   validate_inputs(params.config, images, class_ids)
-  return _masks(params.variables, images, class_ids, params.config, dtype or "float32")
+  if (params.config.encoder == "external") != (features is not None):
+    raise InputError("features", "required exactly when the masking model's encoder is 'external'")
+  return _masks(params.variables, images, class_ids, params.config, dtype or "float32", features)
 
 
 @functools.partial(jax.jit, static_argnames=("config", "dtype"))
-def _masks(variables, images, class_ids, config, dtype):
+def _masks(variables, images, class_ids, config, dtype, features=None):
   # One compiled program even when `explain` is called eagerly (inlined under an outer jit).
   images = jnp.where(jnp.isfinite(images), images, 0.0)
   class_ids = jnp.clip(class_ids, 0, config.num_classes - 1)
-  masks, _ = model_lib.build(config, dtype).apply(variables, images, class_ids, train=False)
+  masks, _ = model_lib.build(config, dtype).apply(variables, images, class_ids, train=False, features=features)
   return jnp.where(jnp.isnan(masks), 0.0, masks)
 
 

@@ -67,17 +67,42 @@ def _load_image(path: str, size: int) -> np.ndarray:
 
 
 def load_train(root: str, size: int = 224, per_class: int | None = None, classes: list[str] | None = None):
-  """Training images (N, size, size, 3) uint8 and labels (N,) int32 from the class folders."""
+  """Training images (N, size, size, 3) uint8 and labels (N,) int32 from the class folders, all in
+  memory (small subsets; `TrainSource` streams them)."""
+  paths, labels = train_files(root, per_class, classes)
+  return np.stack([_load_image(p, size) for p in paths]), labels
+
+
+def train_files(root: str, per_class: int | None = None, classes: list[str] | None = None
+                ) -> tuple[list[str], np.ndarray]:
+  """(paths, labels) of the training JPEGs, class by class: a listing, no pixels read."""
   synsets = classes or read_synsets(root)
-  images, labels = [], []
+  paths, labels = [], []
   for label, wnid in enumerate(synsets):
-    files = sorted(glob.glob(os.path.join(root, "Data", "CLS-LOC", "train", wnid, "*.JPEG")))
-    for path in files[:per_class]:
-      images.append(_load_image(path, size))
-      labels.append(label)
-  if not images:
+    files = sorted(glob.glob(os.path.join(root, "Data", "CLS-LOC", "train", wnid, "*.JPEG")))[:per_class]
+    paths += files
+    labels += [label] * len(files)
+  if not paths:
     raise InputError("root", f"no training JPEGs under {root}/Data/CLS-LOC/train/<wnid>/")
-  return np.stack(images), np.asarray(labels, np.int32)
+  return paths, np.asarray(labels, np.int32)
+
+
+class TrainSource:
+  """Random-access training records `{"image": (size, size, 3) uint8, "label": int32}` decoded on
+  access, for `jaxvis.data.loader` (grain): memory holds the file list and the batches in flight,
+  not the dataset, so it does not grow with the number of images.
+  """
+
+  def __init__(self, root: str, size: int = 224, per_class: int | None = None,
+               classes: list[str] | None = None):
+    self.paths, self.labels = train_files(root, per_class, classes)
+    self.size = int(size)
+
+  def __len__(self) -> int:
+    return len(self.paths)
+
+  def __getitem__(self, index: int) -> dict:
+    return {"image": _load_image(self.paths[index], self.size), "label": self.labels[index]}
 
 
 def load_val(root: str, size: int = 224, limit: int | None = None, classes: list[str] | None = None,

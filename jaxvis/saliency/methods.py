@@ -130,13 +130,23 @@ def grad_cam(features_fn: Callable[[jax.Array], jax.Array], head_fn: Callable[[j
     logits = head_fn(a).astype(jnp.float32)
     return jnp.sum(jnp.take_along_axis(logits, class_ids[:, None], axis=1))
 
-  grads = jax.grad(total)(fmap)
-  alpha = jnp.mean(grads, axis=(1, 2), keepdims=True)
+  return grad_cam_from(fmap, jax.grad(total)(fmap), images.shape[1:3], normalisation, resize, border)
+
+
+def grad_cam_from(fmap: jax.Array, grads: jax.Array, image_size, normalisation: str = "after_resize",
+                  resize: bool = True, border: str = "clamp") -> jax.Array:
+  """Grad-CAM from a map (N, h, w, K) and d logit_c / d map (see `grad_cam` for the options)."""
+  if normalisation not in GRAD_CAM_NORMALISATIONS:
+    raise InputError("normalisation", f"expected one of {GRAD_CAM_NORMALISATIONS}, got {normalisation!r}")
+  if border not in RESIZE_BORDERS:
+    raise InputError("border", f"expected one of {RESIZE_BORDERS}, got {border!r}")
+  fmap = fmap.astype(jnp.float32)
+  alpha = jnp.mean(grads.astype(jnp.float32), axis=(1, 2), keepdims=True)
   cam = jax.nn.relu(jnp.sum(alpha * fmap, axis=-1))
   if normalisation == "before_resize":
     cam = _normalise(cam)
   if resize:
-    cam = jnp.maximum(_resize_maps(cam, images.shape[1:3], border), 0.0)
+    cam = jnp.maximum(_resize_maps(cam, tuple(image_size), border), 0.0)
   return _normalise(cam) if normalisation == "after_resize" else cam
 
 

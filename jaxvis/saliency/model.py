@@ -22,7 +22,7 @@ from jaxvis.nn import layers, resnet
 from jaxvis.nn.classifiers import SmallCNN
 from jaxvis.errors import InputError
 
-ENCODERS = ("small", "resnet50", "resnet_tiny", "small_cnn")
+ENCODERS = ("small", "resnet50", "resnet_tiny", "small_cnn", "external")
 _DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16, "float16": jnp.float16}
 
 
@@ -36,7 +36,9 @@ class MaskingConfig:
       "resnet50" (frozen ResNet-50, the paper's ImageNet model), "resnet_tiny" (a
       ResNet-50-shaped encoder for tests) or "small_cnn" (the conv stages of a trained, frozen
       `jaxvis.nn.classifiers.SmallCNN`, e.g. the black box's own: the paper's ImageNet design of a
-      pretrained classifier as the encoder, for small images; see `on_small_cnn`).
+      pretrained classifier as the encoder, for small images; see `on_small_cnn`) or "external"
+      (any classifier's feature maps, computed outside and passed as `features`; see
+      `jaxvis.saliency.adapter`).
     in_channels: image channels.
     small_widths: channels of the small encoder's down blocks (or of the SmallCNN's stages).
     convs_per_block: 3x3 convs per small down block (paper: 5) or per SmallCNN stage.
@@ -46,6 +48,8 @@ class MaskingConfig:
     bottlenecks_per_upsampler: bottleneck blocks after each skip concat (paper: 3 ImageNet, 1 CIFAR).
     resnet_variant: "v1" (Keras weights) or "v1.5" (torchvision weights).
     cnn_stem_stride, cnn_standardize, cnn_group_norm: the "small_cnn" encoder's SmallCNN options.
+    external_strides: the "external" encoder's map strides (e.g. (8, 16, 32)); the largest feeds
+      the feature filter, the others are skips.
     upsample_kernel: the upsamplers' x2 transposed conv is 3x3 (3) or 2x2 (2: U-Net's
       "2x2 up-convolution", non-overlapping, 2.25x fewer multiply-adds).
     shortcut: first bottleneck after the skip concat: "projection" (ResNet's 1x1 projection of
@@ -67,6 +71,7 @@ class MaskingConfig:
   cnn_group_norm: bool = False
   upsample_kernel: int = 3
   shortcut: str = "projection"
+  external_strides: tuple[int, ...] = ()
 
   def __post_init__(self):
     if self.upsample_kernel not in (2, 3):
@@ -75,6 +80,9 @@ class MaskingConfig:
       raise InputError("shortcut", f"expected 'projection' or 'upsampled', got {self.shortcut!r}")
     if self.encoder not in ENCODERS:
       raise InputError("encoder", f"expected one of {ENCODERS}, got {self.encoder!r}")
+    if self.encoder == "external" and (not self.external_strides or min(self.external_strides) < 1
+                                       or len(set(self.external_strides)) != len(self.external_strides)):
+      raise InputError("external_strides", f"expected distinct positive strides, got {self.external_strides}")
     if self.num_classes < 1:
       raise InputError("num_classes", f"expected >= 1, got {self.num_classes}")
     if not 1 <= self.num_upsamplers <= len(self.skip_strides):
@@ -88,6 +96,8 @@ class MaskingConfig:
 
   @property
   def bottom_stride(self) -> int:
+    if self.encoder == "external":
+      return max(self.external_strides)
     if self.encoder == "small":
       return 2 ** len(self.small_widths)
     if self.encoder == "small_cnn":
@@ -97,6 +107,8 @@ class MaskingConfig:
   @property
   def skip_strides(self) -> tuple[int, ...]:
     """Strides of the encoder maps available as skips, coarsest first."""
+    if self.encoder == "external":
+      return tuple(sorted(self.external_strides, reverse=True)[1:])
     if self.encoder == "small":
       return tuple(2**i for i in reversed(range(len(self.small_widths))))
     if self.encoder == "small_cnn":
@@ -152,6 +164,7 @@ class MaskingConfig:
   def from_dict(cls, d: dict) -> "MaskingConfig":
     d = dict(d)
     d["small_widths"] = tuple(d.get("small_widths", (64, 128, 256)))
+    d["external_strides"] = tuple(d.get("external_strides", ()))
     return cls(**d)
 
 
@@ -356,8 +369,16 @@ class MaskingModel(nn.Module):
   config: MaskingConfig
   dtype: Any = jnp.float32
 
-  def _encode(self, images, train):
+  def _encode(self, images, train, features):
     cfg = self.config
+    if cfg.encoder == "external":
+      if features is None:
+        raise InputError("features", "an 'external'-encoder masking model needs the classifier's feature maps "
+                                     "({'stride8': ..., ...}; see jaxvis.saliency.adapter)")
+      want = [f"stride{s}" for s in cfg.external_strides]
+      if any(k not in features for k in want):
+        raise InputError("features", f"expected maps {want}, got {sorted(features)}")
+      return {k: jax.lax.stop_gradient(features[k].astype(self.dtype)) for k in want}
     if cfg.encoder == "small":
       return SmallEncoder(cfg.small_widths, cfg.convs_per_block, self.dtype, name="encoder")(images, train)
     if cfg.encoder == "small_cnn":
@@ -370,10 +391,10 @@ class MaskingModel(nn.Module):
     return jax.tree.map(jax.lax.stop_gradient, feats)
 
   @nn.compact
-  def __call__(self, images, class_ids, train: bool = False):
+  def __call__(self, images, class_ids, train: bool = False, features=None):
     cfg = self.config
     n, h, w, _ = images.shape
-    feats = self._encode(images.astype(self.dtype), train)
+    feats = self._encode(images.astype(self.dtype), train, features)
     x, act = FeatureFilter(cfg.num_classes, self.dtype, name="feature_filter")(
         feats[f"stride{cfg.bottom_stride}"], class_ids)
     for k in range(cfg.num_upsamplers):
@@ -391,12 +412,13 @@ def build(config: MaskingConfig, dtype="float32") -> MaskingModel:
   return MaskingModel(config, compute_dtype(dtype))
 
 
-def init(config: MaskingConfig, rng: jax.Array, image_size: Sequence[int]) -> dict:
-  """Initial variables `{"params", "batch_stats"}` for images of `image_size` = (H, W)."""
+def init(config: MaskingConfig, rng: jax.Array, image_size: Sequence[int], features=None) -> dict:
+  """Initial variables `{"params", "batch_stats"}` for images of `image_size` = (H, W);
+  `features`: example maps (batch 1) for an "external" encoder."""
   h, w = int(image_size[0]), int(image_size[1])
   check_spatial_size(config, h, w)
   x = jnp.zeros((1, h, w, config.in_channels), jnp.float32)
-  return dict(jax.jit(build(config).init)(rng, x, jnp.zeros((1,), jnp.int32)))
+  return dict(jax.jit(build(config).init)(rng, x, jnp.zeros((1,), jnp.int32), features=features))
 
 
 def check_spatial_size(config: MaskingConfig, h: int, w: int) -> None:

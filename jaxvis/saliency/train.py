@@ -97,8 +97,9 @@ def _merge(old: dict, new: dict) -> dict:
   return out
 
 
-def make_loss_fn(cfg: TrainConfig, black_box_apply: ApplyFn) -> Callable:
-  """`loss_fn(params, model_state, batch, rng)` for `jaxvis.train.make_train_step`."""
+def make_loss_fn(cfg: TrainConfig, black_box_apply: ApplyFn, features_fn: Callable | None = None) -> Callable:
+  """`loss_fn(params, model_state, batch, rng)` for `jaxvis.train.make_train_step`;
+  `features_fn(images) -> {"stride<s>": map}` for an "external" encoder."""
   module = model_lib.build(cfg.masking, cfg.dtype)
 
   def loss_fn(params, model_state, batch, rng):
@@ -107,7 +108,9 @@ def make_loss_fn(cfg: TrainConfig, black_box_apply: ApplyFn) -> Callable:
     class_ids, is_real = obj_lib.draw_selectors(k_sel, labels, cfg.masking.num_classes,
                                                 cfg.objective.fake_prob)
     variables = {"params": params, **model_state["masking"]}
-    (masks, aux), mutated = module.apply(variables, images, class_ids, train=True, mutable=["batch_stats"])
+    feats = None if features_fn is None else features_fn(images)
+    (masks, aux), mutated = module.apply(variables, images, class_ids, train=True, features=feats,
+                                         mutable=["batch_stats"])
     black_box = lambda x: black_box_apply(model_state["black_box"], x)
     loss, metrics = obj_lib.saliency_objective(k_obj, black_box, images, masks, class_ids, is_real,
                                                cfg.objective, aux["selector_act"])
@@ -119,10 +122,13 @@ def make_loss_fn(cfg: TrainConfig, black_box_apply: ApplyFn) -> Callable:
 
 
 def create_state(cfg: TrainConfig, black_box_variables, encoder_variables: dict | None = None,
-                 ) -> train_lib.TrainState:
+                 features_fn: Callable | None = None) -> train_lib.TrainState:
   """Initial train state; `encoder_variables` (e.g. pretrained ResNet-50 `{"params", "batch_stats"}`)
   replace the encoder's random init."""
-  variables = model_lib.init(cfg.masking, jax.random.key(cfg.seed), cfg.image_size)
+  example = None
+  if features_fn is not None:
+    example = features_fn(jnp.zeros((1, *cfg.image_size, cfg.masking.in_channels), jnp.float32))
+  variables = model_lib.init(cfg.masking, jax.random.key(cfg.seed), cfg.image_size, example)
   # The train step donates its state: own copies keep the caller's arrays alive.
   copy = lambda tree: jax.tree.map(lambda a: jnp.array(a, copy=True), tree)
   black_box_variables = copy(black_box_variables)
@@ -161,20 +167,29 @@ def train_masking_model(cfg: TrainConfig, images: np.ndarray, labels: np.ndarray
                         workdir: str | None = None, encoder_variables: dict | None = None,
                         checkpoint_every: int = 200, progress: bool = True, mesh=None,
                         eval_fn: Callable | None = None, eval_every: int = 0,
-                        stop_after: int | None = None) -> MaskingParams:
+                        stop_after: int | None = None, features_fn: Callable | None = None,
+                        source=None, map_fn: Callable | None = None) -> MaskingParams:
   """Trains a masking model against a frozen black box; resumes from `workdir` if it holds a checkpoint.
 
   Args:
     cfg: the run.
-    images: (N, H, W, C) float32 images, preprocessed as the black box expects.
+    images: (N, H, W, C) float32 images, preprocessed as the black box expects (or None with `source`).
     labels: (N,) int ground-truth classes (the only supervision: no boxes, no masks).
+    source: instead of images/labels, a random-access source of `{"image", "label"}` records
+      (e.g. `imagenet.TrainSource`, decoded on access: memory independent of the dataset size);
+      `map_fn` (record -> record, e.g. preprocessing) runs per record in the grain pipeline.
     black_box_apply: `(variables, images) -> logits`.
     black_box_variables: its (frozen) variables.
     workdir: checkpoints + metrics.jsonl; None keeps nothing.
     encoder_variables: pretrained encoder variables for the ResNet / SmallCNN encoders.
+    features_fn: `images -> {"stride<s>": map}` for the "external" encoder (any classifier's
+      feature maps; `jaxvis.saliency.adapter.FlaxClassifier.features`).
     stop_after: stop (checkpointed) at this step although the run, and its learning-rate
       schedule, is `cfg.num_steps` long; a later call with the same workdir continues it.
   """
+  if source is not None:
+    return _train(cfg, source, map_fn, black_box_apply, black_box_variables, workdir, encoder_variables,
+                  checkpoint_every, progress, mesh, eval_fn, eval_every, stop_after, features_fn)
   images = np.asarray(images, np.float32)
   labels = np.asarray(labels, np.int32)
   if images.ndim != 4 or tuple(images.shape[1:3]) != tuple(cfg.image_size):
@@ -185,11 +200,19 @@ def train_masking_model(cfg: TrainConfig, images: np.ndarray, labels: np.ndarray
   if labels.min() < 0 or labels.max() >= cfg.masking.num_classes:
     raise InputError("labels", f"expected values in [0, {cfg.masking.num_classes}), got "
                      f"[{labels.min()}, {labels.max()}]")
+  return _train(cfg, data_lib.ArraySource({"image": images, "label": labels}), map_fn, black_box_apply,
+                black_box_variables, workdir, encoder_variables, checkpoint_every, progress, mesh, eval_fn,
+                eval_every, stop_after, features_fn)
+
+
+def _train(cfg, source, map_fn, black_box_apply, black_box_variables, workdir, encoder_variables,
+           checkpoint_every, progress, mesh, eval_fn, eval_every, stop_after, features_fn) -> MaskingParams:
   mesh = mesh or train_lib.make_mesh()
-  state = create_state(cfg, black_box_variables, encoder_variables)
-  step = train_lib.make_train_step(make_loss_fn(cfg, black_box_apply), mesh)
-  it = data_lib.loader(data_lib.ArraySource({"image": images, "label": labels}),
-                       batch_size=cfg.batch_size, seed=cfg.seed)
+  if (cfg.masking.encoder == "external") != (features_fn is not None):
+    raise InputError("features_fn", "required exactly when the masking model's encoder is 'external'")
+  state = create_state(cfg, black_box_variables, encoder_variables, features_fn)
+  step = train_lib.make_train_step(make_loss_fn(cfg, black_box_apply, features_fn), mesh)
+  it = data_lib.loader(source, batch_size=cfg.batch_size, seed=cfg.seed, map_fn=map_fn)
   state = train_lib.fit(state, step, it, num_steps=min(stop_after or cfg.num_steps, cfg.num_steps), rng=jax.random.key(cfg.seed + 1),
                         mesh=mesh, workdir=workdir, config=cfg, checkpoint_every=checkpoint_every,
                         progress=progress, desc="masking model", eval_fn=eval_fn, eval_every=eval_every)

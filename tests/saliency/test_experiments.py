@@ -86,14 +86,22 @@ def test_imagenet_tiny_on_fixture(tmp_path):
   out = tmp_path / "imagenet.json"
   model_dir = tmp_path / "model"
   assert _script("saliency_imagenet").main(["--root", str(root), "--tiny", "--json", str(out),
-                                            "--save-model", str(model_dir)]) == 0
+                                            "--save-model", str(model_dir), "--steps", "3", "--batch-size", "2",
+                                            "--train-per-class", "2", "--val-images", "3"]) == 0
   res = json.loads(out.read_text())
   assert {"masking_model", "gradient", "grad_cam", "iterative_mask", "center_box", "max_box",
           "ground_truth_boxes"} <= set(res["methods"])
-  assert res["num_val"] == 4 and res["num_classes"] == 3
+  assert res["num_val"] == 3 and res["num_classes"] == 3
   for name, r in res["methods"].items():
     _check_method(r, name in ("masking_model", "gradient", "grad_cam", "iterative_mask"))
   assert (model_dir / "masking_config.json").exists()
+  assert res["num_train"] == 6  # --train-per-class 2 of 3 classes
+  # the training images stream: the source decodes on access what load_train holds in memory
+  x, y = imagenet.load_train(str(root), 64)
+  src = imagenet.TrainSource(str(root), 64)
+  assert len(src) == 9 and all(np.array_equal(src[i]["image"], x[i]) and src[i]["label"] == y[i] for i in (0, 4, 8))
+  with pytest.raises(InputError, match="--image-size"):
+    _script("saliency_imagenet").main(["--root", str(root), "--tiny", "--json", str(out), "--image-size", "40"])
 
 
 def test_cli_explain_evaluate(tiny_digits, tmp_path):
