@@ -219,7 +219,7 @@ def _load_stage_params(args, stages) -> dict:
       continue
     if src == "pretrained":
       if stage == "lnet":
-        raise ValueError("--lnet: no pretrained L-Net exists; give a .msgpack from `faces train --stage lnet`")
+        raise InputError("--lnet", "no pretrained L-Net exists; give a .msgpack from `faces train --stage lnet`")
       pretrained = pretrained or weights.load_pretrained()
       out[stage] = pretrained[stage]
     else:
@@ -239,32 +239,28 @@ def _records(args):
 
 def run_train(args) -> int:
   from jaxvis.faces import mining, training, training_data
-  try:
-    w, c = _records(args)
-    cfg = training.TrainConfig(stage=args.stage, steps=args.steps, batch_size=args.batch_size,
-                               learning_rate=args.learning_rate, ohem_ratio=args.ohem_ratio,
-                               seed=args.seed, dtype=args.dtype)
-    if args.stage == "lnet":
-      if c is None:
-        raise ValueError("--celeba: L-Net trains on CelebA landmarks; give the CelebA folder")
-      patches, target = training_data.celeba_lnet_samples(c, args.seed)
-      arrays, counts = {"patches": patches, "target": target}, {"landmark": len(target)}
-    else:
-      if w is None and c is None:
-        raise ValueError("--wider/--celeba: give at least one annotation source")
-      prev = _load_stage_params(args, ("pnet", "rnet") if args.stage == "onet" else ("pnet",)) \
-          if args.stage != "pnet" else {}
-      parts = []
-      if w is not None:
-        parts.append(training_data.wider_samples(w, args.stage, args.seed, prev,
-                                                 min_face_size=args.min_face_size))
-      if c is not None:
-        parts.append(training_data.celeba_samples(c, args.stage, args.seed + 1))
-      samples = mining.concat(parts, mining.STAGE_SIZES[args.stage])
-      arrays, counts = samples.as_arrays(), samples.counts()
-  except ValueError as e:
-    print(f"jaxvis faces train: {e}", file=sys.stderr)
-    return 2
+  w, c = _records(args)
+  cfg = training.TrainConfig(stage=args.stage, steps=args.steps, batch_size=args.batch_size,
+                             learning_rate=args.learning_rate, ohem_ratio=args.ohem_ratio,
+                             seed=args.seed, dtype=args.dtype)
+  if args.stage == "lnet":
+    if c is None:
+      raise InputError("--celeba", "L-Net trains on CelebA landmarks; give the CelebA folder")
+    patches, target = training_data.celeba_lnet_samples(c, args.seed)
+    arrays, counts = {"patches": patches, "target": target}, {"landmark": len(target)}
+  else:
+    if w is None and c is None:
+      raise InputError("--wider/--celeba", "give at least one annotation source")
+    prev = _load_stage_params(args, ("pnet", "rnet") if args.stage == "onet" else ("pnet",)) \
+        if args.stage != "pnet" else {}
+    parts = []
+    if w is not None:
+      parts.append(training_data.wider_samples(w, args.stage, args.seed, prev,
+                                               min_face_size=args.min_face_size))
+    if c is not None:
+      parts.append(training_data.celeba_samples(c, args.stage, args.seed + 1))
+    samples = mining.concat(parts, mining.STAGE_SIZES[args.stage])
+    arrays, counts = samples.as_arrays(), samples.counts()
   os.makedirs(args.workdir, exist_ok=True)
   params = training.train_stage(cfg, arrays, workdir=args.workdir, checkpoint_every=args.checkpoint_every)
   out = os.path.join(args.workdir, f"{args.stage}.msgpack")
@@ -275,17 +271,13 @@ def run_train(args) -> int:
 
 def run_evaluate(args) -> int:
   from jaxvis.faces import evaluate
-  try:
-    w, c = _records(args)
-    if w is None and c is None:
-      raise ValueError("--wider/--celeba: give at least one annotation source")
-    params = _load_stage_params(args, ("pnet", "rnet", "onet", "lnet"))
-    missing = [s for s in ("pnet", "rnet", "onet") if s not in params]
-    if missing:
-      raise ValueError(f"--{missing[0]}: the cascade needs P-, R- and O-Net parameters")
-  except ValueError as e:
-    print(f"jaxvis faces evaluate: {e}", file=sys.stderr)
-    return 2
+  w, c = _records(args)
+  if w is None and c is None:
+    raise InputError("--wider/--celeba", "give at least one annotation source")
+  params = _load_stage_params(args, ("pnet", "rnet", "onet", "lnet"))
+  missing = [s for s in ("pnet", "rnet", "onet") if s not in params]
+  if missing:
+    raise InputError(f"--{missing[0]}", "the cascade needs P-, R- and O-Net parameters")
   fd = _detector_from_args(args, params, {"use_lnet": "lnet" in params})
   result = {}
   if w is not None:
@@ -330,12 +322,8 @@ def draw_codes(image, codes):
 def run_qr(args) -> int:
   import numpy as np
   from jaxvis.faces.qr import pipeline
-  try:
-    images = [_load(p) for p in args.images]
-    weights = pipeline.load_weights(args.weights)
-  except ValueError as e:
-    print(f"jaxvis faces qr: {e}", file=sys.stderr)
-    return 2
+  images = [_load(p) for p in args.images]
+  weights = pipeline.load_weights(args.weights)
   results = pipeline.read_codes(weights, [np.asarray(im) for im in images], batch_size=args.batch_size,
                                 min_code_size=args.min_code_size)
   if args.draw:

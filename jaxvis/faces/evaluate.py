@@ -16,6 +16,7 @@ from typing import Sequence
 import numpy as np
 
 from jaxvis.faces import mining
+from jaxvis.errors import InputError
 
 
 def average_precision(detections: Sequence, faces: Sequence, ignore: Sequence | None = None,
@@ -31,7 +32,7 @@ def average_precision(detections: Sequence, faces: Sequence, ignore: Sequence | 
     {"ap", "recall" (at the lowest score), "precision" (idem), "num_faces", "num_detections"}.
   """
   if len(detections) != len(faces):
-    raise ValueError(f"detections: expected one entry per image ({len(faces)}), got {len(detections)}")
+    raise InputError("detections", f"expected one entry per image ({len(faces)}), got {len(detections)}")
   ignore = [np.zeros(len(f), bool) for f in faces] if ignore is None else [np.asarray(i, bool) for i in ignore]
   entries = []
   for i, (boxes, scores) in enumerate(detections):
@@ -84,11 +85,11 @@ def landmark_nme(pred: np.ndarray, true: np.ndarray, boxes: np.ndarray | None = 
     d = np.linalg.norm(true[:, 0] - true[:, 1], axis=-1)
   elif normalize == "box":
     if boxes is None:
-      raise ValueError("boxes: normalize='box' needs the true boxes")
+      raise InputError("boxes", "normalize='box' needs the true boxes")
     b = np.asarray(boxes, np.float64).reshape(-1, 4)
     d = np.sqrt((b[:, 2] - b[:, 0] + 1) * (b[:, 3] - b[:, 1] + 1))
   else:
-    raise ValueError(f"normalize: expected 'interocular' or 'box', got {normalize!r}")
+    raise InputError("normalize", f"expected 'interocular' or 'box', got {normalize!r}")
   return err / np.maximum(d, 1e-9)
 
 

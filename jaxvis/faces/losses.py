@@ -16,6 +16,8 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from jaxvis.errors import InputError
+
 TASK_WEIGHTS = {"pnet": (1.0, 0.5, 0.5), "rnet": (1.0, 0.5, 0.5), "onet": (1.0, 0.5, 1.0)}
 
 
@@ -33,9 +35,9 @@ def ohem_classification_loss(logits: jax.Array, labels: jax.Array, ratio: float 
     ratio: kept fraction (rounded up; at least one sample when any is valid).
   """
   if logits.ndim != 2 or logits.shape[-1] != 2:
-    raise ValueError(f"logits: expected (N, 2), got shape {logits.shape}")
+    raise InputError("logits", f"expected (N, 2), got shape {logits.shape}")
   if not 0 < ratio <= 1:
-    raise ValueError(f"ratio: expected in (0, 1], got {ratio}")
+    raise InputError("ratio", f"expected in (0, 1], got {ratio}")
   valid = (labels == 0) | (labels == 1)
   ce = optax.softmax_cross_entropy_with_integer_labels(logits, jnp.where(valid, labels, 0).astype(jnp.int32))
   ce = jnp.where(valid, ce, -1.0)                # invalid entries sort last
@@ -90,7 +92,7 @@ def multitask_loss(stage: str, outputs, batch, ohem_ratio: float = 0.7, weights=
     (loss, {"cls_loss", "box_loss", "landmark_loss", "acc"}).
   """
   if stage not in TASK_WEIGHTS:
-    raise ValueError(f"stage: expected one of {sorted(TASK_WEIGHTS)}, got {stage!r}")
+    raise InputError("stage", f"expected one of {sorted(TASK_WEIGHTS)}, got {stage!r}")
   wc, wb, wl = weights or TASK_WEIGHTS[stage]
   labels = batch["label"]
   if stage == "onet":
@@ -107,5 +109,5 @@ def multitask_loss(stage: str, outputs, batch, ohem_ratio: float = 0.7, weights=
 def lnet_loss(pred: jax.Array, targets: jax.Array) -> jax.Array:
   """L-Net: mean over samples of the squared L2 over the 5 landmarks' (x, y) (15-channel patches in)."""
   if pred.shape != targets.shape or pred.shape[1:] != (5, 2):
-    raise ValueError(f"targets: expected shape {pred.shape} (N, 5, 2), got {targets.shape}")
+    raise InputError("targets", f"expected shape {pred.shape} (N, 5, 2), got {targets.shape}")
   return jnp.mean(jnp.sum(jnp.square(pred - targets), axis=(1, 2)))

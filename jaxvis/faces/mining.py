@@ -24,6 +24,8 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
+from jaxvis.errors import InputError
+
 POSITIVE, NEGATIVE, PART, LANDMARK = 1, 0, -1, -2
 STAGE_SIZES = {"pnet": 12, "rnet": 24, "onet": 48}
 
@@ -119,14 +121,14 @@ def landmark_targets(crops: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
 def _check_image(image: np.ndarray) -> np.ndarray:
   image = np.asarray(image)
   if image.ndim != 3 or image.shape[-1] != 3:
-    raise ValueError(f"image: expected (H, W, 3) RGB, got shape {image.shape}")
+    raise InputError("image", f"expected (H, W, 3) RGB, got shape {image.shape}")
   return image.astype(np.uint8)
 
 
 def _check_boxes(boxes) -> np.ndarray:
   boxes = np.asarray(boxes, np.float32).reshape(-1, 4) if len(np.asarray(boxes)) else np.zeros((0, 4), np.float32)
   if boxes.ndim != 2 or boxes.shape[1] != 4:
-    raise ValueError(f"faces: expected (F, 4) xyxy boxes, got shape {boxes.shape}")
+    raise InputError("faces", f"expected (F, 4) xyxy boxes, got shape {boxes.shape}")
   return boxes
 
 
@@ -208,7 +210,7 @@ def mine_landmarks(image: np.ndarray, face, landmarks, size: int, rng: np.random
   face = _check_boxes(face)[0]
   lm = np.asarray(landmarks, np.float32)
   if lm.ndim != 2 or lm.shape[1] != 2 or len(lm) < 1:
-    raise ValueError(f"landmarks: expected (L, 2) (x, y), got shape {lm.shape}")
+    raise InputError("landmarks", f"expected (L, 2) (x, y), got shape {lm.shape}")
   fw, fh = face[2] - face[0] + 1, face[3] - face[1] + 1
   crops = [tuple(face)]
   for _ in range(10 * count):
@@ -246,7 +248,7 @@ def mine_lnet(image: np.ndarray, face, landmarks, rng: np.random.Generator, coun
   face = _check_boxes(face)[0]
   lm = np.asarray(landmarks, np.float32)
   if lm.shape != (5, 2):
-    raise ValueError(f"landmarks: expected (5, 2) (x, y), got shape {lm.shape}")
+    raise InputError("landmarks", f"expected (5, 2) (x, y), got shape {lm.shape}")
   pw, _ = lnet_patch_geometry(face, lm)
   patches, targets = [], []
   for i in range(count):

@@ -17,6 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxvis.faces import cascade, pyramid
+from jaxvis.errors import InputError
 
 
 @functools.partial(jax.jit, static_argnames=("stage", "cfg"))
@@ -45,11 +46,11 @@ def propose(params, images, stage: str, min_face_size: float = 20.0,
     list of (K_i, 4) float32 xyxy square boxes.
   """
   if stage not in ("rnet", "onet"):
-    raise ValueError(f"stage: expected 'rnet' or 'onet' (the stages mined with earlier ones), got {stage!r}")
+    raise InputError("stage", f"expected 'rnet' or 'onet' (the stages mined with earlier ones), got {stage!r}")
   need = ("pnet",) if stage == "rnet" else ("pnet", "rnet")
   missing = [n for n in need if n not in params]
   if missing:
-    raise ValueError(f"params: mining {stage} samples needs the trained {', '.join(missing)} parameters")
+    raise InputError("params", f"mining {stage} samples needs the trained {', '.join(missing)} parameters")
   cfg = cascade.CascadeConfig(min_face_size=float(min_face_size), **options)
   thr = jnp.asarray(list(thresholds) + [0.0], jnp.float32)
   out = []

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from jaxvis.errors import InputError
+
 
 def _resize_uint8(image: np.ndarray, shape) -> np.ndarray:
   from skimage import transform
@@ -115,7 +117,7 @@ def crowd(seed: int, shape=(480, 640), n_faces: int = 60, face_sizes=(36, 44, 52
   cell = int(max(face_sizes) * 1.25)
   rows, cols = h // cell, w // cell
   if rows * cols < n_faces:
-    raise ValueError(f"n_faces: {n_faces} faces of up to {max(face_sizes)} px need more than {h}x{w} "
+    raise InputError("n_faces", f"{n_faces} faces of up to {max(face_sizes)} px need more than {h}x{w} "
                      f"({rows * cols} grid cells)")
   bgs = _backgrounds()
   bg = bgs[int(rng.integers(len(bgs)))]

@@ -19,6 +19,7 @@ import optax
 
 from jaxvis import data, train
 from jaxvis.faces import cascade, losses, nets
+from jaxvis.errors import InputError
 
 STAGES = ("pnet", "rnet", "onet", "lnet")
 INPUT_SHAPES = {"pnet": (12, 12, 3), "rnet": (24, 24, 3), "onet": (48, 48, 3), "lnet": (5, 24, 24, 3)}
@@ -51,11 +52,11 @@ class TrainConfig:
 
   def __post_init__(self):
     if self.stage not in STAGES:
-      raise ValueError(f"stage: expected one of {STAGES}, got {self.stage!r}")
+      raise InputError("stage", f"expected one of {STAGES}, got {self.stage!r}")
     if self.steps < 0 or self.batch_size < 1:
-      raise ValueError(f"steps, batch_size: expected >= 0 and >= 1, got {self.steps}, {self.batch_size}")
+      raise InputError("steps, batch_size", f"expected >= 0 and >= 1, got {self.steps}, {self.batch_size}")
     if self.dtype not in ("float32", "bfloat16"):
-      raise ValueError(f"dtype: expected 'float32' or 'bfloat16', got {self.dtype!r}")
+      raise InputError("dtype", f"expected 'float32' or 'bfloat16', got {self.dtype!r}")
 
 
 def network(stage: str, dtype: Any = jnp.float32, num_landmarks: int = 5):
@@ -113,13 +114,13 @@ def _check_arrays(stage: str, arrays: dict) -> None:
   keys = ("patches", "target") if stage == "lnet" else ("image", "label", "box", "landmark")
   missing = [k for k in keys if k not in arrays]
   if missing:
-    raise ValueError(f"arrays: {stage} training needs keys {keys}, missing {missing}")
+    raise InputError("arrays", f"{stage} training needs keys {keys}, missing {missing}")
   first = arrays[keys[0]]
   if tuple(first.shape[1:]) != INPUT_SHAPES[stage]:
-    raise ValueError(f"arrays: {keys[0]!r} expected (N, {', '.join(map(str, INPUT_SHAPES[stage]))}) "
+    raise InputError("arrays", f"{keys[0]!r} expected (N, {', '.join(map(str, INPUT_SHAPES[stage]))}) "
                      f"for {stage}, got {first.shape}")
   if len(first) == 0:
-    raise ValueError(f"arrays: no {stage} samples")
+    raise InputError("arrays", f"no {stage} samples")
 
 
 def evaluate_samples(stage: str, params, arrays: dict, batch_size: int = 256,
@@ -151,7 +152,7 @@ def train_stage(cfg: TrainConfig, arrays: dict, workdir: str | None = None, para
   """
   _check_arrays(cfg.stage, arrays)
   if cfg.stage == "onet" and arrays["landmark"].shape[1] != 2 * cfg.num_landmarks:
-    raise ValueError(f"arrays: 'landmark' expected (N, {2 * cfg.num_landmarks}) for num_landmarks="
+    raise InputError("arrays", f"'landmark' expected (N, {2 * cfg.num_landmarks}) for num_landmarks="
                      f"{cfg.num_landmarks}, got {arrays['landmark'].shape}")
   if eval_arrays is not None:
     _check_arrays(cfg.stage, eval_arrays)

@@ -33,7 +33,7 @@ def wider_samples(records: Sequence, stage: str, seed: int = 0, params=None,
                   min_face_size: float = 20.0, thresholds=(0.6, 0.7)) -> mining.Samples:
   """Positive / part / negative samples of `stage` from WIDER records."""
   if stage not in mining.STAGE_SIZES:
-    raise ValueError(f"stage: expected one of {sorted(mining.STAGE_SIZES)}, got {stage!r}")
+    raise InputError("stage", f"expected one of {sorted(mining.STAGE_SIZES)}, got {stage!r}")
   size = mining.STAGE_SIZES[stage]
   rng = np.random.default_rng(seed)
   parts = []
@@ -64,5 +64,5 @@ def celeba_lnet_samples(records: Sequence, seed: int = 0, per_face: int = 10):
   rng = np.random.default_rng(seed)
   out = [mining.mine_lnet(load_image(r.path), r.box, r.landmarks, rng, per_face) for r in records]
   if not out:
-    raise ValueError("records: no CelebA faces to mine L-Net patches from")
+    raise InputError("records", "no CelebA faces to mine L-Net patches from")
   return np.concatenate([p for p, _ in out]), np.concatenate([t for _, t in out])

@@ -6,7 +6,6 @@ import argparse
 import dataclasses
 import json
 import os
-import sys
 
 import numpy as np
 

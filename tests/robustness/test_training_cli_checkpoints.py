@@ -83,3 +83,14 @@ def test_music_train_expression_cli(tmp_path):
           "--workdir", tmp_path / "w", "--batch-size", "8", "--steps", "8"]
   _check_family(argv, str(tmp_path / "w" / "checkpoints"), lambda k: ["--steps", str(8 + 2 * k)],
                 ["--batch-size", "4"])
+
+
+def test_faces_train_cli(tmp_path):
+  from jaxvis.faces import fixtures
+  ann = fixtures.write_wider(str(tmp_path / "wider"), n_images=2, seed=2, shape=(128, 160), n_faces=2)
+  root = fixtures.write_celeba(str(tmp_path / "celeba"), n_images=2, seed=2, shape=(96, 96),
+                               face_sizes=(56,))
+  argv = ["faces", "train", "--stage", "pnet", "--workdir", tmp_path / "p", "--wider", ann, "--celeba",
+          root, "--batch-size", "8", "--steps", "6", "--checkpoint-every", "2"]
+  _check_family(argv, str(tmp_path / "p" / "checkpoints"), lambda k: ["--steps", str(6 + 2 * k)],
+                ["--learning-rate", "0.01"])

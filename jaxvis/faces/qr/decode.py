@@ -15,6 +15,8 @@ import functools
 
 import numpy as np
 
+from jaxvis.errors import InputError
+
 
 @functools.lru_cache(maxsize=1)
 def _detector():
@@ -49,7 +51,7 @@ def read_crop(crop: np.ndarray, margin: float = 0.1, scale: int = 2):
   if crop.ndim == 3:
     crop = crop[..., 0] * 0.299 + crop[..., 1] * 0.587 + crop[..., 2] * 0.114
   if crop.ndim != 2 or crop.shape[0] != crop.shape[1]:
-    raise ValueError(f"crop: expected a square (S, S) or (S, S, 3) image, got shape {crop.shape}")
+    raise InputError("crop", f"expected a square (S, S) or (S, S, 3) image, got shape {crop.shape}")
   s = crop.shape[0]
   gray = np.clip(np.round(crop), 0, 255).astype(np.uint8)
   pad = int(round(0.15 * s))

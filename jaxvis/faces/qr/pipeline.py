@@ -21,6 +21,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxvis.errors import InputError
 from jaxvis.faces import cascade, pyramid
 from jaxvis.faces.qr import recognizer, rectify
 
@@ -71,11 +72,11 @@ class QrConfig:
 
   def __post_init__(self):
     if len(self.thresholds) != 4:
-      raise ValueError(f"thresholds: expected 4 values (P, R, O, verifier), got {self.thresholds}")
+      raise InputError("thresholds", f"expected 4 values (P, R, O, verifier), got {self.thresholds}")
     if not self.min_code_size > 0 or self.max_codes < 1 or self.crop_size < 32:
-      raise ValueError("min_code_size, max_codes, crop_size: expected > 0, >= 1, >= 32")
+      raise InputError("min_code_size, max_codes, crop_size", "expected > 0, >= 1, >= 32")
     if not (0 <= self.margin < 0.4 and 0 <= self.decode_margin < 0.4):
-      raise ValueError(f"margin, decode_margin: expected in [0, 0.4), got {self.margin}, {self.decode_margin}")
+      raise InputError("margin, decode_margin", f"expected in [0, 0.4), got {self.margin}, {self.decode_margin}")
 
   def cascade(self) -> cascade.CascadeConfig:
     return cascade.CascadeConfig(min_face_size=self.min_code_size, max_faces=self.max_codes,
@@ -114,18 +115,18 @@ def detect_codes(weights, images, sizes=None, **options) -> CodeDetections:
   """
   images = jnp.asarray(images)
   if images.ndim != 4 or images.shape[-1] != 3:
-    raise ValueError(f"images: expected (B, H, W, 3) RGB, got shape {images.shape}")
+    raise InputError("images", f"expected (B, H, W, 3) RGB, got shape {images.shape}")
   need = STAGES if options.get("use_verifier", True) else STAGES[:3]
   missing = [s for s in need if s not in weights]
   if missing:
-    raise ValueError(f"weights: missing {missing} (expected {STAGES})")
+    raise InputError("weights", f"missing {missing} (expected {STAGES})")
   b, h, w, _ = images.shape
   sizes = np.tile([[h, w]], (b, 1)) if sizes is None else np.asarray(sizes)
   if sizes.shape != (b, 2) or (sizes < 1).any() or (sizes[:, 0] > h).any() or (sizes[:, 1] > w).any():
-    raise ValueError(f"sizes: expected ({b}, 2) (height, width) within the {h}x{w} canvas, got {sizes.tolist()}")
+    raise InputError("sizes", f"expected ({b}, 2) (height, width) within the {h}x{w} canvas, got {sizes.tolist()}")
   cfg = QrConfig(**options)
   if not pyramid.pyramid_scales(h, w, cfg.min_code_size, 0.709):
-    raise ValueError(f"images: canvas {h}x{w} is smaller than 12 px at min_code_size={cfg.min_code_size}")
+    raise InputError("images", f"canvas {h}x{w} is smaller than 12 px at min_code_size={cfg.min_code_size}")
   # thresholds are traced: changing them reuses the compiled program
   static = dataclasses.replace(cfg, thresholds=(0.0, 0.0, 0.0, 0.0))
   return _detect(weights, images, jnp.asarray(sizes, jnp.int32), jnp.asarray(cfg.thresholds, jnp.float32), static)
@@ -195,7 +196,6 @@ def save_weights(path: str, weights) -> None:
 def load_weights(path: str | None = None):
   """The shipped weights (default) or a file written by `save_weights`."""
   from jaxvis.data.files import read_msgpack
-  from jaxvis.errors import InputError
   path = path or WEIGHTS_FILE
   if not os.path.exists(path):
     raise InputError("weights", f"{path} does not exist (train with `python experiments/qr_codes.py "

@@ -22,6 +22,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from jaxvis.errors import InputError
+
 SPLITS = ("train", "heldout")
 _SPLIT_BASE = {"train": 0, "heldout": 1_000_000}
 _QUIET = 4  # modules of quiet zone, as the standard asks
@@ -74,9 +76,9 @@ class Scene(NamedTuple):
 def scene_seed(split: str, index: int) -> int:
   """The seed of scene `index` of a split; the two splits' ranges never meet."""
   if split not in SPLITS:
-    raise ValueError(f"split: expected one of {SPLITS}, got {split!r}")
+    raise InputError("split", f"expected one of {SPLITS}, got {split!r}")
   if not 0 <= index < 1_000_000:
-    raise ValueError(f"index: expected in [0, 1000000), got {index}")
+    raise InputError("index", f"expected in [0, 1000000), got {index}")
   return _SPLIT_BASE[split] + index
 
 
@@ -97,7 +99,7 @@ def backgrounds(split: str) -> tuple:
   elif split == "heldout":
     photos = [data.retina(), flower, data.gravel(), data.coins(), data.clock(), data.page(), data.moon()]
   else:
-    raise ValueError(f"split: expected one of {SPLITS}, got {split!r}")
+    raise InputError("split", f"expected one of {SPLITS}, got {split!r}")
   return tuple(np.ascontiguousarray(rgb(p)) for p in photos)
 
 
