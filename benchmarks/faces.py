@@ -1,15 +1,20 @@
-"""MTCNN face detection throughput: jaxvis (one jitted cascade per batch) vs the `mtcnn` package.
+"""MTCNN face detection throughput, side by side: jaxvis, the `mtcnn` package, facenet-pytorch.
 
-Frames are real photos (skimage / sklearn samples) with real lfw faces pasted
-in, at 640x480 and 1920x1080; batches of 1, 16 and 64. The `mtcnn` package
-(TensorFlow) runs on the same frames in the same process, same thresholds.
+Frames are real photos (skimage / sklearn samples) with real lfw faces pasted in
+(`jaxvis.faces.samples.frames`), at 640x480 and 1920x1080, batches of 1 and 16.
+All implementations run in this process on the same frames with the same
+thresholds (0.6, 0.7, 0.7), min face 20 px, scale factor 0.709; each is called
+once (jaxvis: compile + run, reported as compile_s), warmed up, then the timed
+calls alternate between them (`common.measure_interleaved`), so a change of
+machine load slows all alike. facenet-pytorch is timed only when installed
+(`pip install torch` then `pip install --no-deps facenet-pytorch`).
 
-  python benchmarks/faces.py [--quick] [--no-reference]
+  python benchmarks/faces.py [--quick] [--no-reference] [--sizes 480x640 1080x1920] [--batches 1 16]
 """
 
 from __future__ import annotations
 
-import time
+import os
 
 import common
 import jax
@@ -20,48 +25,80 @@ from jaxvis.faces import cascade, samples, weights
 THRESHOLDS = (0.6, 0.7, 0.7)
 
 
-def time_reference(frames: np.ndarray, batch: int, repeats: int) -> float:
-  """Seconds per batch of the mtcnn package (batched call, as its docs show)."""
+def jaxvis_runner(params, dtype):
+  """The user path: `cascade.detect` with its default caps and overflow re-runs."""
+  def run(x):
+    det = cascade.detect(params, x, None, 20, THRESHOLDS, 0.709, dtype=dtype)
+    return det
+  return run, lambda out: int(np.asarray(out.valid).sum())
+
+
+def mtcnn_runner():
   from mtcnn import MTCNN
   ref = MTCNN()
-  items = [f for f in frames[:batch]]
-  ref.detect_faces(items if batch > 1 else items[0], threshold_onet=THRESHOLDS[2])  # warm-up
-  times = []
-  for _ in range(repeats):
-    t0 = time.perf_counter()
-    ref.detect_faces(items if batch > 1 else items[0], threshold_onet=THRESHOLDS[2])
-    times.append(time.perf_counter() - t0)
-  return float(np.median(times))
+  def run(frames):
+    items = list(frames) if len(frames) > 1 else frames[0]
+    return ref.detect_faces(items, threshold_onet=THRESHOLDS[2], output_type="numpy")
+  return run, lambda out: int(len(out))
+
+
+def facenet_runner():
+  """facenet-pytorch's MTCNN (its own P/R/O weights), or None when not installed."""
+  try:
+    import torch
+    from facenet_pytorch import MTCNN
+  except ImportError:
+    return None
+  torch.set_grad_enabled(False)
+  m = MTCNN(keep_all=True, device="cpu", min_face_size=20, thresholds=list(THRESHOLDS), factor=0.709,
+            post_process=False)
+  def run(frames):
+    return m.detect(frames if len(frames) > 1 else frames[0])
+  def count(out):
+    boxes = out[0]
+    if len(boxes) and isinstance(boxes, np.ndarray) and boxes.dtype != object and boxes.ndim == 2:
+      return int(len(boxes))                       # one frame: (n, 4)
+    return int(sum(0 if b is None else len(b) for b in boxes))
+  return run, count
 
 
 def main() -> None:
   args = common.parse_args(__doc__.splitlines()[0], extra=[
-      (("--no-reference",), {"action": "store_true", "help": "skip timing the mtcnn package"}),
+      (("--no-reference",), {"action": "store_true", "help": "time jaxvis only"}),
       (("--dtype",), {"default": "float32", "choices": ["float32", "bfloat16"]}),
       (("--sizes",), {"nargs": "+", "default": None, "help": "HxW frame sizes (default 480x640 1080x1920)"}),
-      (("--batches",), {"nargs": "+", "type": int, "default": None, "help": "batch sizes (default 1 16 64)"}),
+      (("--batches",), {"nargs": "+", "type": int, "default": None, "help": "batch sizes (default 1 16)"}),
+      (("--warmup",), {"type": int, "default": 1, "help": "untimed calls after the first"}),
   ])
   sizes = [tuple(int(v) for v in s.split("x")) for s in (args.sizes or ["480x640", "1080x1920"])]
-  batches = args.batches or [1, 16, 64]
-  configs = [((480, 640), 1), ((480, 640), 4)] if args.quick else [
-      (hw, b) for hw in sizes for b in batches]
+  batches = args.batches or [1, 16]
+  configs = [((480, 640), 1), ((480, 640), 4)] if args.quick else [(hw, b) for hw in sizes for b in batches]
   repeats = args.repeats or (1 if args.quick else 3)
   params = weights.load_pretrained()
   dtype = jax.numpy.bfloat16 if args.dtype == "bfloat16" else jax.numpy.float32
+  peers = {}
+  if not args.no_reference:
+    peers["mtcnn"] = mtcnn_runner()
+    fn = facenet_runner()
+    if fn is not None:
+      peers["facenet_pytorch"] = fn
   for (h, w), batch in configs:
     frames = samples.frames(batch, h, w, seed=batch)
-    run = lambda x: cascade.detect(params, x, None, 20, THRESHOLDS, 0.709, dtype=dtype)
+    run, count = jaxvis_runner(params, dtype)
     x = jax.device_put(frames)
-    compile_s, seconds = common.measure(run, x, repeats=repeats)
-    faces = int(np.asarray(run(x).valid).sum())
-    rec = {"bench": "faces", "impl": "jaxvis", "batch": batch, "height": h, "width": w,
-           "dtype": args.dtype, "items_per_s": batch / seconds, "compile_s": compile_s,
-           "faces_found": faces}
-    if not args.no_reference:
-      ref_s = time_reference(frames, batch, repeats)
-      common.emit({"bench": "faces", "impl": "mtcnn", "batch": batch, "height": h, "width": w,
-                   "dtype": "float32", "items_per_s": batch / ref_s, "compile_s": 0.0})
-      rec["speedup_vs_mtcnn"] = round(ref_s / seconds, 3)
+    calls = [(run, (x,))] + [(r, (frames,)) for r, _ in peers.values()]
+    timed = common.measure_interleaved(calls, repeats=repeats, warmup=args.warmup)
+    counts = [count(run(x))] + [c(r(frames)) for r, c in peers.values()]
+    load = os.getloadavg()[0]
+    base = {"bench": "faces", "device": common.device_name(), "batch": batch, "height": h, "width": w,
+            "repeats": repeats, "load_avg_1m": round(load, 2)}
+    ours_s = timed[0][1]
+    rec = {**base, "impl": "jaxvis", "dtype": args.dtype, "items_per_s": batch / ours_s,
+           "compile_s": timed[0][0], "faces_found": counts[0]}
+    for (name, _), (_, secs), found in zip(peers.items(), timed[1:], counts[1:]):
+      common.emit({**base, "impl": name, "dtype": "float32", "items_per_s": batch / secs,
+                   "compile_s": 0.0, "faces_found": found})
+      rec[f"speedup_vs_{name}"] = round(secs / ours_s, 3)
     common.emit(rec)
 
 

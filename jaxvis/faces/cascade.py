@@ -81,7 +81,7 @@ class CascadeConfig:
     onet_pool_per_image: the same for O-Net (pool max(max_onet, this * B)).
     use_lnet: refine landmarks with L-Net (needs params["lnet"]).
     num_landmarks: O-Net's points (5 face landmarks; 4 corners for QR codes).
-    pnet_chunk: images per P-Net pass (0: the whole batch at once). P-Net's pyramid
+    pnet_chunk: images per P-Net pass (0: from the canvas, `auto_caps`). P-Net's pyramid
       activations dominate memory (~0.3 GB per 1080p frame in float32: batch 64 at
       1080p did not fit in 24 GB), so larger batches run P-Net chunk by chunk in a
       `lax.map`; R-Net and O-Net still see the whole batch's pooled candidates.
@@ -102,7 +102,7 @@ class CascadeConfig:
   onet_pool_per_image: int = 8
   use_lnet: bool = False
   num_landmarks: int = 5
-  pnet_chunk: int = 16
+  pnet_chunk: int = 0
   dtype: Any = jnp.float32
 
   def __post_init__(self):
@@ -121,7 +121,7 @@ class CascadeConfig:
       if int(getattr(self, f)) < 0:
         raise InputError(f, f"expected >= 1 (or 0: sized from the canvas), got {getattr(self, f)}")
     if int(self.pnet_chunk) < 0:
-      raise InputError("pnet_chunk", f"expected >= 0 (0 = whole batch), got {self.pnet_chunk}")
+      raise InputError("pnet_chunk", f"expected >= 1 (or 0: sized from the canvas), got {self.pnet_chunk}")
 
   def resolved(self, height: int, width: int) -> "CascadeConfig":
     """The config with every 0 ("auto") cap replaced by `auto_caps` of the canvas."""
@@ -153,9 +153,11 @@ def auto_caps(height: int, width: int) -> dict:
   (a power of two, 512..32768) leaves ~2x headroom; NMS work follows the cells
   actually used, not the cap. Crowds beyond it are flagged and re-run.
   """
-  cells = min(32768, max(512, _pow2_at_least(height * width / 1024)))
-  return {"max_pnet": cells, "max_rnet": cells // 2, "rnet_pool_per_image": cells // 8,
-          "max_onet": max(16, cells // 256)}
+  cells = min(32768, max(512, _pow2_at_least(height * width / 512)))
+  # P-Net activations ~ 80 bytes per canvas pixel: 2^23 pixels (~0.7 GB) per pass
+  chunk = max(1, min(16, 1 << max(0, int(math.log2(max(1, (1 << 23) // (height * width)))))))
+  return {"max_pnet": cells, "max_rnet": cells // 2, "rnet_pool_per_image": cells // 4,
+          "max_onet": max(32, cells // 128), "pnet_chunk": chunk}
 
 
 def normalize(images: jax.Array) -> jax.Array:
@@ -272,7 +274,8 @@ POOL_CHUNK = 1024
 
 
 def _pool_size(cap: int, per_image: int, batch: int) -> int:
-  return max(1, min(cap * batch, max(cap, per_image * batch)))
+  # at least min(cap, 64) crops: a lone image gets up to 64 without a re-run
+  return max(1, min(cap * batch, max(min(cap, 64), per_image * batch)))
 
 
 def _pack(valid, size: int):
