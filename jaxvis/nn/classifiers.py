@@ -88,7 +88,10 @@ class SmallCNN(nn.Module):
     x = images.astype(jnp.float32)
     if self.standardize:
       mean = jnp.mean(x, axis=(1, 2), keepdims=True)
-      std = jnp.std(x, axis=(1, 2), keepdims=True)
+      var = jnp.var(x, axis=(1, 2), keepdims=True)
+      # jnp.std's value with a finite gradient on constant images (the sqrt at 0 is NaN),
+      # so attribution baselines that start from a black image stay finite.
+      std = jnp.where(var > 0, jnp.sqrt(jnp.where(var > 0, var, 1.0)), 0.0)
       x = (x - mean) / (std + 0.05)
     x = x.astype(self.dtype)
     feats = {}

@@ -42,3 +42,22 @@ def test_conv_factory_picks_pointwise_only_for_1x1():
   assert type(layers.conv(4, (3, 3), padding=((1, 1), (1, 1)))) is nn.Conv
   # explicit non-zero padding on a 1x1 conv changes the output size: keep nn.Conv
   assert type(layers.conv(4, (1, 1), padding=((1, 1), (1, 1)))) is nn.Conv
+
+
+def test_small_cnn_standardize_has_finite_gradient_on_constant_images():
+  import jax
+  import jax.numpy as jnp
+  import numpy as np
+  from jaxvis.nn.classifiers import SmallCNN
+  net = SmallCNN(3, widths=(4, 8), standardize=True)
+  x = jnp.zeros((1, 16, 16, 3))
+  variables = net.init(jax.random.key(0), x)
+  grad = jax.grad(lambda im: net.apply(variables, im)[0, 0])(x)
+  assert np.isfinite(np.asarray(grad)).all()
+  noisy = jax.random.uniform(jax.random.key(1), (2, 16, 16, 3))
+  mean = noisy.mean(axis=(1, 2), keepdims=True)
+  ref = (noisy - mean) / (jnp.std(noisy, axis=(1, 2), keepdims=True) + 0.05)
+  assert ref.shape == noisy.shape  # the forward keeps jnp.std's value (checked on the logits below)
+  logits = net.apply(variables, noisy)
+  manual = SmallCNN(3, widths=(4, 8), standardize=False).apply(variables, ref)
+  np.testing.assert_allclose(np.asarray(logits), np.asarray(manual), rtol=1e-6, atol=1e-6)
