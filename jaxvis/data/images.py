@@ -69,6 +69,8 @@ def load_image(path: str | os.PathLike, *, dtype: Any = np.uint8,
                                 f"limit of {max_pixels:,} (raise max_pixels to read it)")
       im.load()
       im = ImageOps.exif_transpose(im) or im
+      if np.dtype(dtype) == np.uint8 and _is_plain_8bit(im):
+        return np.asarray(im.convert("RGB"))  # no float copy (a 4000x3000 photo: 145 MB less)
       rgb = _pil_to_rgb_float(im, where)
   except FileNotFoundError:
     raise InputError(where, "does not exist") from None
@@ -95,6 +97,13 @@ def _open_unguarded(path: str):
       return Image.open(path)
     finally:
       Image.MAX_IMAGE_PIXELS = old
+
+
+def _is_plain_8bit(im) -> bool:
+  """8-bit images without transparency, for which convert("RGB") is exact."""
+  if im.mode in ("RGB", "L", "1", "CMYK", "YCbCr", "LAB", "HSV"):
+    return True
+  return im.mode == "P" and "transparency" not in im.info
 
 
 def _pil_to_rgb_float(im, where: str) -> np.ndarray:
