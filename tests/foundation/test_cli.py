@@ -41,5 +41,5 @@ def test_foundation_demo_section_writes_report(tmp_path):
 
 def test_demo_rejects_unknown_sections(tmp_path):
   from jaxvis import demo
-  with pytest.raises(SystemExit, match="unknown section"):
+  with pytest.raises(ValueError, match="--only: unknown section"):
     demo.main(out_dir=str(tmp_path), sections=["nope"])
