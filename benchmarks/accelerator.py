@@ -53,7 +53,7 @@ FLOORS = {  # (bench, filter, dtype) -> minimum items/s, from the issues
 # ----------------------------------------------------------------------------- sections
 
 def section_saliency(dry: bool, budget: "Budget") -> None:
-  import saliency as bench
+  import saliency_model as bench
   if dry:
     cfg, size, batches, train_batches = bench.masking_config(16, 1, encoder="resnet_tiny"), 32, (2,), (2,)
   else:

@@ -20,7 +20,6 @@ max |difference|). The timed calls of both libraries alternate (`common.measure_
 from __future__ import annotations
 
 import os
-import sys
 
 import jax
 import jax.numpy as jnp
@@ -107,17 +106,11 @@ def run(batch: int, samples: int, chunk_size: int | None, repeats: int, sc) -> N
 
 
 def _import_pair():
-  """PAIR's `saliency.core` (a test/benchmark dependency). This script's own folder is on sys.path
-  and holds benchmarks/saliency.py, which would shadow the package: import without that folder."""
-  here = os.path.dirname(os.path.abspath(__file__))
-  saved = list(sys.path)
-  sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.getcwd()) != here]
+  """PAIR's `saliency.core` (a test/benchmark dependency, not a runtime one)."""
   try:
     import saliency.core as sc
   except ImportError:
     raise SystemExit("benchmarks/saliency_methods.py needs Google PAIR's package: pip install saliency")
-  finally:
-    sys.path[:] = saved
   return sc
 
 

@@ -152,7 +152,7 @@ class MaskingConfig:
     conv's kernel nor how the first bottleneck bridges the concat's width. A 3x3 up-conv and a
     projection shortcut make the masking model 2.0x a ResNet-50 forward in FLOPs; the 2x2
     up-convolution of U-Net (which the paper cites for its architecture) and an identity shortcut
-    on the upsampled path make it 1.5x (`benchmarks/saliency.py` prints both ratios).
+    on the upsampled path make it 1.5x (`benchmarks/saliency_model.py` prints both ratios).
     """
     kw = {"upsample_kernel": 2, "shortcut": "upsampled", **kw}
     return cls(num_classes=num_classes, encoder="resnet50", **kw)

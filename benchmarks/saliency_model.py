@@ -1,10 +1,10 @@
 """Masks/s of the ResNet-50 masking model vs a plain ResNet-50 forward (same inputs), and training images/s.
 
-    python benchmarks/saliency.py            # batch 1, 32, 256 at 224x224, float32 and bfloat16, + training
-    python benchmarks/saliency.py --quick    # batch 1 and 4, float32, no training step (< 1 min)
-    python benchmarks/saliency.py --batches 1,32 --repeats 3   # a subset
-    python benchmarks/saliency.py --upsampler-base 256 --bottlenecks 1   # the authors' code's widths
-    python benchmarks/saliency.py --upsample-kernel 3 --shortcut projection   # 3x3 up-conv, projection shortcut
+    python benchmarks/saliency_model.py            # batch 1, 32, 256 at 224x224, float32 and bfloat16, + training
+    python benchmarks/saliency_model.py --quick    # batch 1 and 4, float32, no training step (< 1 min)
+    python benchmarks/saliency_model.py --batches 1,32 --repeats 3   # a subset
+    python benchmarks/saliency_model.py --upsampler-base 256 --bottlenecks 1   # the authors' code's widths
+    python benchmarks/saliency_model.py --upsample-kernel 3 --shortcut projection   # 3x3 up-conv, projection shortcut
 
 Each masking record carries `ratio_to_resnet50` = its time per batch / a ResNet-50 forward's
 at the same batch and dtype (the issue's floor: <= 1.6; the two programs' timed calls
