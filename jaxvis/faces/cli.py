@@ -205,6 +205,12 @@ def _register_train_evaluate(sub) -> None:
   e.add_argument("--min-face-size", type=ca.positive_float, default=20.0)
   e.add_argument("--thresholds", type=ca.probability, nargs=3, default=(0.6, 0.7, 0.7), metavar=("P", "R", "O"))
   e.add_argument("--nme-normalize", default="interocular", choices=("interocular", "box"))
+  e.add_argument("--wider-protocol", type=ca.existing_dir, metavar="GT_DIR",
+                 help="the official easy / medium / hard AP: folder of wider_face_val.mat and "
+                      "wider_{easy,medium,hard}_val.mat (images from --wider-images, default "
+                      "WIDER_val/images beside GT_DIR's parent)")
+  e.add_argument("--pr-curves", type=ca.output_file, metavar="PNG",
+                 help="with --wider-protocol: write the three PR curves here")
   e.add_argument("--batch-size", type=ca.positive_int, default=8)
   _add_cap_args(e)
   e.set_defaults(func=run_evaluate)
@@ -272,8 +278,10 @@ def run_train(args) -> int:
 def run_evaluate(args) -> int:
   from jaxvis.faces import evaluate
   w, c = _records(args)
-  if w is None and c is None:
-    raise InputError("--wider/--celeba", "give at least one annotation source")
+  if w is None and c is None and not args.wider_protocol:
+    raise InputError("--wider/--celeba/--wider-protocol", "give at least one annotation source")
+  if args.pr_curves and not args.wider_protocol:
+    raise InputError("--pr-curves", "needs --wider-protocol")
   params = _load_stage_params(args, ("pnet", "rnet", "onet", "lnet"))
   missing = [s for s in ("pnet", "rnet", "onet") if s not in params]
   if missing:
@@ -284,8 +292,29 @@ def run_evaluate(args) -> int:
     result["wider"] = evaluate.evaluate_wider(fd, w)
   if c is not None:
     result["celeba"] = evaluate.evaluate_celeba(fd, c, args.nme_normalize)
+  if args.wider_protocol:
+    result["wider_protocol"] = _official_wider(args, fd)
   print(json.dumps(result), flush=True)
   return 0
+
+
+def _official_wider(args, fd) -> dict:
+  """The wider_eval protocol over the validation images, streamed (faces.wider_eval)."""
+  from jaxvis.faces import wider_eval
+  gt = wider_eval.head(wider_eval.read_ground_truth(args.wider_protocol), args.limit)
+  images = args.wider_images or os.path.join(os.path.dirname(os.path.abspath(args.wider_protocol)),
+                                             "WIDER_val", "images")
+  if not os.path.isdir(images):
+    raise InputError("--wider-images", f"{images} is not a folder of <event>/<image>.jpg")
+  preds, unreadable, capped = wider_eval.detect_predictions(fd, gt, images, chunk=args.batch_size)
+  for problem in unreadable:
+    print(f"error: {problem}", file=sys.stderr)
+  results = wider_eval.evaluate(gt, preds)
+  if args.pr_curves:
+    wider_eval.plot_pr_curves(results, args.pr_curves)
+  return {"ap": {s: round(r.ap, 6) for s, r in results.items()},
+          "faces": {s: r.faces for s, r in results.items()}, "images": len(gt.images),
+          "unreadable": len(unreadable), "images_capped": capped}
 
 
 # ------------------------------------------------------------------------- QR codes

@@ -108,6 +108,49 @@ def read_ground_truth(gt_dir: str) -> WiderGroundTruth:
                           {s: tuple(v) for s, v in keep.items()})
 
 
+def head(gt: WiderGroundTruth, n: int | None) -> WiderGroundTruth:
+  """The first `n` images of the ground truth (all when n is None)."""
+  if n is None:
+    return gt
+  return WiderGroundTruth(gt.images[:n], gt.events[:n], gt.boxes[:n],
+                          {s: v[:n] for s, v in gt.keep.items()})
+
+
+def image_path(images_dir: str, event: str, name: str) -> str:
+  """`WIDER_val/images/<event>/<name>.jpg`, the published image layout."""
+  return os.path.join(images_dir, event, f"{name}.jpg")
+
+
+def detect_predictions(detector, gt: WiderGroundTruth, images_dir: str,
+                       chunk: int = 8) -> tuple[dict[str, np.ndarray], list[str], int]:
+  """Runs a `FaceDetector` over the validation images, `chunk` images at a time.
+
+  Memory holds one chunk of decoded images, not the set (3,226 WIDER val images
+  would need ~32 GB decoded at once). An unreadable image is reported and counts
+  as having no detections.
+
+  Returns:
+    (image name -> (N, 5) x y w h score, unreadable files with their problem,
+    images whose faces hit the detector's `max_faces_limit`).
+  """
+  from jaxvis.data.images import iter_images
+  preds, unreadable, capped = {}, [], 0
+  paths = [image_path(images_dir, e, n) for e, n in zip(gt.events, gt.images)]
+  for start in range(0, len(paths), chunk):
+    loaded = list(iter_images(paths[start:start + chunk]))
+    names = gt.images[start:start + chunk]
+    good = [(name, item.image) for name, item in zip(names, loaded) if item.image is not None]
+    unreadable += [f"{item.path}: {item.error.problem}" for item in loaded if item.error is not None]
+    if not good:
+      continue
+    faces, overflow = detector.detect_with_overflow([im for _, im in good])
+    capped += int(sum(overflow))
+    for (name, _), fs in zip(good, faces):
+      preds[name] = np.asarray([[f.box[0], f.box[1], f.box[2] - f.box[0], f.box[3] - f.box[1], f.score]
+                                for f in fs], np.float64).reshape(-1, 5)
+  return preds, unreadable, capped
+
+
 def write_ground_truth(gt_dir: str, events: Mapping[str, Mapping[str, np.ndarray]],
                        subsets: Mapping[str, Mapping[str, Iterable[int]]]) -> None:
   """Writes the four .mat files in the published layout (cell arrays), for tests.
