@@ -247,15 +247,19 @@ def resize_rgb(rgb: np.ndarray, size: tuple[int, int] | int) -> np.ndarray:
   return np.stack(channels, axis=-1)
 
 
-def resized_rgb(path: str | os.PathLike, size: tuple[int, int] | int, *, square_crop: bool = False,
-                **kwargs) -> np.ndarray:
-  """`load_image`, optionally the centred square crop, then a bilinear resize; uint8.
+def resized_rgb(source: str | os.PathLike | np.ndarray, size: tuple[int, int] | int, *,
+                square_crop: bool = False, **kwargs) -> np.ndarray:
+  """An image file (`load_image`) or an in-memory image (`as_rgb_array`), optionally
+  cropped to its centred square, then bilinearly resized; uint8.
 
   Args:
     size: (height, width) or a square side.
     square_crop: crop the largest centred square first (keeps the aspect ratio).
   """
-  rgb = load_image(path, dtype=np.float32, **kwargs)
+  if isinstance(source, np.ndarray) or hasattr(source, "mode"):  # an array or a PIL image
+    rgb = as_rgb_array(source, "image", dtype=np.float32)
+  else:
+    rgb = load_image(source, dtype=np.float32, **kwargs)
   if square_crop:
     h, w = rgb.shape[:2]
     s = min(h, w)

@@ -21,10 +21,10 @@ PHOTOS = ("astronaut", "coffee", "chelsea", "rocket")
 
 def load_photos(size: int = 224) -> tuple[list[str], np.ndarray]:
   """skimage's bundled photos, resized to (size, size), as uint8 NHWC."""
-  from PIL import Image
   from skimage import data as skdata
-  images = [np.asarray(Image.fromarray(getattr(skdata, n)()).convert("RGB").resize((size, size)))
-            for n in PHOTOS]
+
+  from jaxvis.data.images import resized_rgb
+  images = [resized_rgb(getattr(skdata, n)(), size) for n in PHOTOS]
   return list(PHOTOS), np.stack(images)
 
 
