@@ -21,9 +21,10 @@ from typing import Any
 
 import numpy as np
 
+from jaxvis.data import safe_pickle
 from jaxvis.errors import InputError
 
-_NUMERIC_KINDS = "biuf"  # bool, signed, unsigned, float
+_NUMERIC_KINDS = safe_pickle.NUMERIC_KINDS
 _MAX_ARRAY_BYTES = 1 << 30
 _HEADER_KEYS = {"subclass", "shape", "order", "dtype", "allow_mmap", "numpy_array_alignment_bytes"}
 
@@ -61,12 +62,12 @@ _NDARRAY_TAG = object()  # what the name numpy.ndarray resolves to: a marker, ne
 
 def _numeric_dtype(name, align=False, copy=True):
   """The only callable a weights file may invoke: numpy.dtype of a numeric type string."""
-  if not isinstance(name, str) or len(name) > 8:
+  if not isinstance(name, str):  # joblib files spell dtypes as str (CIFAR's Python 2 pickles: bytes)
     raise WeightsFileError(f"weights file: bad dtype {name!r:.50}")
-  dt = np.dtype(name)
-  if dt.kind not in _NUMERIC_KINDS or dt.fields is not None or dt.subdtype is not None:
-    raise WeightsFileError(f"weights file: dtype {name!r} is not a plain numeric type")
-  return dt
+  try:
+    return safe_pickle.numeric_dtype(name, align, copy)
+  except safe_pickle.UnsafePickleError as e:
+    raise WeightsFileError(f"weights file: {e}") from None
 
 
 class _RestrictedUnpickler(pickle._Unpickler):  # the Python unpickler exposes `dispatch`
@@ -94,12 +95,12 @@ class _RestrictedUnpickler(pickle._Unpickler):  # the Python unpickler exposes `
       inst.__setstate__(state)
       self.stack[-1] = self._read_array(inst)
     elif isinstance(inst, np.dtype):
-      # numpy's dtype state tuple: (version, byteorder, subarray, names, fields, ...)
-      if not (isinstance(state, tuple) and len(state) >= 2 and state[1] in "<>|="
-              and all(s is None for s in state[2:5])):
+      if isinstance(state, tuple) and len(state) >= 2 and not isinstance(state[1], str):
         raise WeightsFileError(f"weights file: bad dtype state {state!r:.100}")
-      if state[1] in "<>":
-        self.stack[-1] = inst.newbyteorder(state[1])
+      try:
+        self.stack[-1] = safe_pickle.dtype_with_state(inst, state)
+      except safe_pickle.UnsafePickleError as e:
+        raise WeightsFileError(f"weights file: {e}") from None
     else:
       raise WeightsFileError(f"weights file: cannot set state of {type(inst).__name__}")
 
