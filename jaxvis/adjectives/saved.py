@@ -88,6 +88,17 @@ def score_images(saved: SavedQuery, images: np.ndarray) -> np.ndarray:
   return np.asarray(relevance.relevance_scores(saved.relevance_model, codes))
 
 
+def _name_lines(path: str):
+  """(line number, base name, text after the first comma, the line) of each entry of a
+  `name[,value]` file; blank lines and `#` comments are skipped."""
+  with open(path, encoding="utf-8") as f:
+    for n, line in enumerate(f, start=1):
+      line = line.strip()
+      if line and not line.startswith("#"):
+        name, sep, value = line.partition(",")
+        yield n, os.path.basename(name.strip()), (value.strip() if sep else None), line
+
+
 def read_truth(path: str, names: Sequence[str]) -> np.ndarray:
   """Known relevance of the named images: a file listing the truly relevant ones.
 
@@ -95,20 +106,14 @@ def read_truth(path: str, names: Sequence[str]) -> np.ndarray:
   followed by `,1` / `,0`. Names not listed count as not relevant.
   """
   relevant, seen = set(), {}
-  with open(path, encoding="utf-8") as f:
-    for n, line in enumerate(f, start=1):
-      line = line.strip()
-      if not line or line.startswith("#"):
-        continue
-      name, _, flag = line.partition(",")
-      name = os.path.basename(name.strip())
-      if flag.strip() not in ("", "0", "1"):
-        raise InputError(f"{path}:{n}", f"expected 'name' or 'name,0|1', got {line!r}")
-      if name in seen:
-        raise InputError(f"{path}:{n}", f"{name} is listed twice (first at line {seen[name]})")
-      seen[name] = n
-      if flag.strip() != "0":
-        relevant.add(name)
+  for n, name, flag, line in _name_lines(path):
+    if flag not in (None, "", "0", "1"):
+      raise InputError(f"{path}:{n}", f"expected 'name' or 'name,0|1', got {line!r}")
+    if name in seen:
+      raise InputError(f"{path}:{n}", f"{name} is listed twice (first at line {seen[name]})")
+    seen[name] = n
+    if flag != "0":
+      relevant.add(name)
   if not seen:
     raise InputError(path, "lists no images")
   unknown = sorted(set(seen) - {os.path.basename(x) for x in names})
@@ -120,15 +125,10 @@ def read_truth(path: str, names: Sequence[str]) -> np.ndarray:
 def read_labels(path: str, names: Sequence[str]) -> list[str]:
   """Object label of each named image from `name,label` lines (every image needs one)."""
   labels = {}
-  with open(path, encoding="utf-8") as f:
-    for n, line in enumerate(f, start=1):
-      line = line.strip()
-      if not line or line.startswith("#"):
-        continue
-      name, sep, label = line.partition(",")
-      if not sep or not label.strip():
-        raise InputError(f"{path}:{n}", f"expected 'name,label', got {line!r}")
-      labels[os.path.basename(name.strip())] = label.strip().lower()
+  for n, name, label, line in _name_lines(path):
+    if not label:
+      raise InputError(f"{path}:{n}", f"expected 'name,label', got {line!r}")
+    labels[name] = label.lower()
   missing = [os.path.basename(x) for x in names if os.path.basename(x) not in labels]
   if missing:
     raise InputError(path, f"has no label for {missing[:5]}{' ...' if len(missing) > 5 else ''}")
