@@ -15,6 +15,7 @@ import os
 import sys
 
 from jaxvis import cli_args
+from jaxvis.errors import InputError
 
 FAMILIES = {
     "saliency": "real-time saliency masks for black-box classifiers",
@@ -117,7 +118,6 @@ def main(argv: list[str] | None = None) -> int:
     return 2
   if args.command != "info":
     configure_jax()
-  from jaxvis.errors import InputError
   try:
     return int(args.func(args) or 0)
   except InputError as e:

@@ -57,8 +57,8 @@ class CorruptCheckpointError(Exception):
 
 def tree_fingerprint(tree: Any) -> str:
   """A short hash of a pytree's paths, shapes and dtypes (not its values)."""
-  rows = [(jax.tree_util.keystr(path), tuple(np.shape(leaf)), str(np.asarray(leaf).dtype)
-           if not hasattr(leaf, "dtype") else str(leaf.dtype))
+  rows = [(jax.tree_util.keystr(path), np.shape(leaf),
+           str(leaf.dtype if hasattr(leaf, "dtype") else np.asarray(leaf).dtype))
           for path, leaf in jax.tree_util.tree_leaves_with_path(tree)]
   return hashlib.sha256(json.dumps(rows).encode()).hexdigest()[:16]
 
@@ -111,12 +111,8 @@ class Checkpointer:
   def __init__(self, workdir: str, max_to_keep: int = 3):
     self.workdir = os.path.abspath(workdir)
     self.directory = os.path.join(self.workdir, "checkpoints")
-    self._max_to_keep = max_to_keep
-    self._manager = self._open_manager()
-
-  def _open_manager(self):
-    return ocp.CheckpointManager(
-        self.directory, options=ocp.CheckpointManagerOptions(max_to_keep=self._max_to_keep, create=True))
+    self._manager = ocp.CheckpointManager(
+        self.directory, options=ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=True))
 
   def latest_step(self) -> int | None:
     return self._manager.latest_step()

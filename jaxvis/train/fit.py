@@ -80,10 +80,11 @@ def _fit(state, train_step, train_iter, num_steps, rng, mesh, workdir, config, c
       step += 1
       bar.update(1)
       skipped.add(metrics)
+      at_log = log_every and (step % log_every == 0 or step == num_steps)
       at_checkpoint = ckpt is not None and checkpoint_every and step % checkpoint_every == 0
-      if (log_every and (step % log_every == 0 or step == num_steps)) or at_checkpoint:
+      if at_log or at_checkpoint:
         skipped.check(step, ckpt)
-      if log_every and (step % log_every == 0 or step == num_steps):
+      if at_log:
         record = writer.write(step, {**metrics, **skipped.metrics()})
         bar.set_postfix({k: f"{v:.4g}" for k, v in record.items() if isinstance(v, float)},
                         refresh=False)
