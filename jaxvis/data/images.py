@@ -124,9 +124,14 @@ def _pil_to_rgb_float(im, where: str) -> np.ndarray:
     mode = "RGBA"
   if mode in _ALPHA_MODES:
     rgba = np.asarray(im.convert("RGBA")).astype(np.float32)
-    alpha = rgba[..., 3:] / 255.0
-    return rgba[..., :3] * alpha + 255.0 * (1.0 - alpha)
+    return _over_white(rgba)
   return np.asarray(im.convert("RGB")).astype(np.float32)
+
+
+def _over_white(rgba: np.ndarray) -> np.ndarray:
+  """(..., 4) RGBA in [0, 255] composited over a white background (what a viewer shows)."""
+  alpha = rgba[..., 3:] / 255.0
+  return rgba[..., :3] * alpha + 255.0 * (1.0 - alpha)
 
 
 def _integer_gray_to_unit(raw: np.ndarray, where: str) -> np.ndarray:
@@ -211,8 +216,7 @@ def as_rgb_array(image: Any, name: str = "image", *, dtype: Any = np.float32) ->
   if arr.shape[-1] == 1:
     arr = np.repeat(arr, 3, axis=-1)
   elif arr.shape[-1] == 4:
-    alpha = arr[..., 3:] / 255.0
-    arr = arr[..., :3] * alpha + 255.0 * (1.0 - alpha)
+    arr = _over_white(arr)
   return _cast(arr, dtype)
 
 
