@@ -13,9 +13,12 @@
       jaxvis.train.fit (checkpointed, resumable), writes DIR/<stage>.msgpack; prints JSON
   jaxvis faces evaluate [--wider GT.txt] [--celeba ROOT] [--pnet/--rnet/--onet/--lnet PATH]
       AP at IoU 0.5 (WIDER file) and landmark NME (CelebA); prints JSON
-  jaxvis faces qr IMG [IMG ...] --json [--weights PATH] [--draw DIR]
-      QR codes (shipped weights): one JSON object per image:
-      {"image": path, "codes": [{"box": [x1, y1, x2, y2], "corners": [[x, y] x 4], "payload": str or null}]}
+  jaxvis faces qr IMG [IMG ...] --json [--weights PATH] [--draw DIR] [--no-detector] [--no-verifier]
+      QR and Micro QR codes (zxing-cpp + the cascade's crops): one JSON object per image:
+      {"image": path, "overflow": false, "codes": [{"status": "decoded" | "unreadable",
+       "payload": str or null, "bytes_hex": str or null, "format": "QR" | "Micro QR" | null,
+       "version": int or null, "ec_level": "L"|"M"|"Q"|"H" or null, "corners": [[x, y] x 4],
+       "box": [x1, y1, x2, y2], "score": s, "source": "image"|"crop"|"detector", "detector_score": s}]}
 """
 
 from __future__ import annotations
@@ -170,8 +173,9 @@ def run_extract(args) -> int:
 def _add_data_args(p) -> None:
   p.add_argument("--wider", type=ca.existing_file, metavar="GT_TXT", help="wider_face_split/wider_face_<split>_bbx_gt.txt")
   p.add_argument("--wider-images", type=ca.existing_dir, metavar="DIR", help="image folder (default: WIDER_<split>/images beside it)")
-  p.add_argument("--celeba", type=ca.existing_dir, metavar="ROOT", help="CelebA folder (Anno/list_bbox_celeba.txt, "
-                 "Anno/list_landmarks_celeba.txt, img_celeba/)")
+  p.add_argument("--celeba", type=ca.existing_dir, metavar="ROOT", help="CelebA folder, in the wild (Anno/list_bbox_celeba.txt, "
+                 "Anno/list_landmarks_celeba.txt, img_celeba/) or aligned (Anno/list_landmarks_align_celeba.txt, "
+                 "img_align_celeba/; boxes from the five points)")
   p.add_argument("--limit", type=ca.positive_int, default=None, help="use only the first N images of each file")
 
 
@@ -191,6 +195,12 @@ def _register_train_evaluate(sub) -> None:
   t.add_argument("--steps", type=ca.positive_int, default=1000)
   t.add_argument("--batch-size", type=ca.positive_int, default=64)
   t.add_argument("--learning-rate", type=ca.positive_float, default=1e-3)
+  t.add_argument("--lr-schedule", default="piecewise", choices=("piecewise", "cosine", "constant"),
+                 help="piecewise: x0.1 at 6/22, 14/22, 20/22 of --steps (the authors' TF port)")
+  t.add_argument("--flip", action=argparse.BooleanOptionalAction, default=True,
+                 help="mirror each image with probability 1/2 before mining (landmarks swapped)")
+  t.add_argument("--shuffle-window", type=ca.positive_int, default=4096,
+                 help="samples shuffled together in the streamed pipeline (bounds memory)")
   t.add_argument("--ohem-ratio", type=ca.float_in(0.0, 1.0, low_open=True), default=0.7)
   t.add_argument("--seed", type=int, default=0)
   t.add_argument("--dtype", default="float32", choices=("float32", "bfloat16"))
@@ -244,34 +254,32 @@ def _records(args):
 
 
 def run_train(args) -> int:
-  from jaxvis.faces import mining, training, training_data
+  from jaxvis.faces import sample_stream, training, training_data
   w, c = _records(args)
   cfg = training.TrainConfig(stage=args.stage, steps=args.steps, batch_size=args.batch_size,
-                             learning_rate=args.learning_rate, ohem_ratio=args.ohem_ratio,
-                             seed=args.seed, dtype=args.dtype)
+                             learning_rate=args.learning_rate, lr_schedule=args.lr_schedule,
+                             ohem_ratio=args.ohem_ratio, seed=args.seed, dtype=args.dtype)
   if args.stage == "lnet":
     if c is None:
       raise InputError("--celeba", "L-Net trains on CelebA landmarks; give the CelebA folder")
-    patches, target = training_data.celeba_lnet_samples(c, args.seed)
-    arrays, counts = {"patches": patches, "target": target}, {"landmark": len(target)}
+    records = c
   else:
     if w is None and c is None:
       raise InputError("--wider/--celeba", "give at least one annotation source")
-    prev = _load_stage_params(args, ("pnet", "rnet") if args.stage == "onet" else ("pnet",)) \
-        if args.stage != "pnet" else {}
-    parts = []
-    if w is not None:
-      parts.append(training_data.wider_samples(w, args.stage, args.seed, prev,
-                                               min_face_size=args.min_face_size))
-    if c is not None:
-      parts.append(training_data.celeba_samples(c, args.stage, args.seed + 1))
-    samples = mining.concat(parts, mining.STAGE_SIZES[args.stage])
-    arrays, counts = samples.as_arrays(), samples.counts()
+    records = (w or []) + (c or [])
+  prev = _load_stage_params(args, ("pnet", "rnet") if args.stage == "onet" else ("pnet",)) \
+      if args.stage in ("rnet", "onet") else {}
+  mining_cfg = training_data.MiningConfig(args.stage, min_face_size=args.min_face_size, flip=args.flip)
+  batches = sample_stream.LabelCounter(sample_stream.sample_stream(
+      records, mining_cfg, args.batch_size, args.seed, prev, shuffle_window=args.shuffle_window))
   os.makedirs(args.workdir, exist_ok=True)
-  params = training.train_stage(cfg, arrays, workdir=args.workdir, checkpoint_every=args.checkpoint_every)
+  params = training.train_stage(cfg, workdir=args.workdir, checkpoint_every=args.checkpoint_every,
+                                batches=batches)
   out = os.path.join(args.workdir, f"{args.stage}.msgpack")
   training.save_params(out, params)
-  print(json.dumps({"stage": args.stage, "steps": args.steps, "samples": counts, "params": out}), flush=True)
+  images = {"wider": len(w or []), "celeba": len(c or [])} if args.stage != "lnet" else {"celeba": len(c)}
+  print(json.dumps({"stage": args.stage, "steps": args.steps, "images": images,
+                    "samples": batches.counts, "params": out}), flush=True)
   return 0
 
 
@@ -321,26 +329,36 @@ def _official_wider(args, fd) -> dict:
 
 
 def _register_qr(sub) -> None:
-  q = sub.add_parser("qr", help="find, rectify and read QR codes (cascade + DenseNet + OpenCV, shipped weights)",
-                     description="Detect QR codes (box + 4 corners), rectify, verify and decode them.")
+  q = sub.add_parser("qr", help="find and read QR / Micro QR codes (zxing-cpp + cascade crops, shipped weights)",
+                     description="Read QR and Micro QR codes: zxing-cpp on the whole image and on every code the "
+                                 "cascade finds (rectified, up-sampled crops), merged by payload and position; "
+                                 "codes found but not decoded are reported 'unreadable' with their corners.")
   q.add_argument("images", nargs="+", help="image files (any format PIL reads)")
   q.add_argument("--json", action="store_true", help="print one JSON object per image (default: a table)")
   q.add_argument("--weights", type=ca.existing_file, default=None, help="weights file (default: the shipped jaxvis/assets/qr ones)")
   q.add_argument("--draw", type=ca.output_dir, metavar="DIR", help="write each image with the code outlines drawn into DIR")
-  q.add_argument("--min-code-size", type=ca.positive_float, default=24.0)
+  q.add_argument("--min-code-size", type=ca.positive_float, default=20.0)
   q.add_argument("--batch-size", type=ca.positive_int, default=4)
+  q.add_argument("--unreadable-score", type=ca.probability, default=0.9,
+                 help="detector score from which a code found but not decoded is reported (default 0.9)")
+  q.add_argument("--no-verifier", action="store_true", help="skip the DenseNet verification of the cascade's codes")
+  q.add_argument("--no-detector", action="store_true", help="zxing-cpp on the whole image only (no cascade)")
+  q.add_argument("--max-codes-limit", type=ca.positive_int, default=4096,
+                 help="the most code candidates per image the detector may grow to (beyond: overflow: true)")
   q.set_defaults(func=run_qr)
 
 
 def draw_codes(image, codes):
-  """A copy of a PIL image with each code's quadrilateral (first corner marked) and payload."""
+  """A copy of a PIL image with each code's quadrilateral (first corner marked) and payload;
+  decoded codes in green, unreadable ones in red."""
   from PIL import ImageDraw
   out = image.copy()
   d = ImageDraw.Draw(out)
   width = max(1, round(min(out.size) / 200))
   for c in codes:
     pts = [tuple(p) for p in c["corners"]]
-    d.line(pts + [pts[0]], fill=(0, 255, 0), width=width)
+    colour = (0, 255, 0) if c.get("status", "decoded") == "decoded" else (255, 0, 0)
+    d.line(pts + [pts[0]], fill=colour, width=width)
     x, y = pts[0]
     d.ellipse((x - 2 * width, y - 2 * width, x + 2 * width, y + 2 * width), fill=(255, 0, 0))
     if c.get("payload"):
@@ -348,23 +366,34 @@ def draw_codes(image, codes):
   return out
 
 
+def code_json(code: dict) -> dict:
+  """A reader code as JSON: the raw bytes as hex."""
+  out = {k: v for k, v in code.items() if k != "bytes"}
+  out["bytes_hex"] = code["bytes"].hex() if code["bytes"] is not None else None
+  return out
+
+
 def run_qr(args) -> int:
   import numpy as np
-  from jaxvis.faces.qr import pipeline
+  from jaxvis.faces.qr import pipeline, reader
   images = [_load(p) for p in args.images]
-  weights = pipeline.load_weights(args.weights)
-  results = pipeline.read_codes(weights, [np.asarray(im) for im in images], batch_size=args.batch_size,
-                                min_code_size=args.min_code_size)
+  weights = None if args.no_detector else pipeline.load_weights(args.weights)
+  results, overflow = reader.read_codes_with_overflow(
+      weights, [np.asarray(im) for im in images], batch_size=args.batch_size, min_code_size=args.min_code_size,
+      use_detector=not args.no_detector, unreadable_score=args.unreadable_score,
+      use_verifier=not args.no_verifier, max_codes_limit=args.max_codes_limit)
   if args.draw:
     os.makedirs(args.draw, exist_ok=True)
-  for path, image, codes in zip(args.images, images, results):
+  for path, image, codes, over in zip(args.images, images, results, overflow):
     if args.json:
-      print(json.dumps({"image": path, "codes": [{k: c[k] for k in ("box", "corners", "payload")}
-                                                  for c in codes]}), flush=True)
+      print(json.dumps({"image": path, "codes": [code_json(c) for c in codes], "overflow": over}), flush=True)
     else:
-      print(f"{path}: {len(codes)} code(s)")
+      decoded = sum(c["status"] == "decoded" for c in codes)
+      print(f"{path}: {decoded} decoded, {len(codes) - decoded} unreadable" + (" (overflow)" if over else ""))
       for c in codes:
-        print("  box=[{:.1f}, {:.1f}, {:.1f}, {:.1f}]".format(*c["box"]), f"payload={c['payload']!r}")
+        print("  {:10s} {:8s} v{:<3} {:4s} box=[{:.1f}, {:.1f}, {:.1f}, {:.1f}]".format(
+            c["status"], c["format"] or "?", c["version"] or "?", c["ec_level"] or "?", *c["box"]),
+            f"payload={c['payload']!r}")
     if args.draw:
       stem = os.path.splitext(os.path.basename(path))[0]
       draw_codes(image, codes).save(os.path.join(args.draw, f"{stem}_qr.png"))

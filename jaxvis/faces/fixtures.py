@@ -80,15 +80,19 @@ def write_wider(root: str, n_images: int = 6, seed: int = 0, split: str = "train
 
 
 def write_celeba(root: str, n_images: int = 6, seed: int = 1, shape=(160, 160),
-                 face_sizes=(72, 96)) -> str:
+                 face_sizes=(72, 96), aligned: bool = False) -> str:
   """Writes `<root>/img_celeba/000001.jpg ...` and `<root>/Anno/list_{bbox,landmarks}_celeba.txt`
-  (one face per image, as CelebA). Returns `root`."""
+  (one face per image, as CelebA), or with `aligned=True` the aligned layout:
+  `<root>/img_align_celeba/` and `<root>/Anno/list_landmarks_align_celeba.txt`. Returns `root`."""
   rng = np.random.default_rng(seed)
   recs = []
   for i in range(n_images):
     image, boxes, lms = scene(int(rng.integers(1 << 30)), shape, 1, face_sizes)
     name = f"{i + 1:06d}.jpg"
-    _save(os.path.join(root, "img_celeba", name), image)
+    _save(os.path.join(root, "img_align_celeba" if aligned else "img_celeba", name), image)
     recs.append((name, boxes[0], lms[0]))
-  celeba.write_celeba(root, recs)
+  if aligned:
+    celeba.write_celeba_aligned(root, [(name, lm) for name, _, lm in recs])
+  else:
+    celeba.write_celeba(root, recs)
   return root

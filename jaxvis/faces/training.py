@@ -22,6 +22,9 @@ from jaxvis.faces import cascade, losses, nets
 from jaxvis.errors import InputError
 
 STAGES = ("pnet", "rnet", "onet", "lnet")
+LR_SCHEDULES = ("piecewise", "cosine", "constant")
+# AITTSMD/MTCNN-Tensorflow config.LR_EPOCH = [6, 14, 20] with end_epoch 22 and lr_factor 0.1.
+_PIECEWISE_FRACTIONS = (6 / 22, 14 / 22, 20 / 22)
 INPUT_SHAPES = {"pnet": (12, 12, 3), "rnet": (24, 24, 3), "onet": (48, 48, 3), "lnet": (5, 24, 24, 3)}
 
 
@@ -33,7 +36,11 @@ class TrainConfig:
     stage: "pnet", "rnet", "onet" or "lnet".
     steps: optimizer steps.
     batch_size: global batch size (must divide over the devices).
-    learning_rate: Adam step size (the authors' TF port: 1e-3 with decay; constant here).
+    learning_rate: Adam's initial step size.
+    lr_schedule: "piecewise" (default; the authors' TF port: x0.1 at epochs 6, 14
+      and 20 of 22, here at those fractions of `steps`), "cosine" (to 0 at
+      `steps`) or "constant". The schedule follows the `steps` of the run that
+      created the optimizer state; a resume with more steps keeps its count.
     ohem_ratio: kept fraction of face/non-face losses (paper: 0.7).
     seed: parameter init, shuffling.
     dtype: compute dtype, "float32" or "bfloat16" (parameters stay float32).
@@ -44,6 +51,7 @@ class TrainConfig:
   steps: int = 1000
   batch_size: int = 64
   learning_rate: float = 1e-3
+  lr_schedule: str = "piecewise"
   ohem_ratio: float = 0.7
   seed: int = 0
   dtype: str = "float32"
@@ -55,6 +63,8 @@ class TrainConfig:
       raise InputError("stage", f"expected one of {STAGES}, got {self.stage!r}")
     if self.steps < 0 or self.batch_size < 1:
       raise InputError("steps, batch_size", f"expected >= 0 and >= 1, got {self.steps}, {self.batch_size}")
+    if self.lr_schedule not in LR_SCHEDULES:
+      raise InputError("lr_schedule", f"expected one of {LR_SCHEDULES}, got {self.lr_schedule!r}")
     if self.dtype not in ("float32", "bfloat16"):
       raise InputError("dtype", f"expected 'float32' or 'bfloat16', got {self.dtype!r}")
 
@@ -105,9 +115,21 @@ def _compiled_step(stage: str, ohem_ratio: float, dtype: str, mesh, cyclic_landm
   return train.make_train_step(make_loss_fn(cfg), mesh)
 
 
+def learning_rate_schedule(learning_rate: float, schedule: str = "piecewise", steps: int = 1000):
+  """The step size as a function of the optimizer step (`TrainConfig.lr_schedule`)."""
+  if schedule == "constant":
+    return optax.constant_schedule(learning_rate)
+  if schedule == "cosine":
+    return optax.cosine_decay_schedule(learning_rate, max(int(steps), 1))
+  if schedule == "piecewise":
+    bounds = {max(1, int(round(f * steps))): 0.1 for f in _PIECEWISE_FRACTIONS}
+    return optax.piecewise_constant_schedule(learning_rate, bounds)
+  raise InputError("lr_schedule", f"expected one of {LR_SCHEDULES}, got {schedule!r}")
+
+
 @functools.lru_cache(maxsize=16)
-def _optimizer(learning_rate: float):
-  return optax.adam(learning_rate)
+def _optimizer(learning_rate: float, schedule: str = "constant", steps: int = 1000):
+  return optax.adam(learning_rate_schedule(learning_rate, schedule, steps))
 
 
 def _check_arrays(stage: str, arrays: dict) -> None:
@@ -138,29 +160,35 @@ def evaluate_samples(stage: str, params, arrays: dict, batch_size: int = 256,
   return {k: float(v) for k, v in m.items()}
 
 
-def train_stage(cfg: TrainConfig, arrays: dict, workdir: str | None = None, params=None,
+def train_stage(cfg: TrainConfig, arrays: dict | None = None, workdir: str | None = None, params=None,
                 eval_arrays: dict | None = None, eval_every: int = 0, checkpoint_every: int = 0,
-                progress: bool = False):
+                progress: bool = False, batches=None):
   """Trains one stage; returns its parameters (host numpy).
 
   Args:
     cfg: `TrainConfig`.
-    arrays: training samples (see module doc).
+    arrays: training samples in memory (see module doc), or
+    batches: an iterator of batches of the same keys (`sample_stream.sample_stream`,
+      streamed from the annotation files; its state is checkpointed when it has one).
     workdir: checkpoints + metrics.jsonl; a run with a checkpoint there resumes.
     params: initial parameters (default: fresh init from cfg.seed).
     eval_arrays: held-out samples for `evaluate_samples` (logged as eval_*).
   """
-  _check_arrays(cfg.stage, arrays)
-  if cfg.stage == "onet" and arrays["landmark"].shape[1] != 2 * cfg.num_landmarks:
+  if (arrays is None) == (batches is None):
+    raise InputError("arrays/batches", "give exactly one: samples in memory or a batch iterator")
+  if arrays is not None:
+    _check_arrays(cfg.stage, arrays)
+  if arrays is not None and cfg.stage == "onet" and arrays["landmark"].shape[1] != 2 * cfg.num_landmarks:
     raise InputError("arrays", f"'landmark' expected (N, {2 * cfg.num_landmarks}) for num_landmarks="
                      f"{cfg.num_landmarks}, got {arrays['landmark'].shape}")
   if eval_arrays is not None:
     _check_arrays(cfg.stage, eval_arrays)
   mesh = train.make_mesh()
   params = init_params(cfg.stage, cfg.seed, cfg.num_landmarks) if params is None else params
-  state = train.TrainState.create(params=params, tx=_optimizer(cfg.learning_rate))
+  state = train.TrainState.create(params=params, tx=_optimizer(cfg.learning_rate, cfg.lr_schedule, cfg.steps))
   step = _compiled_step(cfg.stage, cfg.ohem_ratio, cfg.dtype, mesh, cfg.cyclic_landmarks)
-  it = data.loader(data.ArraySource(arrays), batch_size=cfg.batch_size, seed=cfg.seed)
+  it = batches if batches is not None else data.loader(data.ArraySource(arrays), batch_size=cfg.batch_size,
+                                                        seed=cfg.seed)
   eval_fn = None
   if eval_arrays is not None:
     eval_fn = lambda s: evaluate_samples(cfg.stage, s.params, eval_arrays,

@@ -98,3 +98,26 @@ def test_celeba_errors(tmp_path):
   (anno / "list_bbox_celeba.txt").write_text("1\nimage_id x_1 y_1 width height\n000001.jpg 1 2 -3 4\n")
   with pytest.raises(ValueError, match=r"000001.jpg: box width and height must be > 0"):
     celeba.read_celeba(str(tmp_path))
+
+
+def test_celeba_aligned_layout_reads_with_boxes_from_the_five_points(tmp_path, mtcnn_params):
+  from jaxvis.faces import mining
+  fixtures.lfw_landmarks(mtcnn_params["onet"])
+  wild = fixtures.write_celeba(str(tmp_path / "wild"), n_images=3, seed=5)
+  aligned = fixtures.write_celeba(str(tmp_path / "aligned"), n_images=3, seed=5, aligned=True)
+  assert celeba.celeba_layout(wild) == "wild" and celeba.celeba_layout(aligned) == "aligned"
+  assert os.path.isfile(os.path.join(aligned, "img_align_celeba", "000001.jpg"))
+  truth, recs = celeba.read_celeba(wild), celeba.read_celeba(aligned)
+  for t, r in zip(truth, recs):
+    np.testing.assert_array_equal(r.landmarks, t.landmarks)
+    assert os.path.isfile(r.path)
+    # the derived box covers the pasted face (the same scene as the wild layout's box)
+    assert mining.iou_matrix(r.box, t.box)[0, 0] > 0.6
+    assert (r.landmarks[:, 0] > r.box[0]).all() and (r.landmarks[:, 0] < r.box[2]).all()
+    assert (r.landmarks[:, 1] > r.box[1]).all() and (r.landmarks[:, 1] < r.box[3]).all()
+  with pytest.raises(ValueError, match="neither CelebA layout"):
+    celeba.read_celeba(str(tmp_path))
+  lm = tmp_path / "aligned" / "Anno" / "list_landmarks_align_celeba.txt"
+  lm.write_text("1\nh\n000001.jpg 90 109 60 113 77 142 73 152 108 154\n")
+  with pytest.raises(ValueError, match="right eye"):
+    celeba.read_celeba(aligned)

@@ -50,7 +50,32 @@ def test_cli_evaluate_pretrained_on_fixture_files(tmp_path, mtcnn_params, capsys
   assert out["wider"]["ap"] >= 0.75                       # the pretrained cascade finds the pasted faces
   assert out["celeba"]["faces_matched"] >= 1
   assert out["celeba"]["nme"] < 0.2                       # against the pseudo ground truth of the fixture
+  # both normalisations; the box side (~2.5x the eye distance here) gives the smaller figure
+  assert out["celeba"]["nme_interocular"] == out["celeba"]["nme"]
+  assert 0 < out["celeba"]["nme_box"] < out["celeba"]["nme_interocular"]
   assert cli.main(["faces", "evaluate"]) == 2
   assert "--wider/--celeba" in capsys.readouterr().err
   assert cli.main(["faces", "evaluate", "--wider", ann, "--lnet", "pretrained"]) == 2
   assert "no pretrained L-Net" in capsys.readouterr().err
+
+
+def test_detection_is_streamed_a_chunk_at_a_time(tmp_path, mtcnn_params):
+  from jaxvis.faces import FaceDetector, evaluate, fixtures, wider
+  ann = fixtures.write_wider(str(tmp_path / "wider"), n_images=5, seed=4, shape=(96, 128), n_faces=1,
+                             face_sizes=(48,))
+  paths = [r.path for r in wider.read_bbx_gt(ann)]
+  loaded = []
+
+  def load(path):
+    loaded.append(path)
+    from jaxvis.faces.training_data import load_image
+    return load_image(path)
+
+  fd = FaceDetector(params=mtcnn_params, batch_size=2)
+  stream = evaluate.detect_streamed(fd, paths, load)
+  first = next(stream)
+  assert len(loaded) == 2  # only the first chunk was decoded
+  rest = list(stream)
+  assert len(loaded) == 5 and len(rest) == 4
+  whole = fd.detect([load(p) for p in paths])
+  assert [len(f) for f, _ in [first] + rest] == [len(f) for f in whole]

@@ -42,7 +42,8 @@ def _tiny_pnet_arrays(n=64):
 def test_killed_run_resumes_exactly(tmp_path):
   # the lfw test's settings: the process reuses that compiled step
   arrays, _ = _lfw_arrays()
-  cfg = dict(stage="rnet", batch_size=20, learning_rate=2e-3, seed=1)
+  # constant step size: the 2-step run's own schedule would differ from the 4-step one's
+  cfg = dict(stage="rnet", batch_size=20, learning_rate=2e-3, seed=1, lr_schedule="constant")
   straight = training.train_stage(training.TrainConfig(steps=4, **cfg), arrays)
   wd = str(tmp_path / "run")
   training.train_stage(training.TrainConfig(steps=2, **cfg), arrays, workdir=wd, checkpoint_every=2)
@@ -77,7 +78,7 @@ def test_cli_train_pnet_and_lnet_on_fixture_files(tmp_path, mtcnn_params, capsys
   root = fixtures.write_celeba(str(tmp_path / "celeba"), n_images=2, seed=2, shape=(96, 96), face_sizes=(56,))
   wd = str(tmp_path / "p")
   rc = cli.main(["faces", "train", "--stage", "pnet", "--workdir", wd, "--wider", ann, "--celeba", root,
-                 "--steps", "2", "--batch-size", "8"])
+                 "--steps", "2", "--batch-size", "32", "--shuffle-window", "128"])
   assert rc == 0
   out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
   assert out["samples"]["positive"] > 0 and out["samples"]["negative"] > 0 and out["samples"]["landmark"] > 0

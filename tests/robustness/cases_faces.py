@@ -82,7 +82,7 @@ def cases(c) -> list[Case]:
           "w-dup.txt", "a/b.jpg\n0\n0 0 0 0 0 0 0 0 0 0\na/b.jpg\n0\n0 0 0 0 0 0 0 0 0 0\n")),
            names="w-dup.txt:4"),
       Case("faces-wider-binary", call=lambda: wider.read_bbx_gt(c.truncated_jpg), names="truncated.jpg"),
-      Case("faces-celeba-missing", call=lambda: celeba.read_celeba(c.empty_folder), names="bbox_file"),
+      Case("faces-celeba-missing", call=lambda: celeba.read_celeba(c.empty_folder), names="neither CelebA layout"),
       Case("faces-celeba-nan", call=lambda: celeba.read_celeba(anno), names="list_landmarks_celeba.txt:3"),
       Case("faces-celeba-duplicate", call=lambda: celeba.read_celeba(anno_dup), names="list_bbox_celeba.txt:4"),
       Case("faces-celeba-negative-box", call=lambda: celeba.read_celeba(anno_neg), names="list_bbox_celeba.txt"),
