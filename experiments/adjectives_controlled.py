@@ -18,6 +18,20 @@ The bottleneck test (session 4): `--features 20,4` sets the maps per encoding
 process (the code's width), and `--feature-levels all top` reads each trained
 model with every listed feature set (trained once): the first gives the usual
 `<model>_accuracy` keys, each further one `<model>_<levels>_accuracy` etc.
+
+Issue 21: every query also ranks with a trivial-feature baseline (`trivial_*`:
+nine colour / gradient statistics per image, `features.image_statistics`, through
+the same pairs -> K-means -> relevance pipeline). `--readout top pooled` reads
+each model (trained once) with each named read-out (`search.READOUTS`; "top" =
+the raw top-level code) and `--cluster-counts 2 3 4 6` repeats K-means and the
+relevance function with each K; both go to the row's nested `readouts` block:
+`readouts[<readout>][<model>][<K>]` = accuracy, average precision, pairs kept by
+the largest cluster and their precision against the truth (trivial included).
+`--quick` is the demo's quick problem (28x28 crops, m = 48, 6 + 6 maps, 40 steps
+per stage), the size of issue 21's five-seed grid:
+
+    python experiments/adjectives_controlled.py --quick --seed S --readout top pooled \
+        --cluster-counts 2 3 4 6 --json experiments/results/adjectives_issue21/seed_S.json
 """
 
 from __future__ import annotations
@@ -32,13 +46,13 @@ import time
 import numpy as np
 
 from jaxvis.adjectives import controlled, data, features, relevance, search
-from jaxvis.adjectives.train import LEVELS, SCAEConfig
+from jaxvis.adjectives.train import LEVELS, SCAEConfig, train_scae
 
 
-def configs(tiny: bool, grid: int = 2, pooling: tuple[str, ...] | None = None,
+def configs(tiny: bool, grid: int | None = 2, pooling: tuple[str, ...] | None = None,
             standardize: bool = True, steps: int | None = None, num_clusters: int = 2,
-            widths: tuple[int, ...] | None = None, feature_levels: str = "all"
-            ) -> tuple[dict, search.SearchConfig]:
+            widths: tuple[int, ...] | None = None, feature_levels: str = "all",
+            quick: bool = False) -> tuple[dict, search.SearchConfig]:
   """Problem size and pipeline settings (tiny: a few minutes on a 2-core CPU).
 
   Full size: Table 2's 100x100 input and 20 + 20 maps, m = 200 (Table 3's top 200);
@@ -46,9 +60,17 @@ def configs(tiny: bool, grid: int = 2, pooling: tuple[str, ...] | None = None,
   epochs of the 200 pairs per stage) so that the three queries finish in ~25
   minutes on a 2-core CPU; tiny uses 120. `widths` replaces the maps per encoding
   process (default (20, 20) full, (12, 12) tiny); `feature_levels` is
-  `SearchConfig.feature_levels`.
+  `SearchConfig.feature_levels`. `quick` (it overrides `tiny`): the demo's quick
+  setting, 28x28, m = 48, 6 + 6 maps, 40 steps per stage, 3 K-means restarts and
+  300 relevance steps (issue 21's five-seed grid).
   """
-  if tiny:
+  restarts = relevance_steps = None
+  if quick:
+    problem = dict(m=48, size=28)
+    scae = SCAEConfig(features=(6, 6), batch_size=16, greedy_steps=40, finetune_steps=40,
+                      learning_rate=3e-3)
+    restarts, relevance_steps = 3, 300
+  elif tiny:
     problem = dict(m=80, size=52)
     scae = SCAEConfig(features=(12, 12), batch_size=16, greedy_steps=120, finetune_steps=120,
                       learning_rate=3e-3)
@@ -62,6 +84,9 @@ def configs(tiny: bool, grid: int = 2, pooling: tuple[str, ...] | None = None,
     scae = dataclasses.replace(scae, features=tuple(widths))
   config = search.SearchConfig(scae=scae, num_clusters=num_clusters, grid=grid,
                                standardize=standardize, feature_levels=feature_levels)
+  if restarts is not None:
+    config = dataclasses.replace(config, kmeans_restarts=restarts,
+                                 relevance_steps=relevance_steps)
   if pooling:
     config = dataclasses.replace(config, pooling=tuple(pooling))
   return problem, config
@@ -70,46 +95,109 @@ def configs(tiny: bool, grid: int = 2, pooling: tuple[str, ...] | None = None,
 # (JSON key prefix, objective, trained?) of the rankings compared on every query.
 MODELS = (("plain_scae", "plain", True), ("pairwise_scae", "pairwise", True),
           ("untrained_scae", "plain", False))
+MODEL_KEYS = tuple(key for key, _, _ in MODELS)
 
 
 def run_query(name: str, adjective: str, table1_row: str, problem: dict,
               config: search.SearchConfig, seed: int, use_labels: bool,
-              untrained_control: bool = True, also_levels: tuple[str, ...] = ()) -> dict:
-  """One query's row; `also_levels`: further feature sets read from the same trained models."""
+              untrained_control: bool = True, also_levels: tuple[str, ...] = (),
+              readouts: tuple[str, ...] = (), cluster_counts: tuple[int, ...] = ()) -> dict:
+  """One query's row.
+
+  Every model is trained once (pairs made once, shared by all) and then read with
+  `config`'s features (flat `<model>_*` keys), each of `also_levels` (flat
+  `<model>_<levels>_*` keys) and each of `readouts` at each K of `cluster_counts`
+  (nested `readouts[<readout>][<model>][<K>]`; `config.num_clusters` always included).
+  """
   ratio_a, ratio_b = data.TABLE1[table1_row]
   q = controlled.make_query(adjective, ratio_a, ratio_b, problem["m"], problem["size"], seed=seed)
   truth = np.concatenate([q.relevant_p, q.relevant_q])
   m = len(q.P)
   labels = dict(labels_p=q.labels_p, labels_q=q.labels_q) if use_labels else {}
+  base = dataclasses.replace(config, seed=seed)
+  pairs = search.query_pairs(q.P, q.Q, base, **labels)
   row = {"query": name, "adjective": adjective, "table1_purities_of": table1_row,
          "ratio_a": ratio_a, "ratio_b": ratio_b, "m": m,
-         "pseudo_relevant_precision": float(q.relevant_p.mean())}
+         "pseudo_relevant_precision": float(q.relevant_p.mean()),
+         "ceiling": float(min(truth.sum(), m) / m),
+         "pairs": {"count": int(len(pairs.p)),
+                   # The (truly relevant, truly irrelevant) pairs the largest cluster should keep.
+                   "relevant_irrelevant_share": float(
+                       (q.relevant_p[pairs.p] & ~q.relevant_q[pairs.q]).mean())}}
+  ks = sorted(set(cluster_counts) | {config.num_clusters})
+  nested = {r: {} for r in readouts}
+  evaluate = lambda fp, fq, cfg, counts: {k: _evaluate(fp, fq, pairs, dataclasses.replace(
+      cfg, num_clusters=k), q, truth, m) for k in counts}
+
+  # The trivial baseline: colour / gradient statistics instead of codes (standardised: mixed units).
+  t = time.time()
+  stats_p, stats_q = (np.asarray(features.image_statistics(x)) for x in (q.P, q.Q))
+  trivial = evaluate(stats_p, stats_q, dataclasses.replace(base, standardize=True), ks)
+  row.update(_flat("trivial", trivial[config.num_clusters]))
+  row["trivial_seconds"] = round(time.time() - t, 1)
+  for r in readouts:
+    nested[r]["trivial"] = trivial
+
   for key, objective, trained in MODELS:
     if not (trained or untrained_control):
       continue
     # Zero steps: train_scae returns the initial weights (the same seed both models start from).
     steps = {} if trained else dict(greedy_steps=0, finetune_steps=0)
-    cfg = dataclasses.replace(config, seed=seed,
-                              scae=dataclasses.replace(config.scae, objective=objective,
-                                                       seed=seed, **steps))
+    cfg = dataclasses.replace(base, scae=dataclasses.replace(config.scae, objective=objective,
+                                                             seed=seed, **steps))
     t = time.time()
-    res = search.rank_query(q.P, q.Q, cfg, **labels)
-    row.update(_scores(key, res, q, truth, m))
+    params = train_scae(cfg.scae, search.training_arrays(q.P, q.Q, pairs, objective))
+    row[f"{key}_train_seconds"] = round(time.time() - t, 1)
+    views = [("", cfg)] + [(levels, dataclasses.replace(cfg, feature_levels=levels))
+                           for levels in also_levels]
+    for suffix, view in views:
+      fp, fq = search.encode_set(view, params, q.P), search.encode_set(view, params, q.Q)
+      result = evaluate(fp, fq, view, [config.num_clusters])[config.num_clusters]
+      row.update(_flat(f"{key}_{suffix}" if suffix else key, result))
+    for r in readouts:
+      view = search.with_readout(cfg, r)
+      fp, fq = search.encode_set(view, params, q.P), search.encode_set(view, params, q.Q)
+      nested[r][key] = evaluate(fp, fq, view, ks)
     row[f"{key}_seconds"] = round(time.time() - t, 1)
-    for levels in also_levels:
-      other = dataclasses.replace(cfg, feature_levels=levels)
-      row.update(_scores(f"{key}_{levels}", search.rank_query(q.P, q.Q, other, params=res.params,
-                                                               **labels), q, truth, m))
+  if readouts:
+    # JSON object keys are strings: K as "2", "3", ...
+    row["readouts"] = {r: {model: {str(k): v for k, v in per_k.items()}
+                           for model, per_k in models.items()} for r, models in nested.items()}
   return row
 
 
-def _scores(key: str, res: search.SearchResult, q, truth: np.ndarray, m: int) -> dict:
-  sel = res.clusters.selected
-  return {f"{key}_accuracy": search.precision_at(res.order, truth, m),
-          f"{key}_average_precision": search.average_precision(res.scores, truth),
-          # How pure the largest cluster was: its P images relevant and Q images irrelevant.
-          f"{key}_cluster_pair_purity": float(
-              (q.relevant_p[res.pairs.p[sel]] & ~q.relevant_q[res.pairs.q[sel]]).mean())}
+def _evaluate(features_p, features_q, pairs, config: search.SearchConfig, q, truth: np.ndarray,
+              m: int) -> dict:
+  """The pipeline after the features, scored against the truth."""
+  scores, clusters, _ = search.rank_with_features(features_p, features_q, pairs, config)
+  order = relevance.rank(scores)
+  sel = clusters.selected
+  kept_p, kept_q = q.relevant_p[pairs.p[sel]], q.relevant_q[pairs.q[sel]]
+  return {"accuracy": search.precision_at(order, truth, m),
+          "average_precision": search.average_precision(scores, truth),
+          "kept_pairs": int(sel.sum()),
+          # Precision of the kept pairs: P image truly relevant and Q image truly irrelevant.
+          "cluster_pair_purity": float((kept_p & ~kept_q).mean()),
+          "kept_p_precision": float(kept_p.mean()),
+          "cluster_sizes": clusters.sizes.tolist()}
+
+
+def _flat(key: str, result: dict) -> dict:
+  return {f"{key}_{stat}": result[stat]
+          for stat in ("accuracy", "average_precision", "cluster_pair_purity", "kept_pairs")}
+
+
+def parse_grid(text: str) -> int | None:
+  """'2' -> 2; 'none' -> None (the whole maps, unpooled)."""
+  if text.lower() in ("none", "full"):
+    return None
+  try:
+    grid = int(text)
+  except ValueError:
+    grid = 0
+  if grid < 1:
+    raise argparse.ArgumentTypeError(f"expected a positive cell count or 'none', got {text!r}")
+  return grid
 
 
 def parse_widths(text: str) -> tuple[int, ...]:
@@ -133,8 +221,12 @@ def main(argv=None) -> int:
                       help=f"subset of {list(controlled.QUERIES)}")
   parser.add_argument("--no-labels", action="store_true",
                       help="pair by feature similarity only (ignore the crops' photo labels)")
-  parser.add_argument("--grid", type=int, default=2,
-                      help="codes pooled to grid x grid cells (default 2)")
+  parser.add_argument("--quick", action="store_true",
+                      help="the demo's quick problem: 28x28, m = 48, 6 + 6 maps, 40 steps (overrides "
+                           "--tiny; issue 21's grid)")
+  parser.add_argument("--grid", type=parse_grid, default=2,
+                      help="codes pooled to grid x grid cells (default 2); 'none': the whole maps "
+                           "(then --pooling mean)")
   parser.add_argument("--pooling", nargs="+", choices=features.POOLINGS, default=None,
                       help="statistics per cell (default: SearchConfig's, mean + log_contrast)")
   parser.add_argument("--no-standardize", action="store_true",
@@ -152,16 +244,32 @@ def main(argv=None) -> int:
   parser.add_argument("--feature-levels", nargs="+", choices=LEVELS, default=["all"],
                       help="codes read for K-means/relevance: all (default), top, bottom; "
                            "several: each from the same trained models")
+  parser.add_argument("--readout", nargs="+", choices=sorted(search.READOUTS), default=[],
+                      help="also read each model (trained once) with these read-outs: top = the "
+                           "raw top-level code, pooled = the default features (nested JSON block)")
+  parser.add_argument("--cluster-counts", nargs="+", type=int, default=[], metavar="K",
+                      help="with --readout: K-means with each K (the cluster-count study)")
   args = parser.parse_args(argv)
   unknown = set(args.queries) - set(controlled.QUERIES)
   if unknown:
     parser.error(f"--queries: unknown {sorted(unknown)}; expected {list(controlled.QUERIES)}")
   if args.clusters < 2:
     parser.error(f"--clusters: expected K >= 2, got {args.clusters}")
+  if any(k < 2 for k in args.cluster_counts):
+    parser.error(f"--cluster-counts: expected K >= 2, got {args.cluster_counts}")
+  if args.cluster_counts and not args.readout:
+    parser.error("--cluster-counts needs --readout (the study reads the nested block)")
+  if len(set(args.readout)) != len(args.readout):
+    parser.error(f"--readout: each at most once, got {args.readout}")
   if len(set(args.feature_levels)) != len(args.feature_levels):
     parser.error(f"--feature-levels: each at most once, got {args.feature_levels}")
   problem, config = configs(args.tiny, args.grid, args.pooling, not args.no_standardize,
-                            args.steps, args.clusters, args.features, args.feature_levels[0])
+                            args.steps, args.clusters, args.features, args.feature_levels[0],
+                            quick=args.quick)
+  try:
+    features.check_grid_pooling(config.grid, config.pooling)
+  except ValueError as e:
+    parser.error(f"--grid/--pooling: {e}")
   if args.relevance:
     config = dataclasses.replace(config, relevance=args.relevance)
   rows = []
@@ -169,10 +277,13 @@ def main(argv=None) -> int:
   for name in args.queries:
     adjective, table1_row = controlled.QUERIES[name]
     row = run_query(name, adjective, table1_row, problem, config, args.seed, not args.no_labels,
-                    not args.no_untrained_control, tuple(args.feature_levels[1:]))
+                    not args.no_untrained_control, tuple(args.feature_levels[1:]),
+                    tuple(args.readout), tuple(args.cluster_counts))
     rows.append(row)
     print(json.dumps(row), flush=True)
-  out = {"tiny": args.tiny, "seed": args.seed, "problem": problem,
+  out = {"tiny": args.tiny, "quick": args.quick, "seed": args.seed, "problem": problem,
+         "readouts": {r: search.READOUTS[r] for r in args.readout},
+         "cluster_counts": sorted(set(args.cluster_counts) | {config.num_clusters}),
          "config": json.loads(json.dumps(dataclasses.asdict(config), default=str)),
          "feature_levels_read": list(args.feature_levels),
          "seconds": round(time.time() - start, 1), "queries": rows}
@@ -182,12 +293,23 @@ def main(argv=None) -> int:
   for i, levels in enumerate(args.feature_levels):
     suffix = "" if i == 0 else f"_{levels}"
     print(f"features of levels: {levels}, widths {config.scae.features}")
-    print(f"{'query':<14} {'P precision':>11} {'plain SCAE':>10} {'pair-wise':>10} {'untrained':>10}")
+    print(f"{'query':<18} {'P precision':>11} {'trivial':>8} {'plain SCAE':>10} {'pair-wise':>10} "
+          f"{'untrained':>10}")
     for r in rows:
-      print(f"{r['query']:<14} {r['pseudo_relevant_precision']:>11.3f} "
+      print(f"{r['query']:<18} {r['pseudo_relevant_precision']:>11.3f} {r['trivial_accuracy']:>8.3f} "
             f"{r[f'plain_scae{suffix}_accuracy']:>10.3f} "
             f"{r[f'pairwise_scae{suffix}_accuracy']:>10.3f} "
             f"{r.get(f'untrained_scae{suffix}_accuracy', float('nan')):>10.3f}")
+  k = str(config.num_clusters)
+  for r in args.readout:
+    print(f"read-out: {r} (K = {k})")
+    print(f"{'query':<18} {'P precision':>11} " + " ".join(f"{name:>14}" for name in
+                                                          ("trivial",) + MODEL_KEYS))
+    for row in rows:
+      cells = [row["readouts"][r][name][k]["accuracy"] if name in row["readouts"][r] else float("nan")
+               for name in ("trivial",) + MODEL_KEYS]
+      print(f"{row['query']:<18} {row['pseudo_relevant_precision']:>11.3f} "
+            + " ".join(f"{c:>14.3f}" for c in cells))
   return 0
 
 

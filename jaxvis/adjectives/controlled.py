@@ -107,15 +107,49 @@ def bright(images: np.ndarray, strength: float = 1.0) -> np.ndarray:
   return (np.clip(images, 0, 1) ** (1.0 - 0.4 * strength)).astype(np.float32)
 
 
-ADJECTIVES: dict[str, Callable[[np.ndarray], np.ndarray]] = {
-    "warm": warm, "soft": soft, "bright": bright}
+# Adjectives that rearrange an image's content rather than change its pixel values: colour
+# and gradient statistics (`features.image_statistics`) cannot tell them apart.
 
-# The synthetic queries and the Table 1 row whose purities they borrow.
+def symmetric(images: np.ndarray) -> np.ndarray:
+  """Left-right symmetry: the left half mirrored onto the right half (no seam: the edge is continuous)."""
+  w = images.shape[2]
+  left = images[:, :, :(w + 1) // 2]
+  return np.ascontiguousarray(np.concatenate([left, left[:, :, :w // 2][:, :, ::-1]], axis=2))
+
+
+def upside_down(images: np.ndarray) -> np.ndarray:
+  """The image turned upside down (a vertical flip: every pixel value and gradient kept)."""
+  return np.ascontiguousarray(images[:, ::-1])
+
+
+def scrambled(images: np.ndarray) -> np.ndarray:
+  """The four quadrants swapped diagonally (top-left with bottom-right, top-right with bottom-left).
+
+  The pixel values are kept exactly; only the two seams between quadrants are new.
+  """
+  h, w = images.shape[1] // 2, images.shape[2] // 2
+  out = np.array(images)
+  out[:, :h, :w], out[:, h:2 * h, w:2 * w] = images[:, h:2 * h, w:2 * w], images[:, :h, :w]
+  out[:, :h, w:2 * w], out[:, h:2 * h, :w] = images[:, h:2 * h, :w], images[:, :h, w:2 * w]
+  return out
+
+
+ADJECTIVES: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+    "warm": warm, "soft": soft, "bright": bright,
+    "symmetric": symmetric, "upside_down": upside_down, "scrambled": scrambled}
+
+# The synthetic queries and the Table 1 row whose purities they borrow. The rearranging
+# adjectives take "happy dog"'s, like "warm photo", so that only the adjective differs.
 QUERIES = {
     "warm photo": ("warm", "happy dog"),
     "soft photo": ("soft", "dry flower"),
     "bright photo": ("bright", "ancient city"),
+    "symmetric photo": ("symmetric", "happy dog"),
+    "upside-down photo": ("upside_down", "happy dog"),
+    "scrambled photo": ("scrambled", "happy dog"),
 }
+# Photometric adjectives (the first three) and rearranging ones.
+PHOTOMETRIC = ("warm", "soft", "bright")
 
 
 def jitter(images: np.ndarray, rng: np.random.Generator, amount: float = 0.06) -> np.ndarray:

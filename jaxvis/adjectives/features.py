@@ -105,3 +105,34 @@ def pooled_features(codes: Sequence[jax.Array], grid: int | None,
       x = code.astype(jnp.float32) if grid is None else pool_to_grid(code, grid, stat)
       flat.append(x.reshape(x.shape[0], -1))
   return jnp.concatenate(flat, axis=1)
+
+
+# ----------------------------------------------------------- trivial baseline
+
+IMAGE_STATISTICS = ("mean_r", "mean_g", "mean_b", "std_r", "std_g", "std_b",
+                    "log_gradient_r", "log_gradient_g", "log_gradient_b")
+
+
+@jax.jit
+def image_statistics(images: jax.Array) -> jax.Array:
+  """Nine hand-made numbers per image: the trivial-feature baseline.
+
+  Per colour channel: the mean, the standard deviation, and the log of the mean
+  gradient magnitude (forward differences, `log(mean sqrt(dx^2 + dy^2) + 1e-4)`).
+  Everything a colour cast, a gamma change or a blur does to an image moves
+  these; a rearrangement of its content (a flip, a mirror) leaves them almost
+  unchanged. The pipeline reads them in place of the auto-encoder's codes.
+
+  Args:
+    images: (N, H, W, 3) float images (values in [0, 1]).
+
+  Returns:
+    (N, 9) float32, in the order of `IMAGE_STATISTICS`.
+  """
+  x = images.astype(jnp.float32)
+  mean = x.mean(axis=(1, 2))
+  std = x.std(axis=(1, 2))
+  dy = x[:, 1:, :-1] - x[:, :-1, :-1]
+  dx = x[:, :-1, 1:] - x[:, :-1, :-1]
+  gradient = jnp.log(jnp.sqrt(dx ** 2 + dy ** 2).mean(axis=(1, 2)) + CONTRAST_EPS)
+  return jnp.concatenate([mean, std, gradient], axis=1)

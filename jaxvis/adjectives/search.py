@@ -18,6 +18,7 @@ import dataclasses
 from typing import NamedTuple, Sequence
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from jaxvis.adjectives import features
@@ -48,6 +49,28 @@ class SearchConfig:
   @classmethod
   def tiny(cls, **scae_overrides) -> "SearchConfig":
     return cls(scae=SCAEConfig.tiny(**scae_overrides), kmeans_restarts=3, relevance_steps=200)
+
+
+# Read-outs: which codes K-means and the relevance function read, as `SearchConfig` fields.
+READOUTS: dict[str, dict] = {
+    # The project's default: every level, each map summarised per 2x2 cell by its mean and log
+    # local contrast, K-means on standardised differences.
+    "pooled": dict(feature_levels="all", grid=2, pooling=("mean", "log_contrast"),
+                   standardize=True),
+    # The paper's "top level activations": the top code's maps as they are (H x W x C numbers),
+    # nothing pooled; K-means as in the default pipeline (standardised differences).
+    "top": dict(feature_levels="top", grid=None, pooling=("mean",), standardize=True),
+    # The top level pooled like the default (session 4's "top level only").
+    "top_pooled": dict(feature_levels="top", grid=2, pooling=("mean", "log_contrast"),
+                       standardize=True),
+}
+
+
+def with_readout(config: SearchConfig, readout: str) -> SearchConfig:
+  """`config` reading the codes named by `readout` (a key of `READOUTS`)."""
+  if readout not in READOUTS:
+    raise InputError("readout", f"expected one of {sorted(READOUTS)}, got {readout!r}")
+  return dataclasses.replace(config, **READOUTS[readout])
 
 
 class SearchResult(NamedTuple):
@@ -115,6 +138,24 @@ def rank_query(P, Q, config: SearchConfig = SearchConfig(), *,
   if P.shape[1:] != Q.shape[1:]:
     raise InputError("P, Q", f"images must have the same size, got {P.shape[1:]} and {Q.shape[1:]}")
   cand = np.concatenate([P, Q]) if candidates is None else _check_set("candidates", candidates)
+  pairs = query_pairs(P, Q, config, labels_p=labels_p, labels_q=labels_q,
+                      pair_features=pair_features)
+  if params is None:
+    params = train_scae(config.scae, training_arrays(P, Q, pairs, config.scae.objective),
+                        workdir=workdir, progress=progress)
+  else:
+    _check_params(params, config.scae, P.shape[1:])
+  code_p = encode_set(config, params, P)
+  code_q = encode_set(config, params, Q)
+  code_c = None if candidates is None else encode_set(config, params, cand)
+  scores, clusters, model = rank_with_features(code_p, code_q, pairs, config, code_c)
+  return SearchResult(scores, relevance.rank(scores), pairs, clusters, params, model)
+
+
+def query_pairs(P, Q, config: SearchConfig, *, labels_p: Sequence | None = None,
+                labels_q: Sequence | None = None,
+                pair_features: tuple[np.ndarray, np.ndarray] | None = None) -> pairs_lib.Pairs:
+  """Step 1 of `rank_query`: P/Q pairs of similar objects (raises if too few for `config`)."""
   fp, fq = (pairs_lib.object_features(P), pairs_lib.object_features(Q)) \
       if pair_features is None else pair_features
   pairs = pairs_lib.make_pairs(fp, fq, labels_p=labels_p, labels_q=labels_q,
@@ -123,30 +164,55 @@ def rank_query(P, Q, config: SearchConfig = SearchConfig(), *,
     raise InputError("P, Q", f"only {len(pairs.p)} pairs could be made; need at least "
                      f"{max(config.num_clusters, config.scae.batch_size)} "
                      "(num_clusters and batch_size)")
-  if config.scae.objective == "pairwise":
-    arrays = {"a": P[pairs.p], "b": Q[pairs.q]}
-  else:
-    arrays = {"image": np.concatenate([P, Q])}
-  if params is None:
-    params = train_scae(config.scae, arrays, workdir=workdir, progress=progress)
-  else:
-    _check_params(params, config.scae, P.shape[1:])
-  feats = dict(grid=config.grid, levels=config.feature_levels, pooling=config.pooling)
-  code_p = encode(config.scae, params, P, **feats)
-  code_q = encode(config.scae, params, Q, **feats)
-  diffs = relevance.difference_features(code_p, code_q, pairs.p, pairs.q)
+  return pairs
+
+
+def training_arrays(P: np.ndarray, Q: np.ndarray, pairs: pairs_lib.Pairs,
+                    objective: str) -> dict[str, np.ndarray]:
+  """What `train_scae` trains on: the pairs' two images (pair-wise), or every image of P and Q (plain)."""
+  if objective == "pairwise":
+    return {"a": P[pairs.p], "b": Q[pairs.q]}
+  return {"image": np.concatenate([P, Q])}
+
+
+def encode_set(config: SearchConfig, params, images: np.ndarray) -> np.ndarray:
+  """(N, D) features of `images` as the pipeline reads them (`config`'s levels, grid, pooling)."""
+  return encode(config.scae, params, images, grid=config.grid, levels=config.feature_levels,
+                pooling=config.pooling)
+
+
+def rank_with_features(features_p: np.ndarray, features_q: np.ndarray, pairs: pairs_lib.Pairs,
+                       config: SearchConfig, features_c: np.ndarray | None = None
+                       ) -> tuple[np.ndarray, relevance.PairClusters, relevance.RelevanceModel]:
+  """The pipeline after the auto-encoder: K-means on pair differences, relevance function, scores.
+
+  Any per-image features can stand in for the codes (e.g. `features.image_statistics`, the
+  trivial baseline); `config`'s K-means and relevance settings apply.
+
+  Args:
+    features_p, features_q: (m, D) and (m', D) features of P and Q.
+    pairs: the P/Q pairs.
+    config: `num_clusters`, `kmeans_restarts`, `standardize`, `relevance`, `l2`,
+      `relevance_steps`, `seed` are used.
+    features_c: features of the candidates to score; default P's followed by Q's.
+
+  Returns:
+    (scores of the candidates, the pairs' clusters, the relevance function).
+  """
+  diffs = relevance.difference_features(features_p, features_q, pairs.p, pairs.q)
   clusters = relevance.cluster_pairs(diffs, config.num_clusters,
                                      key=jax.random.key(config.seed),
                                      num_init=config.kmeans_restarts,
                                      standardize=config.standardize)
   sel = clusters.selected
-  model = relevance.fit_relevance(code_p[pairs.p[sel]], code_q[pairs.q[sel]],
+  model = relevance.fit_relevance(np.asarray(features_p)[pairs.p[sel]],
+                                  np.asarray(features_q)[pairs.q[sel]],
                                   method=config.relevance, l2=config.l2,
                                   steps=config.relevance_steps)
-  code_c = np.concatenate([code_p, code_q]) if candidates is None else \
-      encode(config.scae, params, cand, **feats)
-  scores = np.asarray(relevance.relevance_scores(model, code_c))
-  return SearchResult(scores, relevance.rank(scores), pairs, clusters, params, model)
+  if features_c is None:
+    features_c = np.concatenate([features_p, features_q])
+  scores = np.asarray(relevance.relevance_scores(model, jnp.asarray(features_c)))
+  return scores, clusters, model
 
 
 def precision_at(order: np.ndarray, truth: np.ndarray, n: int) -> float:
