@@ -42,7 +42,7 @@ def main(argv=None) -> int:
   args = parse_args(argv)
   from jaxvis.cli import configure_jax
   configure_jax()
-  from jaxvis.faces.qr import evaluation, pipeline, scenes, train
+  from jaxvis.faces.qr import evaluation, pipeline, reader, scenes, train
 
   def log(d):
     print(json.dumps(d), flush=True)
@@ -62,7 +62,7 @@ def main(argv=None) -> int:
   n = args.heldout if args.heldout is not None else (6 if args.tiny else 500)
   t0 = time.perf_counter()
   held = [scenes.make_scene("heldout", i, cfg.scene) for i in range(n)]
-  results = pipeline.read_codes(weights, [s.image for s in held], batch_size=4)
+  results = reader.read_codes(weights, [s.image for s in held], batch_size=4)
   ours = evaluation.score_jaxvis(results, held)
   t_ours = time.perf_counter() - t0
   t0 = time.perf_counter()

@@ -1,4 +1,4 @@
-"""The QR reader end to end: shipped weights via `jaxvis faces qr`, the pure API's errors,
+"""The QR pipeline end to end: shipped weights via `jaxvis faces qr`, the pure API's errors,
 the corner loss, and `experiments/qr_codes.py --tiny` (one process: compiled programs are shared)."""
 
 from __future__ import annotations
@@ -32,11 +32,14 @@ def test_cli_reads_codes_in_held_out_scenes_with_shipped_weights(tmp_path, capsy
   assert [l["image"] for l in lines] == paths
   decoded = 0
   for line, s in zip(lines, truth):
-    assert set(line) == {"image", "codes"}
+    assert set(line) == {"image", "codes", "overflow"} and line["overflow"] is False
     for code in line["codes"]:
-      assert set(code) == {"box", "corners", "payload"}
+      assert set(code) == {"status", "payload", "bytes_hex", "format", "version", "ec_level", "corners", "box",
+                           "score", "source", "detector_score"}
       assert len(code["box"]) == 4 and np.asarray(code["corners"]).shape == (4, 2)
-    read = {c["payload"] for c in line["codes"] if c["payload"]}
+      if code["status"] == "decoded":
+        assert bytes.fromhex(code["bytes_hex"]).decode() == code["payload"] and code["format"] == "QR"
+    read = {c["payload"] for c in line["codes"] if c["status"] == "decoded"}
     assert read <= set(s.payloads)                       # never a wrong payload
     decoded += sum(p in read for p in s.payloads)
     # every true code is found, its corners within a few pixels in the code's own order
@@ -69,7 +72,9 @@ def test_detect_codes_bad_input():
   with pytest.raises(ValueError, match="thresholds"):
     pipeline.detect_codes(weights, np.zeros((1, 64, 64, 3)), thresholds=(0.5, 0.5))
   with pytest.raises(ValueError, match=r"images\[0\]"):
-    pipeline.read_codes(weights, [np.zeros((64, 64))])
+    pipeline.read_codes(weights, [np.zeros((3, 64, 64))])      # channels-first
+  with pytest.raises(ValueError, match="max_codes_limit"):
+    pipeline.detect_codes(weights, np.zeros((1, 64, 64, 3)), max_codes=64, max_codes_limit=16)
 
 
 def test_cyclic_corner_loss_ignores_the_starting_corner_only():

@@ -1,11 +1,14 @@
-"""Detect, rectify, verify and read QR codes: the cascade of the MTCNN notes applied to codes.
+"""Detect, rectify and verify QR codes: the cascade of the MTCNN notes applied to codes.
 
-`detect_codes(weights, images, sizes)` is one jitted program over a padded batch:
+`detect_codes(weights, images, sizes)` runs one jitted program over a padded batch:
 P-Net over the pyramid -> R-Net -> O-Net (box + 4 corners) from `faces.cascade`,
 then each code is rectified by the homography of its 4 corners
 (`rectify.rectify`), oriented by its finder patterns and verified by the
-DenseNet (`recognizer`). `read_codes` adds the host-side OpenCV decoding of the
-rectified crops. `load_weights()` reads the weights shipped in
+DenseNet (`recognizer`). Images that fill a candidate cap are re-run with every
+cap x4 (as `faces.cascade.detect`), so a sheet of many codes is never cut
+short silently; `CodeDetections.overflow` says where even `max_codes_limit`
+did not suffice. `jaxvis.faces.qr.reader.read_codes` adds the host-side
+zxing-cpp decoding. `load_weights()` reads the weights shipped in
 `jaxvis/assets/qr/` (trained by `experiments/qr_codes.py`).
 """
 
@@ -13,9 +16,8 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import math
 import os
-from typing import Any, NamedTuple, Sequence
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -31,43 +33,42 @@ STAGES = ("pnet", "rnet", "onet", "verifier")
 
 
 class CodeDetections(NamedTuple):
-  """Codes per image, best first, in `max_codes` slots with a validity mask.
+  """Codes per image, best first, in slots with a validity mask.
 
   Attributes:
     boxes: (B, F, 4) xyxy pixels (O-Net's regressed box, clipped to the image).
-    scores: (B, F) O-Net probability x verifier probability.
-    corners: (B, F, 4, 2) (x, y) corners clockwise from the code's own top-left.
+    scores: (B, F) O-Net probability x verifier probability (O-Net's alone without the verifier).
+    corners: (B, F, 4, 2) (x, y) corners clockwise from the code's own top-left (finder patterns).
     valid: (B, F) bool.
-    crops: (B, F, S, S) rectified grayscale crops for decoding: upright (the code's own
-      top-left at the crop's top-left) with `decode_margin` around the code, 0..255.
+    crops: (B, F, S, S) the rectified grayscale crops the verifier saw: upright, `margin`
+      around the code, 0..255.
+    overflow: (B,) bool: a candidate cap was still full at `max_codes_limit` (codes may be missing).
   """
   boxes: jax.Array
   scores: jax.Array
   corners: jax.Array
   valid: jax.Array
   crops: jax.Array
+  overflow: jax.Array
 
 
 @dataclasses.dataclass(frozen=True)
 class QrConfig:
-  """Static settings of the QR pipeline.
+  """Static settings of the QR detector.
 
   Attributes:
     min_code_size: smallest code box side in pixels (the pyramid starts at 12 / it).
     thresholds: P-, R-, O-Net and verifier probability thresholds.
-    max_codes: output slots per image.
+    max_codes: output slots per image of the first run (grown x4 while an image overflows).
     crop_size: side of the rectified crops.
     margin: fraction of the crop side left around the code (verifier and orientation).
-    decode_margin: the same for the crops handed to OpenCV: wider, so that a code whose
-      predicted corners fall short still lies whole in its crop.
     use_verifier: apply the DenseNet recognition stage.
   """
-  min_code_size: float = 24.0
+  min_code_size: float = 20.0
   thresholds: tuple = (0.6, 0.7, 0.7, 0.5)
-  max_codes: int = 8
-  crop_size: int = 160
+  max_codes: int = 32
+  crop_size: int = 96
   margin: float = 0.1
-  decode_margin: float = 0.25
   use_verifier: bool = True
 
   def __post_init__(self):
@@ -75,43 +76,47 @@ class QrConfig:
       raise InputError("thresholds", f"expected 4 values (P, R, O, verifier), got {self.thresholds}")
     if not self.min_code_size > 0 or self.max_codes < 1 or self.crop_size < 32:
       raise InputError("min_code_size, max_codes, crop_size", "expected > 0, >= 1, >= 32")
-    if not (0 <= self.margin < 0.4 and 0 <= self.decode_margin < 0.4):
-      raise InputError("margin, decode_margin", f"expected in [0, 0.4), got {self.margin}, {self.decode_margin}")
+    if not 0 <= self.margin < 0.4:
+      raise InputError("margin", f"expected in [0, 0.4), got {self.margin}")
 
   def cascade(self) -> cascade.CascadeConfig:
     return cascade.CascadeConfig(min_face_size=self.min_code_size, max_faces=self.max_codes,
-                                 max_onet=max(16, self.max_codes), num_landmarks=4)
+                                 max_onet=max(64, 2 * self.max_codes), num_landmarks=4)
 
 
-@functools.partial(jax.jit, static_argnames=("cfg",))
-def _detect(weights, images, sizes, thr, cfg: QrConfig) -> CodeDetections:
-  ccfg = cfg.cascade()
+@functools.partial(jax.jit, static_argnames=("cfg", "ccfg"))
+def _detect(weights, images, sizes, thr, cfg: QrConfig, ccfg: cascade.CascadeConfig):
+  """(CodeDetections, (B, 3) overflow flags of the P, R and O stages)."""
   images = images.astype(jnp.float32)
   b = images.shape[0]
-  boxes, score, corners, valid = cascade.run_stages(weights, cascade.normalize(images), sizes, thr, ccfg)
+  det, stages = cascade.cascade_stages(weights, cascade.normalize(images), sizes, thr, ccfg, stage_flags=True)
+  boxes, score, corners, valid = det.boxes, det.scores, det.landmarks, det.valid
+  f = valid.shape[1]
   oriented, _ = rectify.rectify_and_orient(images, corners, cfg.crop_size, cfg.margin)
+  gray = rectify.rectify_gray(images, oriented, cfg.crop_size, cfg.margin)
   if cfg.use_verifier:   # the verifier sees upright crops, as in its training
-    f = cfg.max_codes
-    gray = rectify.rectify_gray(images, oriented, cfg.crop_size, cfg.margin)
     prob = recognizer.probability(weights["verifier"], gray.reshape((b * f,) + gray.shape[2:])).reshape(b, f)
     valid = valid & (prob > thr[3])
     score = score * prob
   score = jnp.where(valid, score, 0.0)
-  upright = rectify.rectify_gray(images, oriented, cfg.crop_size, cfg.decode_margin)
-  return CodeDetections(boxes, score, oriented, valid, upright)
+  return CodeDetections(boxes, score, oriented, valid, gray, det.overflow), stages
 
 
-def detect_codes(weights, images, sizes=None, **options) -> CodeDetections:
-  """Detects, rectifies and verifies QR codes in a batch of images (pure, jitted).
+def detect_codes(weights, images, sizes=None, grow: bool = True, max_codes_limit: int = 4096,
+                 **options) -> CodeDetections:
+  """Detects, rectifies and verifies QR codes in a batch of images (jitted programs).
 
   Args:
     weights: {"pnet", "rnet", "onet", "verifier"} from `load_weights()` or training.
     images: (B, H, W, 3) RGB in [0, 255]; smaller images sit at the canvas' top-left.
     sizes: (B, 2) valid (height, width) per image; default: the canvas.
+    grow: re-run images that filled a cap with every cap x4 (False: one program with a
+      fixed output shape; `overflow` says which images were capped).
+    max_codes_limit: the most slots a re-run may reach.
     **options: `QrConfig` fields.
 
   Returns:
-    `CodeDetections`.
+    `CodeDetections` with at least `max_codes` slots per image.
   """
   images = jnp.asarray(images)
   if images.ndim != 4 or images.shape[-1] != 3:
@@ -125,63 +130,59 @@ def detect_codes(weights, images, sizes=None, **options) -> CodeDetections:
   if sizes.shape != (b, 2) or (sizes < 1).any() or (sizes[:, 0] > h).any() or (sizes[:, 1] > w).any():
     raise InputError("sizes", f"expected ({b}, 2) (height, width) within the {h}x{w} canvas, got {sizes.tolist()}")
   cfg = QrConfig(**options)
+  if max_codes_limit < cfg.max_codes:
+    raise InputError("max_codes_limit", f"expected >= max_codes ({cfg.max_codes}), got {max_codes_limit}")
   if not pyramid.pyramid_scales(h, w, cfg.min_code_size, 0.709):
     raise InputError("images", f"canvas {h}x{w} is smaller than 12 px at min_code_size={cfg.min_code_size}")
   # thresholds are traced: changing them reuses the compiled program
   static = dataclasses.replace(cfg, thresholds=(0.0, 0.0, 0.0, 0.0))
-  return _detect(weights, images, jnp.asarray(sizes, jnp.int32), jnp.asarray(cfg.thresholds, jnp.float32), static)
+  ccfg = cfg.cascade().resolved(h, w)
+  sizes = jnp.asarray(sizes, jnp.int32)
+  thr = jnp.asarray(cfg.thresholds, jnp.float32)
+  det, stages = _detect(weights, images, sizes, thr, static, ccfg)
+  if not grow:
+    return det
+  return _grow(weights, images, sizes, thr, static, ccfg, det, stages, max_codes_limit)
 
 
-# ------------------------------------------------------------------ host convenience
+def _grow(weights, images, sizes, thr, cfg, ccfg, det: CodeDetections, stages, limit: int) -> CodeDetections:
+  """Re-runs the overflowing images with the full stages' caps x4 until none overflows
+  (or `max_codes` would pass `limit`: those keep overflow=True)."""
+  stages = np.array(stages)
+  todo = np.flatnonzero(stages.any(1))
+  if not todo.size:
+    return det
+  out = [np.array(x) for x in det]
+  while todo.size:
+    need = stages[todo].any(0)
+    if need[2] and ccfg.max_faces * 4 > limit:
+      need[2] = False
+    if need[0] and ccfg.max_pnet * 4 > cascade._MAX_PNET_GROWN:
+      need[0] = False
+    if not need.any():
+      break
+    ccfg = ccfg.grown(need)
+    n = 1 << max(0, int(np.ceil(np.log2(todo.size))))
+    pick = np.concatenate([todo, np.full(n - todo.size, todo[0])])   # pad with a repeat
+    sub_det, sub_stages = _detect(weights, images[pick], sizes[pick], thr, cfg, ccfg)
+    sub = [np.asarray(x)[:todo.size] for x in sub_det]
+    f = max(out[0].shape[1], sub[0].shape[1])
+    out = [x if k == 5 else _pad_slots(x, f) for k, x in enumerate(out)]
+    for k, x in enumerate(sub):
+      out[k][todo] = x if k == 5 else _pad_slots(x, f)
+    stages[todo] = np.asarray(sub_stages)[:todo.size]
+    todo = todo[sub[5]]
+  return CodeDetections(*(jnp.asarray(x) for x in out))
 
 
-def read_codes(weights, images: Sequence[np.ndarray], batch_size: int = 8, bucket: int = 64,
-               **options) -> list[list[dict]]:
-  """Codes with payloads in each image (numpy RGB uint8 (H, W, 3), any sizes).
+def _pad_slots(x: np.ndarray, f: int) -> np.ndarray:
+  return x if x.shape[1] >= f else np.pad(x, [(0, 0), (0, f - x.shape[1])] + [(0, 0)] * (x.ndim - 2))
 
-  Returns:
-    per image, a list of {"box": [x1, y1, x2, y2], "corners": [[x, y] x 4],
-    "score": float, "payload": str or None, "corners_net": the O-Net's corners,
-    "refined": bool}, best first. For a code OpenCV reads, "corners" are the 4
-    corners it located in the rectified crop, mapped back through the homography
-    (sharper than the O-Net's); otherwise they are the O-Net's.
-  """
-  import cv2
 
-  from jaxvis.faces.qr import decode
-  cfg = QrConfig(**options)
-  arrays = [np.asarray(im) for im in images]
-  for i, a in enumerate(arrays):
-    if a.ndim != 3 or a.shape[-1] != 3:
-      raise ValueError(f"images[{i}]: expected (H, W, 3) RGB, got shape {a.shape}")
-  out: list[list[dict]] = [[] for _ in arrays]
-  small = [i for i, a in enumerate(arrays) if min(a.shape[:2]) < cfg.min_code_size]
-  todo = [i for i in range(len(arrays)) if i not in small]
-  for start in range(0, len(todo), batch_size):
-    chunk = todo[start:start + batch_size]
-    ch = max(math.ceil(arrays[i].shape[0] / bucket) * bucket for i in chunk)
-    cw = max(math.ceil(arrays[i].shape[1] / bucket) * bucket for i in chunk)
-    canvas = np.zeros((batch_size, ch, cw, 3), np.uint8)   # fixed batch: one compilation per canvas
-    sizes = np.tile([[ch, cw]], (batch_size, 1))
-    for j, i in enumerate(chunk):
-      canvas[j, :arrays[i].shape[0], :arrays[i].shape[1]] = arrays[i]
-      sizes[j] = arrays[i].shape[:2]
-    det = jax.device_get(detect_codes(weights, canvas, sizes, **options))
-    square = np.asarray(rectify.square_corners(cfg.crop_size, cfg.decode_margin))
-    for j, i in enumerate(chunk):
-      for f in np.flatnonzero(det.valid[j]):
-        net = np.asarray(det.corners[j, f], np.float32)
-        payload, pts = decode.read_crop(det.crops[j, f], cfg.decode_margin)
-        corners = net
-        if pts is not None:   # crop -> image through the rectifying homography
-          h = cv2.getPerspectiveTransform(square, net)
-          corners = cv2.perspectiveTransform(pts[None].astype(np.float32), h)[0]
-        out[i].append({"box": [round(float(v), 2) for v in det.boxes[j, f]],
-                       "corners": [[round(float(x), 2), round(float(y), 2)] for x, y in corners],
-                       "score": round(float(det.scores[j, f]), 4), "payload": payload,
-                       "corners_net": [[round(float(x), 2), round(float(y), 2)] for x, y in net],
-                       "refined": pts is not None})
-  return out
+def read_codes(weights, images, **kwargs):
+  """`jaxvis.faces.qr.reader.read_codes` (kept here for earlier callers)."""
+  from jaxvis.faces.qr import reader
+  return reader.read_codes(weights, images, **kwargs)
 
 
 def save_weights(path: str, weights) -> None:

@@ -62,7 +62,9 @@ def _crop_batches(weights, images, batch_size=4, **options):
       chunk = np.concatenate([chunk, np.zeros((batch_size - n,) + chunk.shape[1:], chunk.dtype)])
     det = pipeline.detect_codes(weights, chunk, **options)
     outs.append([np.asarray(x)[:n] for x in det])
-  return pipeline.CodeDetections(*(np.concatenate([o[k] for o in outs]) for k in range(5)))
+  f = max(o[0].shape[1] for o in outs)   # a grown re-run may have widened some batches' slots
+  pad = lambda x, k: x if k == 5 else pipeline._pad_slots(x, f)  # noqa: E731
+  return pipeline.CodeDetections(*(np.concatenate([pad(o[k], k) for o in outs]) for k in range(6)))
 
 
 _QUADS_PER_SCENE = 16   # padded count: one compiled rectification for every scene
