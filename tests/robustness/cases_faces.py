@@ -7,6 +7,7 @@ import os
 from harness import Case
 
 from jaxvis.faces import celeba, weights, wider, wider_eval
+from jaxvis.faces.qr import heldout
 
 
 def cases(c) -> list[Case]:
@@ -68,6 +69,13 @@ def cases(c) -> list[Case]:
       Case("faces-qr-missing-image", ["faces", "qr", c.missing, "--json"], names="does-not-exist.png"),
       Case("faces-qr-bad-weights", ["faces", "qr", c.photo, "--weights", c.bad_json], names="bad.json"),
       Case("faces-qr-float-tiff", ["faces", "qr", c.float_tif, "--json"], invalid=False),
+      Case("faces-qr-16-bit-gray-no-detector", ["faces", "qr", c.gray16, "--json", "--no-detector"], invalid=False),
+      Case("faces-qr-3x3", ["faces", "qr", c.tiny, "--json"], invalid=False),
+      Case("faces-qr-unreadable-score-2", ["faces", "qr", c.photo, "--unreadable-score", "2"],
+           names="--unreadable-score"),
+      Case("faces-qr-max-codes-limit-0", ["faces", "qr", c.photo, "--max-codes-limit", "0"],
+           names="--max-codes-limit"),
+      Case("faces-qr-heldout-bad-factor", call=lambda: heldout.make_scene("fog", 0), names="factor"),
       Case("faces-wider-missing", call=lambda: wider.read_bbx_gt(c.missing), names="annotation_file"),
       Case("faces-wider-empty", call=lambda: wider.read_bbx_gt(gt("w-empty.txt", "")), names="w-empty.txt"),
       Case("faces-wider-nan", call=lambda: wider.read_bbx_gt(gt(
