@@ -96,3 +96,29 @@ def write_celeba(root: str, n_images: int = 6, seed: int = 1, shape=(160, 160),
   else:
     celeba.write_celeba(root, recs)
   return root
+
+
+# The synthetic validation tree's subsets by face height. WIDER FACE defines easy / medium /
+# hard by EdgeBox detection rates, which follow face size closely; size is the stand-in here.
+SUBSET_MIN_HEIGHT = {"easy": 50, "medium": 30, "hard": 0}
+
+
+def write_wider_val_protocol(root: str, n_images: int = 6, seed: int = 0, shape=(240, 320),
+                             n_faces: int = 3, face_sizes=(24, 40, 56, 72)) -> str:
+  """A validation tree for the official protocol: `<root>/WIDER_val/images/...`,
+  `<root>/wider_face_split/wider_face_val_bbx_gt.txt` and the four .mat files in
+  `<root>/eval_tools/` (subsets by face height, `SUBSET_MIN_HEIGHT`). Returns that folder."""
+  from jaxvis.faces import wider_eval
+  ann = write_wider(root, n_images, seed, "val", shape, n_faces, face_sizes)
+  events, subsets = {}, {s: {} for s in SUBSET_MIN_HEIGHT}
+  for r in wider.read_bbx_gt(ann):
+    event, file = r.name.split("/")
+    stem = os.path.splitext(file)[0]
+    xywh = np.concatenate([r.boxes[:, :2], r.boxes[:, 2:] - r.boxes[:, :2] + 1], axis=1)
+    events.setdefault(event, {})[stem] = xywh
+    for s, h in SUBSET_MIN_HEIGHT.items():
+      subsets[s][stem] = [k + 1 for k in range(len(xywh)) if xywh[k, 3] >= h]
+  gt_dir = os.path.join(root, "eval_tools")
+  os.makedirs(gt_dir, exist_ok=True)
+  wider_eval.write_ground_truth(gt_dir, events, subsets)
+  return gt_dir
