@@ -11,9 +11,7 @@ a `grain.DatasetIterator`; `jaxvis.train.fit` stores its state in each
 checkpoint, and a resumed run sees exactly the batches the killed one would
 have seen (the window is refilled from its saved start).
 
-No cap changes the sample distribution: every sample an image yields is used
-(`max_fan_out` only bounds grain's bookkeeping and is sized from the records:
-an image that would exceed it raises, it is never truncated).
+No cap changes the sample distribution: every sample an image yields is used.
 """
 
 from __future__ import annotations
@@ -28,7 +26,6 @@ import numpy as np
 from jaxvis.data import pipeline
 from jaxvis.errors import InputError
 from jaxvis.faces import mining, training_data
-from jaxvis.faces.celeba import CelebaRecord
 
 LABEL_NAMES = {mining.POSITIVE: "positive", mining.NEGATIVE: "negative", mining.PART: "part",
                mining.LANDMARK: "landmark"}
@@ -48,27 +45,14 @@ class _RecordSource:
 
 
 class _Rows(gx.FlatMapTransform):
-  """A dict of equally long arrays -> one dict per row."""
+  """A dict of equally long arrays -> one dict per row (all of them: grain's iterator
+  flat map buffers what `flat_map` returns and never reads `max_fan_out`)."""
 
-  def __init__(self, max_fan_out: int):
-    self.max_fan_out = max_fan_out
+  max_fan_out = 1 << 20
 
   def flat_map(self, arrays: dict):
     n = len(next(iter(arrays.values())))
     return [{k: v[i] for k, v in arrays.items()} for i in range(n)]
-
-
-def max_samples_per_image(records: Sequence, cfg: training_data.MiningConfig) -> int:
-  """An upper bound of one image's samples (grain's fan-out bound; never a cap)."""
-  faces = max((len(getattr(r, "boxes", ())) for r in records), default=1)
-  if cfg.stage == "lnet" or all(isinstance(r, CelebaRecord) for r in records):
-    return cfg.per_face + 1
-  random = cfg.negatives + faces * (5 + cfg.around)
-  if cfg.stage == "pnet":
-    return max(random, cfg.per_face + 1)
-  # R/O-Net: every proposal of the earlier stages is a sample (their caps grow on overflow,
-  # up to proposals.propose's limit of 2^17 P-Net cells, half of which survive).
-  return random + (1 << 16)
 
 
 def sample_stream(records: Sequence, cfg: training_data.MiningConfig, batch_size: int, seed: int = 0,
@@ -100,7 +84,7 @@ def sample_stream(records: Sequence, cfg: training_data.MiningConfig, batch_size
     ds = ds.repeat(num_epochs)
   ds = ds.random_map(lambda record, rng: training_data.mine_record(record, cfg, rng, params))
   it = ds.to_iter_dataset()
-  it = gx.FlatMapIterDataset(it, _Rows(max_samples_per_image(records, cfg)))
+  it = gx.FlatMapIterDataset(it, _Rows())
   it = gx.WindowShuffleIterDataset(it, window_size=shuffle_window, seed=seed)
   it = it.batch(batch_size // count, drop_remainder=True)
   return iter(it)
