@@ -6,7 +6,7 @@ Public API:
       cascade finds, merged; found-but-undecoded codes are "unreadable" (reader.py)
   detect_codes(weights, images, sizes=None, **QrConfig) -> CodeDetections     jitted, batched, no silent cap
   load_weights(path=None) -> the weights shipped in jaxvis/assets/qr/
-  scenes.make_scene(split, index), documents.make_scene(index): training scene generators
+  scenes.make_scene(split, index): the training scene generator
   heldout.make_scene(factor, index, split): the independent benchmark generator (never trained on)
 """
 

@@ -1,20 +1,20 @@
 """Held-out QR scenes for the benchmark: an independent generator, never used for training.
 
-Written apart from the training generators (`scenes.py`, `documents.py`) and sharing no
-code with them: other backgrounds (procedural desk / fabric / wood textures and photos
-neither trains on), other fonts (matplotlib's STIX / Computer Modern, not DejaVu), other
-payloads (Wi-Fi and vCard strings, URLs with queries, serial numbers, Latin-1 and Japanese
-text), and another image model: every scene is rendered at twice its size through a 3-D
-pose of a planar surface (a sticker, a printed page, a sheet of labels, a screen) seen by
-a pinhole camera, then area-downsampled, so perspective, foreshortening and resampling
-come from one projection; blur, light, compression and noise act on the result.
+Written apart from the training generator (`scenes.py`) and sharing no code with it:
+other backgrounds (procedural desk / fabric / wood textures and photos training never sees),
+text (matplotlib's STIX / Computer Modern fonts; training scenes have none), other payloads
+(Wi-Fi and vCard strings, URLs with queries, serial numbers, Latin-1 and Japanese text), and
+another image model: every scene is rendered at twice its size through a 3-D pose of a planar
+surface (a sticker, a printed page, a sheet of labels, a screen) seen by a pinhole camera,
+then area-downsampled, so perspective, foreshortening and resampling come from one
+projection; blur, light, compression and noise act on the result.
 
 Each scene stresses one difficulty factor (`FACTORS`, mild amounts of the others mixed in):
 
-  small        1-3 codes of 22-46 px (about 1-2 px per module)
+  small        1-3 codes of 26-54 px (about 1-2.5 px per module)
   large        one code of 150-360 px
-  sheet        a printed sheet of 12-30 codes, photographed at an angle
-  dense        versions 7-10 (long payloads), 100-200 px
+  sheet        a printed sheet of 12-30 codes, photographed at an angle (800x600)
+  dense        versions 7-10 (long payloads), 70-170 px
   perspective  a code on a plane turned 45-68 degrees away from the camera
   blur         defocus (disc) or motion blur
   jpeg         JPEG quality 6-22 after a resize
@@ -28,7 +28,7 @@ Each scene stresses one difficulty factor (`FACTORS`, mild amounts of the others
 Ground truth per code: the 4 outer corners of the module grid clockwise from the code's
 own top-left (pixel centres at integers), the payload, format, version, EC level.
 `negative_scene` gives code-free scenes with code-like texture (text, tiles, grids,
-checkerboards, 1-D barcodes) for counting false reports.
+checkerboards, 1-D barcodes, photos) for counting false reports.
 
 Scenes are deterministic in (split, factor, index); "dev" and "test" never share a seed.
 """
