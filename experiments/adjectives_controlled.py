@@ -43,10 +43,8 @@ import os
 import sys
 import time
 
-import numpy as np
-
-from jaxvis.adjectives import controlled, data, features, relevance, search
-from jaxvis.adjectives.train import LEVELS, SCAEConfig, train_scae
+from jaxvis.adjectives import compare, controlled, data, features, relevance, search
+from jaxvis.adjectives.train import LEVELS, SCAEConfig
 
 
 def configs(tiny: bool, grid: int | None = 2, pooling: tuple[str, ...] | None = None,
@@ -92,17 +90,15 @@ def configs(tiny: bool, grid: int | None = 2, pooling: tuple[str, ...] | None = 
   return problem, config
 
 
-# (JSON key prefix, objective, trained?) of the rankings compared on every query.
-MODELS = (("plain_scae", "plain", True), ("pairwise_scae", "pairwise", True),
-          ("untrained_scae", "plain", False))
-MODEL_KEYS = tuple(key for key, _, _ in MODELS)
+# The auto-encoders compared on every query (beside the trivial baseline): `compare.SCAE_MODELS`.
+MODEL_KEYS = tuple(key for key, _, _ in compare.SCAE_MODELS)
 
 
 def run_query(name: str, adjective: str, table1_row: str, problem: dict,
               config: search.SearchConfig, seed: int, use_labels: bool,
               untrained_control: bool = True, also_levels: tuple[str, ...] = (),
               readouts: tuple[str, ...] = (), cluster_counts: tuple[int, ...] = ()) -> dict:
-  """One query's row.
+  """One query's row: the controlled P and Q, ranked and scored by `compare.compare_models`.
 
   Every model is trained once (pairs made once, shared by all) and then read with
   `config`'s features (flat `<model>_*` keys), each of `also_levels` (flat
@@ -111,80 +107,13 @@ def run_query(name: str, adjective: str, table1_row: str, problem: dict,
   """
   ratio_a, ratio_b = data.TABLE1[table1_row]
   q = controlled.make_query(adjective, ratio_a, ratio_b, problem["m"], problem["size"], seed=seed)
-  truth = np.concatenate([q.relevant_p, q.relevant_q])
-  m = len(q.P)
   labels = dict(labels_p=q.labels_p, labels_q=q.labels_q) if use_labels else {}
-  base = dataclasses.replace(config, seed=seed)
-  pairs = search.query_pairs(q.P, q.Q, base, **labels)
   row = {"query": name, "adjective": adjective, "table1_purities_of": table1_row,
-         "ratio_a": ratio_a, "ratio_b": ratio_b, "m": m,
-         "pseudo_relevant_precision": float(q.relevant_p.mean()),
-         "ceiling": float(min(truth.sum(), m) / m),
-         "pairs": {"count": int(len(pairs.p)),
-                   # The (truly relevant, truly irrelevant) pairs the largest cluster should keep.
-                   "relevant_irrelevant_share": float(
-                       (q.relevant_p[pairs.p] & ~q.relevant_q[pairs.q]).mean())}}
-  ks = sorted(set(cluster_counts) | {config.num_clusters})
-  nested = {r: {} for r in readouts}
-  evaluate = lambda fp, fq, cfg, counts: {k: _evaluate(fp, fq, pairs, dataclasses.replace(
-      cfg, num_clusters=k), q, truth, m) for k in counts}
-
-  # The trivial baseline: colour / gradient statistics instead of codes (standardised: mixed units).
-  t = time.time()
-  stats_p, stats_q = (np.asarray(features.image_statistics(x)) for x in (q.P, q.Q))
-  trivial = evaluate(stats_p, stats_q, dataclasses.replace(base, standardize=True), ks)
-  row.update(_flat("trivial", trivial[config.num_clusters]))
-  row["trivial_seconds"] = round(time.time() - t, 1)
-  for r in readouts:
-    nested[r]["trivial"] = trivial
-
-  for key, objective, trained in MODELS:
-    if not (trained or untrained_control):
-      continue
-    # Zero steps: train_scae returns the initial weights (the same seed both models start from).
-    steps = {} if trained else dict(greedy_steps=0, finetune_steps=0)
-    cfg = dataclasses.replace(base, scae=dataclasses.replace(config.scae, objective=objective,
-                                                             seed=seed, **steps))
-    t = time.time()
-    params = train_scae(cfg.scae, search.training_arrays(q.P, q.Q, pairs, objective))
-    row[f"{key}_train_seconds"] = round(time.time() - t, 1)
-    views = [("", cfg)] + [(levels, dataclasses.replace(cfg, feature_levels=levels))
-                           for levels in also_levels]
-    for suffix, view in views:
-      fp, fq = search.encode_set(view, params, q.P), search.encode_set(view, params, q.Q)
-      result = evaluate(fp, fq, view, [config.num_clusters])[config.num_clusters]
-      row.update(_flat(f"{key}_{suffix}" if suffix else key, result))
-    for r in readouts:
-      view = search.with_readout(cfg, r)
-      fp, fq = search.encode_set(view, params, q.P), search.encode_set(view, params, q.Q)
-      nested[r][key] = evaluate(fp, fq, view, ks)
-    row[f"{key}_seconds"] = round(time.time() - t, 1)
-  if readouts:
-    # JSON object keys are strings: K as "2", "3", ...
-    row["readouts"] = {r: {model: {str(k): v for k, v in per_k.items()}
-                           for model, per_k in models.items()} for r, models in nested.items()}
+         "ratio_a": ratio_a, "ratio_b": ratio_b, "m": len(q.P)}
+  row.update(compare.compare_models(q.P, q.Q, q.relevant_p, q.relevant_q, config, seed,
+                                    untrained_control=untrained_control, also_levels=also_levels,
+                                    readouts=readouts, cluster_counts=cluster_counts, **labels))
   return row
-
-
-def _evaluate(features_p, features_q, pairs, config: search.SearchConfig, q, truth: np.ndarray,
-              m: int) -> dict:
-  """The pipeline after the features, scored against the truth."""
-  scores, clusters, _ = search.rank_with_features(features_p, features_q, pairs, config)
-  order = relevance.rank(scores)
-  sel = clusters.selected
-  kept_p, kept_q = q.relevant_p[pairs.p[sel]], q.relevant_q[pairs.q[sel]]
-  return {"accuracy": search.precision_at(order, truth, m),
-          "average_precision": search.average_precision(scores, truth),
-          "kept_pairs": int(sel.sum()),
-          # Precision of the kept pairs: P image truly relevant and Q image truly irrelevant.
-          "cluster_pair_purity": float((kept_p & ~kept_q).mean()),
-          "kept_p_precision": float(kept_p.mean()),
-          "cluster_sizes": clusters.sizes.tolist()}
-
-
-def _flat(key: str, result: dict) -> dict:
-  return {f"{key}_{stat}": result[stat]
-          for stat in ("accuracy", "average_precision", "cluster_pair_purity", "kept_pairs")}
 
 
 def parse_grid(text: str) -> int | None:

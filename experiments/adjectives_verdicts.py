@@ -1,6 +1,7 @@
 """Issue 21's tables and verdicts from per-seed runs of `adjectives_controlled.py --readout ...`.
 
-Reads one JSON per seed (written with `--readout` and `--cluster-counts`), and for
+Reads one JSON per seed (written with `--readout` and `--cluster-counts`; or the
+JSON of `adjectives_vso.py`, which holds a run per seed), and for
 every read-out prints, per query, the mean and sample standard deviation over the
 seeds of the precision of the top m for: P (the search engine's answer), the
 trivial baseline (colour / gradient statistics through the same pipeline), the
@@ -37,12 +38,19 @@ MODELS = ("trivial", "untrained_scae", "plain_scae", "pairwise_scae")
 
 
 def load_runs(paths: list[str]) -> list[dict]:
-  runs = [json.load(open(p)) for p in paths]
+  """Per-seed runs: one per file of adjectives_controlled.py, or the `runs` of adjectives_vso.py."""
+  runs, sources = [], []
+  for p in paths:
+    with open(p) as f:
+      payload = json.load(f)
+    for run in payload.get("runs", [payload]):
+      runs.append(run)
+      sources.append(p)
   seeds = [r["seed"] for r in runs]
   if len(set(seeds)) != len(seeds):
     raise SystemExit(f"the same seed twice among {paths}: {seeds}")
-  for p, r in zip(paths, runs):
-    if not r.get("readouts"):
+  for p, r in zip(sources, runs):
+    if not all(row.get("readouts") for row in r["queries"]):
       raise SystemExit(f"{p}: written without --readout (no nested read-out block)")
   return sorted(runs, key=lambda r: r["seed"])
 
@@ -67,7 +75,7 @@ def verdict(cells: dict) -> dict:
 def summarise(runs: list[dict]) -> dict:
   """{readout: {query: {model: stats, ..., "verdict": ..., "clusters": {...}}}}."""
   k_main = str(runs[0]["config"]["num_clusters"])
-  readouts = list(runs[0]["readouts"])
+  readouts = list(runs[0]["queries"][0]["readouts"])
   queries = [row["query"] for row in runs[0]["queries"]]
   out = {"seeds": [r["seed"] for r in runs], "k": int(k_main), "readouts": {}}
   for readout in readouts:

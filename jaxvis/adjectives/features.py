@@ -113,7 +113,6 @@ IMAGE_STATISTICS = ("mean_r", "mean_g", "mean_b", "std_r", "std_g", "std_b",
                     "log_gradient_r", "log_gradient_g", "log_gradient_b")
 
 
-@jax.jit
 def image_statistics(images: jax.Array) -> jax.Array:
   """Nine hand-made numbers per image: the trivial-feature baseline.
 
@@ -129,6 +128,15 @@ def image_statistics(images: jax.Array) -> jax.Array:
   Returns:
     (N, 9) float32, in the order of `IMAGE_STATISTICS`.
   """
+  shape = np.shape(images)
+  if len(shape) != 4 or shape[-1] != 3 or min(shape[1:3]) < 2:
+    raise InputError("images", f"expected (N, H, W, 3) RGB images with H, W >= 2, got shape "
+                     f"{tuple(shape)}")
+  return _image_statistics(jnp.asarray(images))
+
+
+@jax.jit
+def _image_statistics(images: jax.Array) -> jax.Array:
   x = images.astype(jnp.float32)
   mean = x.mean(axis=(1, 2))
   std = x.std(axis=(1, 2))
