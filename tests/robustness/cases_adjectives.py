@@ -6,7 +6,9 @@ import os
 
 from harness import Case
 
-from jaxvis.adjectives import data
+import numpy as np
+
+from jaxvis.adjectives import data, features, search
 
 
 def cases(c) -> list[Case]:
@@ -46,4 +48,9 @@ def cases(c) -> list[Case]:
       Case("mvso-empty-url", call=lambda: data.read_mvso_csv(csv_empty_url), names="mvso-empty-url.csv:2"),
       Case("mvso-binary", call=lambda: data.read_mvso_csv(c.truncated_jpg), names="truncated.jpg"),
       Case("list-images-empty", call=lambda: data.list_images(c.empty_folder), names="empty-folder"),
+      # Issue 21: read-outs and the trivial baseline's statistics.
+      Case("readout-unknown", call=lambda: search.with_readout(search.SearchConfig(), "middle"),
+           names="readout"),
+      Case("image-statistics-grey", call=lambda: features.image_statistics(
+          np.zeros((2, 8, 8), np.float32)), names="images"),
   ]
