@@ -8,7 +8,8 @@ Convolutional Auto-Encoders". Modules:
   features   codes pooled per grid cell (mean, std, local contrast, log contrast)
   pairs      P/Q pair construction (labels, cosine similarity, one-to-one)
   relevance  K-means on pair differences, largest cluster, relevance function
-  search     the whole pipeline for one query (`rank_query`)
+  search     the whole pipeline for one query (`rank_query`), its steps, the read-outs
+  compare    one query ranked by trivial / untrained / plain / pair-wise (the experiments)
   data       VSO / MVSO readers, Table 1 purities, P and Q construction
   controlled a controlled query on real photos (for the experiment and demo)
 """
