@@ -1,7 +1,7 @@
 """`jaxvis adjectives ...` subcommands.
 
     jaxvis adjectives rank --relevant DIR --irrelevant DIR --json ranking.json
-        [--labels LABELS.csv] [--truth RELEVANT.txt] [--save-model MODEL]
+        [--labels LABELS.csv] [--truth RELEVANT.txt] [--save-model MODEL] [--readout top]
     jaxvis adjectives train --relevant DIR --irrelevant DIR --out MODEL
     jaxvis adjectives score MODEL IMAGE_OR_DIR ... [--truth RELEVANT.txt] [--json ranking.json]
 
@@ -57,9 +57,13 @@ def _query_arguments(p) -> None:
   p.add_argument("--steps", type=ca.positive_int, default=None,
                  help="steps per greedy level and of fine-tuning (default 300; 10 with --tiny)")
   p.add_argument("--clusters", type=ca.positive_int, default=2, help="K of the K-means on pairs")
-  p.add_argument("--pooling", default="mean,log_contrast",
+  p.add_argument("--pooling", default=None,
                  help="comma-separated per-cell statistics of the hidden maps: mean, std, contrast, "
                       "log_contrast (default mean,log_contrast; 'mean' = session 1's features)")
+  p.add_argument("--readout", choices=("pooled", "top", "top_pooled"), default=None,
+                 help="codes K-means and the relevance function read: pooled (the default: both "
+                      "levels, 2x2 cells), top (the paper's raw top-level maps), top_pooled; "
+                      "sets the pooling and standardisation, so not with --pooling/--no-standardize")
   p.add_argument("--no-standardize", action="store_true",
                  help="K-means on raw (not unit-variance) difference features")
   p.add_argument("--relevance", choices=("logistic", "pairwise", "centroid"), default="logistic",
@@ -74,14 +78,32 @@ def _query_arguments(p) -> None:
   p.add_argument("--tiny", action="store_true", help="small network and few steps")
 
 
-def _train_query(args):
-  """(P files, Q files, config, result): the query trained from the CLI's options."""
-  from jaxvis.adjectives import data, features, saved, search
+def search_config(args, num_images: int):
+  """The `SearchConfig` the query options ask for (`num_images`: the smaller of P and Q)."""
+  from jaxvis.adjectives import features, search
   from jaxvis.adjectives.train import SCAEConfig
-  try:  # every option is checked before any image is read
-    pooling = features.check_pooling(args.pooling.split(","))
+  if args.readout and (args.pooling is not None or args.no_standardize):
+    raise InputError("--readout", "sets the pooling and the standardisation itself; drop "
+                     "--pooling / --no-standardize")
+  try:
+    pooling = features.check_pooling((args.pooling or "mean,log_contrast").split(","))
   except InputError as e:
     raise InputError("--pooling", e.problem) from None
+  scae = SCAEConfig.tiny() if args.tiny else SCAEConfig()
+  steps = args.steps if args.steps is not None else (scae.greedy_steps if args.tiny else 300)
+  batch = max(1, min(scae.batch_size, num_images))
+  scae = dataclasses.replace(scae, objective=args.objective, greedy_steps=steps,
+                             finetune_steps=steps, dtype=args.dtype, batch_size=batch)
+  config = search.SearchConfig(scae=scae, num_clusters=args.clusters,
+                               kmeans_restarts=3 if args.tiny else 10, pooling=pooling,
+                               standardize=not args.no_standardize, relevance=args.relevance)
+  return search.with_readout(config, args.readout) if args.readout else config
+
+
+def _train_query(args):
+  """(P files, Q files, config, result): the query trained from the CLI's options."""
+  from jaxvis.adjectives import data, saved, search
+  search_config(args, 1)  # every option is checked before any image is read
   p_files = data.list_images(args.relevant)  # InputError names the folder
   q_files = data.list_images(args.irrelevant)
   labels_p = labels_q = None
@@ -89,14 +111,7 @@ def _train_query(args):
     labels_p = saved.read_labels(args.labels, p_files)
     labels_q = saved.read_labels(args.labels, q_files)
   truth = saved.read_truth(args.truth, p_files + q_files) if args.truth else None
-  scae = SCAEConfig.tiny() if args.tiny else SCAEConfig()
-  steps = args.steps if args.steps is not None else (scae.greedy_steps if args.tiny else 300)
-  batch = max(1, min(scae.batch_size, len(p_files), len(q_files)))
-  scae = dataclasses.replace(scae, objective=args.objective, greedy_steps=steps,
-                             finetune_steps=steps, dtype=args.dtype, batch_size=batch)
-  config = search.SearchConfig(scae=scae, num_clusters=args.clusters,
-                               kmeans_restarts=3 if args.tiny else 10, pooling=pooling,
-                               standardize=not args.no_standardize, relevance=args.relevance)
+  config = search_config(args, min(len(p_files), len(q_files)))
   P = data.load_images(p_files, args.size)
   Q = data.load_images(q_files, args.size)
   result = search.rank_query(P, Q, config, labels_p=labels_p, labels_q=labels_q,

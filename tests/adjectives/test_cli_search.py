@@ -125,3 +125,34 @@ def test_train_save_score_round_trip_with_labels_and_truth(tmp_path):
   assert cli.main(["adjectives", "train", "--relevant", str(tmp_path / "p"), "--irrelevant",
                    str(tmp_path / "q"), "--out", str(tmp_path / "m2"), "--tiny", "--size", "28",
                    "--labels", str(tmp_path / "labels.csv")]) == 2
+
+
+def test_readout_option_sets_the_codes_read_and_survives_a_saved_model(folders, tmp_path, capsys):
+  # --readout top: the paper's raw top-level maps; the saved model scores with the same read-out.
+  from jaxvis.adjectives import cli as adjectives_cli
+  from jaxvis.adjectives import relevance, saved, search
+  from jaxvis.adjectives.train import init_params
+  base = ["adjectives", "rank", "--relevant", str(folders / "P"), "--irrelevant",
+          str(folders / "Q"), "--json", str(tmp_path / "x.json"), "--tiny"]
+  args = cli.build_parser().parse_args(base + ["--readout", "top"])
+  config = adjectives_cli.search_config(args, 24)
+  assert (config.feature_levels, config.grid, config.pooling) == ("top", None, ("mean",))
+  default = adjectives_cli.search_config(cli.build_parser().parse_args(base), 24)
+  assert (default.feature_levels, default.grid, default.pooling, default.standardize) == \
+      ("all", 2, ("mean", "log_contrast"), True)
+  # A model saved with that config reads 4 x 4 x 4 raw top codes when scoring 28 x 28 images.
+  params = init_params(config.scae, (28, 28, 3))
+  rng = np.random.default_rng(0)
+  model = relevance.fit_relevance(rng.normal(size=(8, 64)), rng.normal(size=(8, 64)) + 1, steps=5)
+  result = search.SearchResult(None, None, None, None, params, model)
+  saved.save(str(tmp_path / "m"), config, result, 28, "warm photo")
+  loaded = saved.load(str(tmp_path / "m"))
+  assert loaded.config.grid is None and loaded.config.feature_levels == "top"
+  images = rng.uniform(0, 1, (3, 28, 28, 3)).astype(np.float32)
+  codes = search.encode_set(config, params, images)
+  np.testing.assert_allclose(saved.score_images(loaded, images),
+                             relevance.relevance_scores(model, codes), rtol=1e-6)
+  # The read-out fixes pooling and standardisation: combining it with either is refused.
+  for extra in (["--pooling", "mean"], ["--no-standardize"]):
+    assert cli.main(base + ["--readout", "top"] + extra) == 2
+    assert "error: --readout: sets the pooling" in capsys.readouterr().err

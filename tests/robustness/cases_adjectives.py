@@ -38,6 +38,9 @@ def cases(c) -> list[Case]:
       Case("rank-workdir-is-file", rank + ["--workdir", c.plain_file], names="--workdir"),
       Case("rank-bad-pooling", rank + ["--pooling", "median,banana"], names="pool"),
       Case("rank-bad-dtype", rank + ["--dtype", "float16"], names="--dtype"),
+      Case("rank-bad-readout", rank + ["--readout", "middle"], names="--readout"),
+      Case("rank-readout-with-pooling", rank + ["--readout", "top", "--pooling", "mean"],
+           names="--readout"),
       # Readers.
       Case("vso-missing-root", call=lambda: data.read_vso(c.missing), names="root"),
       Case("vso-no-anp-folders", call=lambda: data.read_vso(c.empty_folder), names="root"),
