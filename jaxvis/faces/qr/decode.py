@@ -11,8 +11,9 @@ quadrilateral rectified onto an upright square (`rectify_crop`, up-sampled
 so that a small or dense code gets several pixels per module) and the
 axis-aligned box around it, enlarged and up-sampled (robust to corners that
 are a few pixels off: zxing then finds the code's perspective itself); when
-both fail, binarised and sharpened variants of the box crop. Found corners
-are mapped back to image pixels.
+both fail, binarised and sharpened variants of the box crop, a larger box
+crop, and the quadrilateral shrunk / grown by 8%. Found corners are mapped
+back to image pixels.
 
 Coordinates: pixel centres at integers, corners on the code's outer edge,
 clockwise from the code's own top-left (as the scene generators' truth).
@@ -221,4 +222,24 @@ def read_region(gray: np.ndarray, quad: np.ndarray | None, box, *, min_side: flo
     dec = attempt(img, from_box, binarizer, errors=False)
     if dec:
       return RegionReading(dec, located)
+  # Last tries for small, soft codes: a larger box crop, and the quad shrunk / grown by 8% (the
+  # net's corners are often a few pixels off), each plain and sharpened.
+  crop, scale, (x0, y0) = box_crop(gray, box, grow, target=min_side * 2.1, max_scale=6.0)
+  for img in (crop, _sharpen(crop)):
+    dec = attempt(img, from_box, errors=False)
+    if dec:
+      return RegionReading(dec, located)
+  if quad is not None:
+    centre = quad.mean(0)
+    for s in (0.92, 1.08):
+      crop, h = rectify_crop(gray, centre + (quad - centre) * s, 2 * int(min_side), margin)
+      for img in (crop, _sharpen(crop)):
+        dec = attempt(img, lambda p, h=h: _map_points(p, h), errors=False)
+        if dec:
+          return RegionReading(dec, located)
   return RegionReading([], located)
+
+
+def _sharpen(crop: np.ndarray) -> np.ndarray:
+  import cv2
+  return cv2.addWeighted(crop, 2.5, cv2.GaussianBlur(crop, (0, 0), 3.0), -1.5, 0)
