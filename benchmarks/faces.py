@@ -6,8 +6,10 @@ All implementations run in this process on the same frames with the same
 thresholds (0.6, 0.7, 0.7), min face 20 px, scale factor 0.709; each is called
 once (jaxvis: compile + run, reported as compile_s), warmed up, then the timed
 calls alternate between them (`common.measure_interleaved`), so a change of
-machine load slows all alike. facenet-pytorch is timed only when installed
-(`pip install torch` then `pip install --no-deps facenet-pytorch`).
+machine load slows all alike. facenet-pytorch is timed only when installed; its import
+needs a torchvision that matches torch (here: a side virtualenv with torch==2.14.1,
+torchvision==0.29.1 and `pip install --no-deps facenet-pytorch`, whose site-packages reach
+this project's through a .pth file; PyPI's torchvision beside the CPU torch 2.13 fails).
 
   python benchmarks/faces.py [--quick] [--no-reference] [--sizes 480x640 1080x1920] [--batches 1 16]
 """
@@ -56,9 +58,11 @@ def facenet_runner():
     return m.detect(frames if len(frames) > 1 else frames[0])
   def count(out):
     boxes = out[0]
-    if len(boxes) and isinstance(boxes, np.ndarray) and boxes.dtype != object and boxes.ndim == 2:
-      return int(len(boxes))                       # one frame: (n, 4)
-    return int(sum(0 if b is None else len(b) for b in boxes))
+    if boxes is None:
+      return 0
+    if np.ndim(boxes) == 2:  # one frame: (n, 4) (its dtype may be object)
+      return int(len(boxes))
+    return int(sum(0 if b is None else len(b) for b in boxes))  # a batch: (B,) of (n, 4) or None
   return run, count
 
 
@@ -78,8 +82,10 @@ def main() -> None:
   dtype = jax.numpy.bfloat16 if args.dtype == "bfloat16" else jax.numpy.float32
   peers = {}
   if not args.no_reference:
-    peers["mtcnn"] = mtcnn_runner()
+    # torch before TensorFlow: the other order segfaults at facenet-pytorch's first call
+    # (torch 2.14.1 + TF 2.21 in one process, seen here).
     fn = facenet_runner()
+    peers["mtcnn"] = mtcnn_runner()
     if fn is not None:
       peers["facenet_pytorch"] = fn
   for (h, w), batch in configs:
