@@ -20,7 +20,7 @@ its crops with TF's crop_and_resize rule, a sub-pixel difference.
 from __future__ import annotations
 
 import dataclasses
-from typing import Iterable, Sequence
+from typing import Iterable
 
 import numpy as np
 

@@ -1,5 +1,9 @@
-"""Streamed mining (grain): exact resumption, flip geometry, uncapped proposals, LR schedules."""
+"""Streamed mining (grain): exact resumption, flip geometry, uncapped proposals, LR schedules, bf16."""
 
+import json
+import os
+
+import jax
 import numpy as np
 import pytest
 
@@ -120,3 +124,17 @@ def test_stream_errors_name_their_argument(trees):
   lnet = next(sample_stream.sample_stream(c, training_data.MiningConfig("lnet", per_face=2), 4, shuffle_window=4))
   assert lnet["patches"].shape == (4, 5, 24, 24, 3) and lnet["target"].shape == (4, 5, 2)
   assert mining.STAGE_SIZES["rnet"] == 24
+
+
+def test_bfloat16_training_from_the_stream_keeps_float32_parameters_and_learns(trees, tmp_path):
+  w, c = trees
+  cfg = training_data.MiningConfig("pnet", negatives=10, around=5, flip=True)
+  stream = sample_stream.sample_stream(w + c, cfg, batch_size=32, seed=2, shuffle_window=64)
+  tc = training.TrainConfig(stage="pnet", steps=12, batch_size=32, learning_rate=3e-3, dtype="bfloat16",
+                            lr_schedule="cosine")
+  params = training.train_stage(tc, batches=stream, workdir=str(tmp_path))
+  leaves = [np.asarray(x) for x in jax.tree_util.tree_leaves(params)]
+  assert all(x.dtype == np.float32 and np.isfinite(x).all() for x in leaves)
+  losses = [json.loads(l)["loss"] for l in open(os.path.join(str(tmp_path), "metrics.jsonl")) if '"loss"' in l]
+  assert len(losses) >= 2 and np.isfinite(losses).all()
+  assert np.mean(losses[-3:]) < losses[0]  # bf16 compute still learns
