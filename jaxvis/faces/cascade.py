@@ -510,10 +510,20 @@ def detect(params, images, sizes=None, min_face_size: float = 20.0,
 
 
 def _grow(params, images, sizes, thr, cfg: CascadeConfig, det: Detections, stages, limit: int) -> Detections:
+  """Re-runs the overflowing images of `det` with larger caps (`grow_overflowing`)."""
+  run = lambda pick, grown: _detect(params, images[pick], sizes[pick], thr, grown)
+  return grow_overflowing(run, det, stages, cfg, limit, overflow_index=4)
+
+
+def grow_overflowing(run, det, stages, cfg: CascadeConfig, limit: int, overflow_index: int):
   """Re-runs the overflowing images of `det`, the full stages' caps x4, until none overflows.
 
-  Stops growing `max_faces` at `limit` (those images keep overflow=True) and
-  P-Net's caps at 4x the largest auto cap.
+  Shared by the face and QR-code detectors. `run(pick, cfg)` runs the images at
+  indices `pick` (padded to a power of two with a repeat) under `cfg` and returns
+  (detections, (len(pick), 3) P/R/O overflow flags); `det` is a tuple of (B, F, ...)
+  fields whose `overflow_index`-th is the (B,) overflow flag. Stops growing
+  `max_faces` at `limit` (those images keep overflow=True) and P-Net's caps at 4x
+  the largest auto cap. The result has as many slots as the largest run.
   """
   stages = np.array(stages)  # writable copy
   todo = np.flatnonzero(stages.any(1))
@@ -531,14 +541,15 @@ def _grow(params, images, sizes, thr, cfg: CascadeConfig, det: Detections, stage
     cfg = cfg.grown(need)
     n = _pow2_at_least(todo.size)
     pick = np.concatenate([todo, np.full(n - todo.size, todo[0])])  # pad with a repeat
-    sub_det, sub_stages = _detect(params, images[pick], sizes[pick], thr, cfg)
+    sub_det, sub_stages = run(pick, cfg)
     sub = [np.asarray(x)[:todo.size] for x in sub_det]
-    out = _widen(out, sub[0].shape[1])
+    f = max(out[0].shape[1], sub[0].shape[1])
+    out = [x if k == overflow_index else _pad_slots(x, f) for k, x in enumerate(out)]
     for k, x in enumerate(sub):
-      out[k][todo] = x if k == 4 else _pad_slots(x, out[k].shape[1])
+      out[k][todo] = x if k == overflow_index else _pad_slots(x, f)
     stages[todo] = np.asarray(sub_stages)[:todo.size]
-    todo = todo[sub[4]]
-  return Detections(*(jnp.asarray(x) for x in out))
+    todo = todo[sub[overflow_index]]
+  return type(det)(*(jnp.asarray(x) for x in out))
 
 
 _MAX_PNET_GROWN = 4 * 32768
@@ -546,11 +557,6 @@ _MAX_PNET_GROWN = 4 * 32768
 
 def _pad_slots(x: np.ndarray, f: int) -> np.ndarray:
   return np.pad(x, [(0, 0), (0, f - x.shape[1])] + [(0, 0)] * (x.ndim - 2))
-
-
-def _widen(parts: list, f: int) -> list:
-  """Pads the slot axis of boxes, scores, landmarks, valid to `f` (overflow unchanged)."""
-  return [x if k == 4 or x.shape[1] >= f else _pad_slots(x, f) for k, x in enumerate(parts)]
 
 
 def _empty(b: int, f: int, num_landmarks: int = 5) -> Detections:

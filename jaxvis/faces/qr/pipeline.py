@@ -147,32 +147,9 @@ def detect_codes(weights, images, sizes=None, grow: bool = True, max_codes_limit
 
 def _grow(weights, images, sizes, thr, cfg, ccfg, det: CodeDetections, stages, limit: int) -> CodeDetections:
   """Re-runs the overflowing images with the full stages' caps x4 until none overflows
-  (or `max_codes` would pass `limit`: those keep overflow=True)."""
-  stages = np.array(stages)
-  todo = np.flatnonzero(stages.any(1))
-  if not todo.size:
-    return det
-  out = [np.array(x) for x in det]
-  while todo.size:
-    need = stages[todo].any(0)
-    if need[2] and ccfg.max_faces * 4 > limit:
-      need[2] = False
-    if need[0] and ccfg.max_pnet * 4 > cascade._MAX_PNET_GROWN:
-      need[0] = False
-    if not need.any():
-      break
-    ccfg = ccfg.grown(need)
-    n = 1 << max(0, int(np.ceil(np.log2(todo.size))))
-    pick = np.concatenate([todo, np.full(n - todo.size, todo[0])])   # pad with a repeat
-    sub_det, sub_stages = _detect(weights, images[pick], sizes[pick], thr, cfg, ccfg)
-    sub = [np.asarray(x)[:todo.size] for x in sub_det]
-    f = max(out[0].shape[1], sub[0].shape[1])
-    out = [x if k == 5 else _pad_slots(x, f) for k, x in enumerate(out)]
-    for k, x in enumerate(sub):
-      out[k][todo] = x if k == 5 else _pad_slots(x, f)
-    stages[todo] = np.asarray(sub_stages)[:todo.size]
-    todo = todo[sub[5]]
-  return CodeDetections(*(jnp.asarray(x) for x in out))
+  (or `max_codes` would pass `limit`: those keep overflow=True); `cascade.grow_overflowing`."""
+  run = lambda pick, grown: _detect(weights, images[pick], sizes[pick], thr, cfg, grown)
+  return cascade.grow_overflowing(run, det, stages, ccfg, limit, overflow_index=5)
 
 
 def _pad_slots(x: np.ndarray, f: int) -> np.ndarray:
