@@ -25,7 +25,9 @@ Printed as JSON lines:
       least as many in every factor and more in total, with no wrong payloads.
 
   python benchmarks/qr.py [--quick] [--per-factor 20] [--split test] [--ablation] [--negatives 6]
-  (--ablation adds "jaxvis-no-verifier": the reader without the DenseNet verifier)
+  (--ablation adds "jaxvis-no-verifier": the reader without the DenseNet verifier;
+   --recall adds {"bench": "qr-recall", "factor", "codes", "found", "recall"}: the cascade's
+   own detection recall, a true code found when a kept detection has IoU >= 0.5 with its box)
 """
 
 from __future__ import annotations
@@ -95,6 +97,30 @@ def run_jaxvis(weights, images, batch_size: int, **options):
   return results, time.perf_counter() - t0, warm
 
 
+def detection_recall(weights, scene_list, batch_size: int) -> dict:
+  """{factor: {"codes", "found"}} and "total": true codes with a cascade detection (after the
+  verifier) of IoU >= 0.5 with their box; the detector alone, no decoding."""
+  from jaxvis.faces import mining
+  from jaxvis.faces.qr import pipeline
+  images = [s.image for s in scene_list]
+  out: dict = {}
+  for idx in _by_size(images):
+    for k in range(0, len(idx), batch_size):
+      chunk = idx[k:k + batch_size]
+      batch = np.stack([images[i] for i in chunk] + [np.zeros_like(images[chunk[0]])] * (batch_size - len(chunk)))
+      det = pipeline.detect_codes(weights, batch)
+      for j, i in enumerate(chunk):
+        s = scene_list[i]
+        truth = np.array([np.r_[np.min(c.corners, 0), np.max(c.corners, 0)] for c in s.codes], np.float32).reshape(-1, 4)
+        found = np.asarray(det.boxes[j])[np.asarray(det.valid[j])]
+        hit = mining.iou_matrix(truth, found).max(1) >= 0.5 if len(found) and len(truth) else np.zeros(len(truth), bool)
+        for key in (s.factor, "total"):
+          acc = out.setdefault(key, {"codes": 0, "found": 0})
+          acc["codes"] += len(truth)
+          acc["found"] += int(hit.sum())
+  return out
+
+
 def run_simple(fn, images):
   t0 = time.perf_counter()
   out = [fn(im) for im in images]
@@ -109,6 +135,11 @@ def main() -> int:
       (("--negatives",), {"type": int, "default": None, "help": "code-free scenes per kind (default 6; quick: 1)"}),
       (("--batch",), {"type": int, "default": 4, "help": "jaxvis images per detector program"}),
       (("--weights",), {"default": None, "help": "QR weights file (default: the shipped ones)"}),
+      (("--unreadable-score",), {"type": float, "default": None,
+                                 "help": "jaxvis: candidate score from which an undecoded candidate is reported "
+                                         "(default: the reader's)"}),
+      (("--recall",), {"action": "store_true",
+                       "help": "also the cascade's own detection recall (IoU >= 0.5, no decoding)"}),
   ])
   configure_jax()
   from jaxvis.faces.qr import evaluation, heldout, pipeline
@@ -121,7 +152,8 @@ def main() -> int:
   print(f"# {len(scene_list)} scenes ({sum(len(s.codes) for s in scene_list)} codes) and {len(negatives)} "
         f"negatives generated in {time.perf_counter() - t0:.1f} s", file=sys.stderr, flush=True)
   weights = pipeline.load_weights(args.weights)
-  readers = [("jaxvis", {})] + ([("jaxvis-no-verifier", {"use_verifier": False})] if args.ablation else [])
+  base = {} if args.unreadable_score is None else {"unreadable_score": args.unreadable_score}
+  readers = [("jaxvis", base)] + ([("jaxvis-no-verifier", {**base, "use_verifier": False})] if args.ablation else [])
   outputs, speed = {}, {}
   for name, options in readers:
     results, seconds, warm = run_jaxvis(weights, images, args.batch, **options)
@@ -150,6 +182,10 @@ def main() -> int:
     common.emit({"bench": "qr-speed", "reader": name, "dtype": "uint8", "batch": batch,
                  "items_per_s": len(images) / seconds, "compile_s": warm, "images": len(images),
                  "seconds": round(seconds, 2), "load_average": [round(v, 2) for v in os.getloadavg()]})
+  if args.recall:
+    for f, r in detection_recall(weights, scene_list, args.batch).items():
+      common.emit({"bench": "qr-recall", "split": args.split, "factor": f, **r,
+                   "recall": round(r["found"] / max(r["codes"], 1), 4)})
   ours, theirs = scores["jaxvis"], scores["zxing-cpp"]
   diff = {f: ours[f]["decoded"] - theirs[f]["decoded"] for f in factors}
   common.emit({"bench": "qr-summary", "split": args.split, "scenes": len(scene_list),

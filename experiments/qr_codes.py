@@ -35,7 +35,28 @@ def parse_args(argv=None):
   p.add_argument("--save-weights", nargs="?", const="", default=None, metavar="PATH",
                  help="write the trained weights (default path: the shipped jaxvis/assets/qr file)")
   p.add_argument("--weights", default=None, help="evaluate these weights instead of training")
+  p.add_argument("--document-share", type=float, default=None,
+                 help="share of training scenes from scenes_documents (default: the config's, 0)")
+  p.add_argument("--init-weights", default=None, help="fine-tune the cascade from these weights")
+  p.add_argument("--set", action="append", default=[], metavar="FIELD=NUMBER",
+                 help="override a numeric QrTrainConfig field, e.g. --set onet_steps=600 (repeatable)")
   return p.parse_args(argv)
+
+
+def _overrides(items, cfg) -> dict:
+  """--set FIELD=VALUE pairs as QrTrainConfig fields (ints, or floats for learning_rate)."""
+  from jaxvis.errors import InputError
+  fields = {f.name: f for f in dataclasses.fields(cfg)}
+  out = {}
+  for item in items:
+    name, _, value = item.partition("=")
+    if name not in fields or not isinstance(getattr(cfg, name), (int, float)) or not value:
+      raise InputError("--set", f"expected FIELD=NUMBER with a numeric QrTrainConfig field, got {item!r}")
+    try:
+      out[name] = type(getattr(cfg, name))(value)
+    except ValueError:
+      raise InputError("--set", f"{name}: expected a {type(getattr(cfg, name)).__name__}, got {value!r}") from None
+  return out
 
 
 def main(argv=None) -> int:
@@ -50,6 +71,11 @@ def main(argv=None) -> int:
   t_start = time.perf_counter()
   cfg = train.QrTrainConfig.tiny() if args.tiny else train.QrTrainConfig()
   cfg = dataclasses.replace(cfg, seed=args.seed)
+  if args.document_share is not None:
+    cfg = dataclasses.replace(cfg, document_share=args.document_share)
+  if args.init_weights:
+    cfg = dataclasses.replace(cfg, init_weights=args.init_weights)
+  cfg = dataclasses.replace(cfg, **_overrides(args.set, cfg))
   if args.weights:
     weights = pipeline.load_weights(args.weights)
   else:

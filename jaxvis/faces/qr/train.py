@@ -16,8 +16,9 @@ import time
 import jax.numpy as jnp
 import numpy as np
 
+from jaxvis.errors import InputError
 from jaxvis.faces import mining, training
-from jaxvis.faces.qr import pipeline, recognizer, rectify, samples, scenes
+from jaxvis.faces.qr import pipeline, recognizer, rectify, samples, scenes, scenes_documents
 
 
 @dataclasses.dataclass(frozen=True)
@@ -33,6 +34,11 @@ class QrTrainConfig:
     learning_rate: Adam step size of the cascade stages.
     seed: initialisation, shuffling and random crops.
     scene: `scenes.SceneConfig`.
+    document_share: share of the scenes drawn from `scenes_documents` (documents, screens,
+      sheets, large / Micro QR codes, code-like negatives) instead of `scenes` (0: only `scenes`).
+    documents: `scenes_documents.DocumentSceneConfig` (its size must match `scene`'s).
+    init_weights: a weights file whose P-/R-/O-Net the cascade stages start from (fine-tuning;
+      None: fresh init). The verifier always starts fresh.
   """
   cascade_scenes: int = 1000
   verifier_scenes: int = 150
@@ -45,11 +51,28 @@ class QrTrainConfig:
   learning_rate: float = 2e-3
   seed: int = 0
   scene: scenes.SceneConfig = scenes.SceneConfig()
+  document_share: float = 0.0
+  documents: scenes_documents.DocumentSceneConfig = scenes_documents.DocumentSceneConfig()
+  init_weights: str | None = None
+
+  def __post_init__(self):
+    if not 0.0 <= self.document_share <= 1.0:
+      raise InputError("document_share", f"expected in [0, 1], got {self.document_share}")
+    if self.document_share > 0 and (self.documents.height, self.documents.width) != (self.scene.height,
+                                                                                     self.scene.width):
+      raise InputError("documents", "expected the same height and width as `scene` (scenes are batched together)")
 
   @classmethod
   def tiny(cls) -> "QrTrainConfig":
     return cls(cascade_scenes=24, verifier_scenes=8, pnet_steps=30, rnet_steps=20, onet_steps=30,
                verifier_steps=20, batch_size=32, onet_batch_size=32)
+
+
+def training_scene(cfg: QrTrainConfig, index: int) -> scenes.Scene:
+  """Training scene `index` of the mix: spread evenly, a `document_share` of them from `scenes_documents`."""
+  if np.floor((index + 1) * cfg.document_share) > np.floor(index * cfg.document_share):
+    return scenes_documents.make_scene(index, cfg.documents)
+  return scenes.make_scene("train", index, cfg.scene)
 
 
 def _crop_batches(weights, images, batch_size=4, **options):
@@ -138,8 +161,10 @@ def train_all(cfg: QrTrainConfig, workdir: str | None = None, log=print) -> dict
     return None if workdir is None else os.path.join(workdir, name)
 
   t0 = time.perf_counter()
-  train_scenes = [scenes.make_scene("train", i, cfg.scene) for i in range(cfg.cascade_scenes)]
-  log({"phase": "scenes", "count": len(train_scenes), "seconds": round(time.perf_counter() - t0, 1)})
+  train_scenes = [training_scene(cfg, i) for i in range(cfg.cascade_scenes)]
+  log({"phase": "scenes", "count": len(train_scenes), "document_share": cfg.document_share,
+       "seconds": round(time.perf_counter() - t0, 1)})
+  start = pipeline.load_weights(cfg.init_weights) if cfg.init_weights else {}
   weights = {}
   for stage, steps in (("pnet", cfg.pnet_steps), ("rnet", cfg.rnet_steps), ("onet", cfg.onet_steps)):
     t0 = time.perf_counter()
@@ -148,11 +173,11 @@ def train_all(cfg: QrTrainConfig, workdir: str | None = None, log=print) -> dict
     tc = training.TrainConfig(stage=stage, steps=steps, batch_size=batch,
                               learning_rate=cfg.learning_rate, seed=cfg.seed, num_landmarks=4,
                               cyclic_landmarks=True)
-    weights[stage] = training.train_stage(tc, s.as_arrays(), workdir=stage_dir(stage),
+    weights[stage] = training.train_stage(tc, s.as_arrays(), workdir=stage_dir(stage), params=start.get(stage),
                                           checkpoint_every=max(steps // 2, 1))
     log({"phase": stage, "samples": s.counts(), "steps": steps, "seconds": round(time.perf_counter() - t0, 1)})
   t0 = time.perf_counter()
-  vscenes = [scenes.make_scene("train", cfg.cascade_scenes + i, cfg.scene) for i in range(cfg.verifier_scenes)]
+  vscenes = [training_scene(cfg, cfg.cascade_scenes + i) for i in range(cfg.verifier_scenes)]
   inputs, labels = verifier_samples(weights, vscenes, cfg.seed)
   vc = recognizer.VerifierConfig(steps=cfg.verifier_steps, batch_size=cfg.onet_batch_size, seed=cfg.seed)
   weights["verifier"] = recognizer.train_verifier(vc, inputs, labels, workdir=stage_dir("verifier"))
