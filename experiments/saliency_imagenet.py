@@ -7,9 +7,10 @@ weights: the Keras HDF5 file (`resnet50_weights_tf_dim_ordering_tf_kernels.h5`, 
 preprocessing) or a torchvision/timm `.safetensors` state dict (ResNet v1.5, torch preprocessing);
 the same weights serve as the black box and as the masking model's frozen encoder.
 
-Training images stream: a grain pipeline over the JPEG file list decodes each batch as it is
-needed (`imagenet.TrainSource`), so memory does not grow with the number of training images;
-only the `--val-images` validation images are held for evaluation.
+Training images stream: a grain pipeline over the JPEG file list decodes and preprocesses each
+batch as it is needed (`imagenet.TrainSource`, numpy only), so memory does not grow with the number
+of training images; only the `--val-images` validation images are held for evaluation.
+`--workers N` decodes in N grain worker processes (default 0: in the training process).
 
     python experiments/saliency_imagenet.py --root /data/ILSVRC --weights resnet50.h5 --json imagenet.json
     python experiments/saliency_imagenet.py --root /data/ILSVRC --weights resnet50.safetensors --steps 20000 \
@@ -114,6 +115,8 @@ def main(argv=None) -> int:
   ap.add_argument("--image-size", type=ca.positive_int, default=None, help="square input side (multiple of 32)")
   ap.add_argument("--train-per-class", type=ca.positive_int, default=None, help="training images per class (all)")
   ap.add_argument("--val-images", type=ca.positive_int, default=None, help="validation images to evaluate (all)")
+  ap.add_argument("--workers", type=ca.nonnegative_int, default=0,
+                  help="grain worker processes that decode + preprocess training JPEGs (0: in this process)")
   ap.add_argument("--tiny", action="store_true")
   ap.add_argument("--json", required=True)
   ap.add_argument("--workdir", default=None)
@@ -130,9 +133,9 @@ def main(argv=None) -> int:
   start = time.perf_counter()
   synsets = imagenet.read_synsets(args.root)
   mode = "torch" if args.weights and args.weights.endswith(".safetensors") else "caffe"
-  source = imagenet.TrainSource(args.root, cfg.image_size, cfg.train_per_class, synsets)
+  # decoded and preprocessed per record, in numpy: the same in a grain worker process
+  source = imagenet.TrainSource(args.root, cfg.image_size, cfg.train_per_class, synsets, preprocess=mode)
   prep = jax.jit(lambda im: resnet.preprocess(im, mode))
-  to_input = lambda r: {"image": np.asarray(prep(r["image"][None]))[0], "label": r["label"]}
   xva_u8, yva, bva, vva = imagenet.load_val(args.root, cfg.image_size, cfg.num_val, synsets)
   xva = np.asarray(prep(xva_u8))
   n_cls = len(synsets)
@@ -145,8 +148,10 @@ def main(argv=None) -> int:
   else:
     net = resnet.ResNetTiny(num_classes=n_cls)
     variables = net.init(jax.random.key(0), jnp.zeros((1, cfg.image_size, cfg.image_size, 3)))
-    batches = data_lib.loader(source, batch_size=min(cfg.mask_batch, len(source)), seed=7, map_fn=to_input)
+    batches = data_lib.loader(source, batch_size=min(cfg.mask_batch, len(source)), seed=7,
+                              worker_count=args.workers)
     variables = train_tiny_black_box(net, variables, batches, cfg.black_box_steps)
+    batches.close()
     masking = model_lib.MaskingConfig(num_classes=n_cls, encoder="resnet_tiny", upsampler_base=32,
                                       bottlenecks_per_upsampler=1)
   clf, feats, head = resnet_parts(net, variables)
@@ -157,7 +162,7 @@ def main(argv=None) -> int:
                                batch_size=cfg.mask_batch, num_steps=cfg.mask_steps)
   params = train_lib.train_masking_model(tcfg, None, None, net.apply, variables, workdir=args.workdir,
                                          encoder_variables=variables, progress=sys.stderr.isatty(),
-                                         source=source, map_fn=to_input)
+                                         source=source, worker_count=args.workers)
   key = jax.random.key(1)
   it_cfg = methods_lib.IterativeMaskConfig(num_iterations=cfg.iterative_iterations, objective=objective)
   b = cfg.eval_batch
@@ -169,7 +174,7 @@ def main(argv=None) -> int:
   }
   results, _ = eval_lib.evaluate_methods(clf, fns, xva, yva, bva, vva)
   out = {"methods": results, "num_classes": n_cls, "num_train": len(source), "num_val": int(len(xva)),
-         "arch": cfg.arch, "timings_s": {"total": time.perf_counter() - start}}
+         "arch": cfg.arch, "workers": args.workers, "timings_s": {"total": time.perf_counter() - start}}
   os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
   with open(args.json, "w") as f:
     json.dump(out, f, indent=1)

@@ -49,6 +49,7 @@ def process_slice(dataset: grain.MapDataset, index: int | None = None,
 def loader(source, batch_size: int, seed: int = 0, map_fn: Callable | None = None,
            shuffle: bool = True, num_epochs: int | None = None, drop_remainder: bool = True,
            process_index: int | None = None, process_count: int | None = None,
+           worker_count: int = 0, worker_buffer_size: int = 1, prefetch_batches: int = 4,
            ) -> grain.DatasetIterator:
   """A checkpointable iterator of numpy batches for this process.
 
@@ -62,6 +63,16 @@ def loader(source, batch_size: int, seed: int = 0, map_fn: Callable | None = Non
     shuffle: shuffle records (per epoch).
     num_epochs: None repeats forever.
     drop_remainder: drop the last incomplete batch of the dataset.
+    worker_count: decode, map and batch in this many worker processes (grain `mp_prefetch`,
+      spawned: `source` and `map_fn` must pickle, and should not run JAX); 0 = in this process.
+      Each worker makes every worker_count-th batch, and the iterator interleaves them back, so
+      the batches are the same as with 0 workers. A checkpointed iterator state resumes only
+      with the same worker count. Close the iterator (`.close()`) to stop the workers early.
+    worker_buffer_size: batches each worker prepares ahead.
+    prefetch_batches: batches decoded ahead by a thread pool of as many threads (in this
+      process, or in each worker). grain's default (500 elements, 16 threads) is sized for
+      records; here an element is a whole batch, and 500 batches of 16 float32 128x128 images
+      held 1.6 GB per process.
   """
   count = jax.process_count() if process_count is None else process_count
   if batch_size <= 0 or batch_size % count:
@@ -78,7 +89,22 @@ def loader(source, batch_size: int, seed: int = 0, map_fn: Callable | None = Non
   if map_fn is not None:
     ds = ds.random_map(map_fn) if _takes_rng(map_fn) else ds.map(map_fn)
   ds = ds.batch(batch_size // count, drop_remainder=drop_remainder)
-  return iter(ds.to_iter_dataset())
+  if worker_count < 0 or worker_buffer_size < 1 or prefetch_batches < 1:
+    raise ValueError(f"worker_count: expected >= 0 (and worker_buffer_size, prefetch_batches >= 1), got "
+                     f"{worker_count} ({worker_buffer_size}, {prefetch_batches})")
+  it_ds = ds.to_iter_dataset(grain.ReadOptions(num_threads=prefetch_batches, prefetch_buffer_size=prefetch_batches))
+  if worker_count:
+    _absl_flags_parsed()
+    it_ds = it_ds.mp_prefetch(grain.MultiprocessingOptions(num_workers=worker_count,
+                                                           per_worker_buffer_size=worker_buffer_size))
+  return iter(it_ds)
+
+
+def _absl_flags_parsed() -> None:
+  """grain's worker processes read absl flags; outside `absl.app.run` nobody parsed them."""
+  from absl import flags
+  if not flags.FLAGS.is_parsed():
+    flags.FLAGS.mark_as_parsed()
 
 
 def _takes_rng(fn: Callable) -> bool:

@@ -51,6 +51,21 @@ def preprocess(images, mode: str = "caffe") -> jax.Array:
   raise ValueError(f"mode: expected 'caffe' or 'torch', got {mode!r}")
 
 
+def preprocess_numpy(images: np.ndarray, mode: str = "caffe") -> np.ndarray:
+  """`preprocess` in numpy (float32), for input pipelines that must not run JAX (grain workers)."""
+  images = np.asarray(images)
+  if images.shape[-1:] != (3,):
+    raise ValueError(f"images: expected (..., H, W, 3) RGB, got shape {images.shape}")
+  x = images.astype(np.float32)
+  if images.dtype == np.uint8:
+    x = x / np.float32(255.0)
+  if mode == "caffe":
+    return x[..., ::-1] * np.float32(255.0) - _CAFFE_MEAN_BGR
+  if mode == "torch":
+    return (x - _TORCH_MEAN) / _TORCH_STD
+  raise ValueError(f"mode: expected 'caffe' or 'torch', got {mode!r}")
+
+
 def check_images(x, name: str = "images") -> None:
   """Raises a clear error for inputs a ResNet cannot take (shape/dtype checks are static)."""
   if x.ndim != 4:

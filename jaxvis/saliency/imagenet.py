@@ -88,21 +88,32 @@ def train_files(root: str, per_class: int | None = None, classes: list[str] | No
 
 
 class TrainSource:
-  """Random-access training records `{"image": (size, size, 3) uint8, "label": int32}` decoded on
+  """Random-access training records `{"image": (size, size, 3), "label": int32}` decoded on
   access, for `jaxvis.data.loader` (grain): memory holds the file list and the batches in flight,
   not the dataset, so it does not grow with the number of images.
+
+  `preprocess` None gives uint8 pixels; "caffe" / "torch" gives float32 inputs of a ResNet
+  (`resnet.preprocess_numpy`, numpy only), so decoding AND preprocessing can run in grain worker
+  processes (`loader(..., worker_count=N)`), which pickle the source and must not run JAX.
   """
 
   def __init__(self, root: str, size: int = 224, per_class: int | None = None,
-               classes: list[str] | None = None):
+               classes: list[str] | None = None, preprocess: str | None = None):
+    if preprocess not in (None, "caffe", "torch"):
+      raise InputError("preprocess", f"expected None, 'caffe' or 'torch', got {preprocess!r}")
     self.paths, self.labels = train_files(root, per_class, classes)
     self.size = int(size)
+    self.preprocess = preprocess
 
   def __len__(self) -> int:
     return len(self.paths)
 
   def __getitem__(self, index: int) -> dict:
-    return {"image": _load_image(self.paths[index], self.size), "label": self.labels[index]}
+    image = _load_image(self.paths[index], self.size)
+    if self.preprocess is not None:
+      from jaxvis.nn import resnet
+      image = resnet.preprocess_numpy(image, self.preprocess)
+    return {"image": image, "label": self.labels[index]}
 
 
 def load_val(root: str, size: int = 224, limit: int | None = None, classes: list[str] | None = None,

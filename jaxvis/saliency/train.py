@@ -168,7 +168,7 @@ def train_masking_model(cfg: TrainConfig, images: np.ndarray, labels: np.ndarray
                         checkpoint_every: int = 200, progress: bool = True, mesh=None,
                         eval_fn: Callable | None = None, eval_every: int = 0,
                         stop_after: int | None = None, features_fn: Callable | None = None,
-                        source=None, map_fn: Callable | None = None) -> MaskingParams:
+                        source=None, map_fn: Callable | None = None, worker_count: int = 0) -> MaskingParams:
   """Trains a masking model against a frozen black box; resumes from `workdir` if it holds a checkpoint.
 
   Args:
@@ -178,6 +178,9 @@ def train_masking_model(cfg: TrainConfig, images: np.ndarray, labels: np.ndarray
     source: instead of images/labels, a random-access source of `{"image", "label"}` records
       (e.g. `imagenet.TrainSource`, decoded on access: memory independent of the dataset size);
       `map_fn` (record -> record, e.g. preprocessing) runs per record in the grain pipeline.
+    worker_count: decode (and map, batch) in this many grain worker processes (0: in this one);
+      the source and map_fn must pickle and not run JAX. The batches do not depend on it, but
+      resuming a checkpoint needs the worker count it was written with.
     black_box_apply: `(variables, images) -> logits`.
     black_box_variables: its (frozen) variables.
     workdir: checkpoints + metrics.jsonl; None keeps nothing.
@@ -189,7 +192,7 @@ def train_masking_model(cfg: TrainConfig, images: np.ndarray, labels: np.ndarray
   """
   if source is not None:
     return _train(cfg, source, map_fn, black_box_apply, black_box_variables, workdir, encoder_variables,
-                  checkpoint_every, progress, mesh, eval_fn, eval_every, stop_after, features_fn)
+                  checkpoint_every, progress, mesh, eval_fn, eval_every, stop_after, features_fn, worker_count)
   images = np.asarray(images, np.float32)
   labels = np.asarray(labels, np.int32)
   if images.ndim != 4 or tuple(images.shape[1:3]) != tuple(cfg.image_size):
@@ -202,20 +205,26 @@ def train_masking_model(cfg: TrainConfig, images: np.ndarray, labels: np.ndarray
                      f"[{labels.min()}, {labels.max()}]")
   return _train(cfg, data_lib.ArraySource({"image": images, "label": labels}), map_fn, black_box_apply,
                 black_box_variables, workdir, encoder_variables, checkpoint_every, progress, mesh, eval_fn,
-                eval_every, stop_after, features_fn)
+                eval_every, stop_after, features_fn, worker_count)
 
 
 def _train(cfg, source, map_fn, black_box_apply, black_box_variables, workdir, encoder_variables,
-           checkpoint_every, progress, mesh, eval_fn, eval_every, stop_after, features_fn) -> MaskingParams:
+           checkpoint_every, progress, mesh, eval_fn, eval_every, stop_after, features_fn,
+           worker_count=0) -> MaskingParams:
   mesh = mesh or train_lib.make_mesh()
   if (cfg.masking.encoder == "external") != (features_fn is not None):
     raise InputError("features_fn", "required exactly when the masking model's encoder is 'external'")
   state = create_state(cfg, black_box_variables, encoder_variables, features_fn)
   step = train_lib.make_train_step(make_loss_fn(cfg, black_box_apply, features_fn), mesh)
-  it = data_lib.loader(source, batch_size=cfg.batch_size, seed=cfg.seed, map_fn=map_fn)
-  state = train_lib.fit(state, step, it, num_steps=min(stop_after or cfg.num_steps, cfg.num_steps), rng=jax.random.key(cfg.seed + 1),
-                        mesh=mesh, workdir=workdir, config=cfg, checkpoint_every=checkpoint_every,
-                        progress=progress, desc="masking model", eval_fn=eval_fn, eval_every=eval_every)
+  it = data_lib.loader(source, batch_size=cfg.batch_size, seed=cfg.seed, map_fn=map_fn, worker_count=worker_count)
+  try:
+    state = train_lib.fit(state, step, it, num_steps=min(stop_after or cfg.num_steps, cfg.num_steps),
+                          rng=jax.random.key(cfg.seed + 1), mesh=mesh, workdir=workdir, config=cfg,
+                          checkpoint_every=checkpoint_every, progress=progress, desc="masking model",
+                          eval_fn=eval_fn, eval_every=eval_every)
+  finally:
+    if hasattr(it, "close"):
+      it.close()  # stops the worker processes, if any
   return params_from_state(cfg, state)
 
 
