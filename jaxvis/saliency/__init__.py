@@ -3,10 +3,10 @@
 Public API: the masking model (`MaskingConfig`, `explain`, `load`/`save`), its training
 (`TrainConfig`, `train_masking_model`, `train_classifier`), any Flax classifier as black box and
 encoder (`FlaxClassifier`), the objective, and the comparison methods (`methods`: maps in [0, 1];
-`attribution`: raw PAIR-compatible attributions).
+`attribution`: raw PAIR-compatible attributions; `xrai`: XRAI's segments and region ranking).
 """
 
-from jaxvis.saliency import attribution, methods
+from jaxvis.saliency import attribution, methods, xrai
 from jaxvis.saliency.adapter import FlaxClassifier
 from jaxvis.saliency.explainer import MaskingParams, explain, load, save
 from jaxvis.saliency.model import MaskingConfig, MaskingModel
@@ -15,4 +15,4 @@ from jaxvis.saliency.train import TrainConfig, train_classifier, train_masking_m
 
 __all__ = ["MaskingParams", "explain", "load", "save", "MaskingConfig", "MaskingModel",
            "EvidenceRemoval", "ObjectiveConfig", "saliency_objective", "FlaxClassifier",
-           "TrainConfig", "train_classifier", "train_masking_model", "attribution", "methods"]
+           "TrainConfig", "train_classifier", "train_masking_model", "attribution", "methods", "xrai"]

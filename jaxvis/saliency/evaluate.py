@@ -14,25 +14,32 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxvis.saliency import attribution as attr_lib
 from jaxvis.saliency import metrics as metrics_lib
 
 MapFn = Callable[[jax.Array, jax.Array], jax.Array]  # (images, class_ids) -> (N, H, W) maps
 
 
-def run_batched(fn: MapFn, images: np.ndarray, class_ids: np.ndarray, batch_size: int
-                ) -> tuple[np.ndarray, float]:
-  """Applies a jitted `fn` batch by batch (the last batch padded); returns (maps, masks_per_s).
+def run_batched(fn: MapFn, images: np.ndarray, class_ids: np.ndarray, batch_size: int,
+                jit: bool = True) -> tuple[np.ndarray, float]:
+  """Applies `fn` batch by batch (the last batch padded); returns (maps, masks_per_s).
 
-  The program is compiled ahead of time (no warm-up run: the iterative-mask baseline takes
-  minutes per batch on a CPU), so masks/s excludes compilation.
+  With `jit`, the program is compiled ahead of time (with `attribution.compiler_options()`: on
+  the CPU the sample loops reuse their buffers) and not warmed up (the iterative-mask baseline
+  takes minutes per batch on a CPU), so masks/s excludes compilation. Without it (XRAI, whose
+  segmentation runs on the host), the first batch runs once untimed to compile its parts.
   """
   n = len(images)
   batches = list(_padded_batches(n, batch_size, images, class_ids))
-  jfn = jax.jit(fn).lower(*(jnp.asarray(a) for a in batches[0])).compile()
+  if jit:
+    run = jax.jit(fn).lower(*(jnp.asarray(a) for a in batches[0])).compile(attr_lib.compiler_options() or None)
+  else:
+    run = fn
+    jax.block_until_ready(run(*(jnp.asarray(a) for a in batches[0])))
   out = []
   start = time.perf_counter()
   for x, c in batches:
-    out.append(jfn(jnp.asarray(x), jnp.asarray(c)))
+    out.append(run(jnp.asarray(x), jnp.asarray(c)))
   out = jax.block_until_ready(out)
   seconds = time.perf_counter() - start
   return np.concatenate([np.asarray(o) for o in out])[:n], len(batches) * batch_size / max(seconds, 1e-9)
@@ -91,7 +98,8 @@ def evaluate_methods(classifier, methods: dict[str, tuple[MapFn, int]], images: 
 
   Args:
     classifier: images -> logits (the black box being explained).
-    methods: name -> (map_fn, batch_size).
+    methods: name -> (map_fn, batch_size) or (map_fn, batch_size, jit): jit False for a map_fn
+      that cannot be traced (XRAI's host-side segmentation).
     images, class_ids, gt_boxes (N, K, 4), gt_valid (N, K): the evaluation set.
     keep_maps: return the first `keep_maps` maps of every method (for figures).
 
@@ -104,8 +112,8 @@ def evaluate_methods(classifier, methods: dict[str, tuple[MapFn, int]], images: 
   n, h, w = images.shape[:3]
   scorer = BoxScorer(classifier, input_size, batch_size=min(n, 128))
   results, kept = {}, {}
-  for name, (fn, batch_size) in methods.items():
-    maps, rate = run_batched(fn, images, class_ids, batch_size)
+  for name, (fn, batch_size, *jit) in methods.items():
+    maps, rate = run_batched(fn, images, class_ids, batch_size, *jit)
     results[name] = {**scorer.score_maps(images, class_ids, maps, gt_boxes, gt_valid), "masks_per_s": rate}
     if keep_maps:
       kept[name] = maps[:keep_maps]

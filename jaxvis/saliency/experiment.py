@@ -23,6 +23,12 @@ from jaxvis.saliency.explainer import MaskingParams, explain
 from jaxvis.errors import InputError
 
 METHOD_ORDER = ("masking_model", "gradient", "smoothgrad", "integrated_gradients", "grad_cam", "iterative_mask")
+# Also selectable (`include=`, `jaxvis saliency evaluate --methods`); not in the default run: the
+# perturbation methods cost hundreds of model calls per image, XRAI a host-side segmentation.
+EXTRA_METHODS = ("blur_ig", "occlusion", "xrai")
+ALL_METHODS = METHOD_ORDER + EXTRA_METHODS
+# The Figure-5 grid's columns (those evaluated): the paper's methods, then the extra ones.
+GRID_METHODS = ("masking_model", "gradient", "grad_cam", "iterative_mask") + EXTRA_METHODS
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,6 +53,8 @@ class SmallExperimentConfig:
     mask_steps, mask_batch, mask_lr: masking-model training.
     iterative_iterations: gradient steps of the iterative-mask baseline per image.
     smoothgrad_samples, ig_steps: SmoothGrad / Integrated Gradients samples.
+    blur_ig_steps, xrai_steps: Blur IG steps, XRAI's IG steps per baseline (PAIR: 100 each).
+    occlusion_size: occlusion window side (PAIR: 15).
     eval_batch: batch size for timing the one-pass methods.
     seed: everything's seed.
   """
@@ -66,6 +74,9 @@ class SmallExperimentConfig:
   iterative_iterations: int = 100
   smoothgrad_samples: int = 16
   ig_steps: int = 16
+  blur_ig_steps: int = 100
+  xrai_steps: int = 100
+  occlusion_size: int = 15
   eval_batch: int = 100
   seed: int = 0
 
@@ -121,8 +132,12 @@ def train_models(cfg: SmallExperimentConfig, train_images, train_labels, test_im
 
 
 def method_fns(cfg: SmallExperimentConfig, models: TrainedModels, include: tuple[str, ...] = METHOD_ORDER
-               ) -> dict[str, tuple[Callable, int]]:
-  """name -> ((images, class_ids) -> maps, batch size) for every compared method."""
+               ) -> dict[str, tuple]:
+  """name -> ((images, class_ids) -> maps, batch size[, jit]) for the methods in `include`
+  (any of `ALL_METHODS`)."""
+  unknown = [k for k in include if k not in ALL_METHODS]
+  if unknown:
+    raise InputError("methods", f"unknown method(s) {unknown}; expected any of {list(ALL_METHODS)}")
   cnn, v = models.classifier, models.classifier_variables
   clf = lambda x: cnn.apply(v, x)
   feats = lambda x: cnn.apply(v, x, method=SmallCNN.features)
@@ -138,6 +153,9 @@ def method_fns(cfg: SmallExperimentConfig, models: TrainedModels, include: tuple
       "integrated_gradients": (lambda x, c: methods_lib.integrated_gradients(clf, x, c, num_steps=cfg.ig_steps), b),
       "grad_cam": (lambda x, c: methods_lib.grad_cam(feats, head, x, c), b),
       "iterative_mask": (lambda x, c: methods_lib.iterative_mask(clf, x, c, key, it_cfg), b),
+      "blur_ig": (lambda x, c: methods_lib.blur_ig(clf, x, c, num_steps=cfg.blur_ig_steps), b),
+      "occlusion": (lambda x, c: methods_lib.occlusion(clf, x, c, size=cfg.occlusion_size), b),
+      "xrai": (lambda x, c: methods_lib.xrai(clf, x, c, num_steps=cfg.xrai_steps), b, False),
   }
   return {k: all_fns[k] for k in include}
 

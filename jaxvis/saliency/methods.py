@@ -6,6 +6,10 @@ metrics (threshold 0.5, tightest box) score them all:
   gradient(classifier, images, class_ids)                 Simonyan et al. |d f_c / d x|
   smoothgrad(classifier, images, class_ids, rng)          aggregated gradients of noisy copies
   integrated_gradients(classifier, images, class_ids)     path integral from a black baseline
+  blur_ig(classifier, images, class_ids)                  Integrated Gradients along a blur path
+  occlusion(classifier, images, class_ids)                logit drop under a sliding window
+  xrai(classifier, images, class_ids)                     segments ranked by IG density (host-side
+                                                          segmentation: not jittable)
   grad_cam(features_fn, head_fn, images, class_ids)       Selvaraju et al. on the last conv map
   iterative_mask(classifier, images, class_ids, rng)      per-image gradient descent on a mask
                                                           through the saliency objective (the
@@ -13,7 +17,7 @@ metrics (threshold 0.5, tightest box) score them all:
 
 `classifier` is any `images -> logits` function. Gradient-type maps are normalised per image by
 their maximum, the usual way to threshold them; the raw (N, H, W, C) attributions they reduce
-come from `attribution.py` (PAIR-compatible options, samples batched).
+come from `attribution.py` and `xrai.py` (PAIR-compatible options, samples batched).
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ import optax
 from jaxvis.errors import InputError
 from jaxvis.saliency import attribution as attr
 from jaxvis.saliency import objective as obj_lib
+from jaxvis.saliency import xrai as xrai_lib
 
 Classifier = Callable[[jax.Array], jax.Array]
 
@@ -87,8 +92,8 @@ def smoothgrad(classifier: Classifier, images: jax.Array, class_ids: jax.Array, 
                num_samples: int = 16, noise_level: float = 0.15, aggregation: str = "mean_square",
                channels: str = "sum_abs", chunk_size: int | None = None) -> jax.Array:
   """SmoothGrad map: `attribution.smoothgrad_attribution` (default PAIR's mean g^2; "mean",
-  "mean_abs" selectable) reduced over channels. All samples of all images run as one batched
-  gradient call, or `chunk_size` model inputs at a time."""
+  "mean_abs" selectable) reduced over channels. The samples of all images run as batched
+  gradient calls of at most `chunk_size` model inputs (see `attribution` for the defaults)."""
   a = attr.smoothgrad_attribution(classifier, images, class_ids, rng, num_samples, noise_level,
                                   aggregation, chunk_size)
   return _normalise(reduce_channels(a, channels))
@@ -103,6 +108,31 @@ def integrated_gradients(classifier: Classifier, images: jax.Array, class_ids: j
   a = attr.integrated_gradients_attribution(classifier, images, class_ids, baseline, num_steps, rule,
                                             chunk_size)
   return _normalise(reduce_channels(a, channels))
+
+
+def blur_ig(classifier: Classifier, images: jax.Array, class_ids: jax.Array, max_sigma: float = 50.0,
+            num_steps: int = 100, grad_step: float = 0.01, sqrt: bool = False, channels: str = "sum_abs",
+            chunk_size: int | None = None) -> jax.Array:
+  """Blur IG map (`attribution.blur_ig_attribution`, PAIR's `BlurIG`): |attribution| over channels."""
+  a = attr.blur_ig_attribution(classifier, images, class_ids, max_sigma, num_steps, grad_step, sqrt, chunk_size)
+  return _normalise(reduce_channels(a, channels))
+
+
+def occlusion(classifier: Classifier, images: jax.Array, class_ids: jax.Array, size: int = 15,
+              value: float = 0.0, stride: int = 1, chunk_size: int | None = None) -> jax.Array:
+  """Occlusion map (`attribution.occlusion_attribution`, PAIR's `Occlusion`): the summed logit
+  drop of the windows covering each pixel, negative drops (occlusion raised the logit) at 0."""
+  a = attr.occlusion_attribution(classifier, images, class_ids, size, value, stride, chunk_size)
+  return _normalise(jnp.maximum(a[..., 0], 0.0))
+
+
+def xrai(classifier: Classifier, images: jax.Array, class_ids: jax.Array, num_steps: int = 100,
+         algorithm: str = "full", chunk_size: int | None = None) -> jax.Array:
+  """XRAI map (`xrai.xrai_attribution`, PAIR's `XRAI`): each pixel's region gain, negative at 0.
+  Runs Felzenszwalb's segmentation on the host: call it outside `jax.jit`."""
+  a = xrai_lib.xrai_attribution(classifier, images, class_ids, num_steps=num_steps, algorithm=algorithm,
+                                chunk_size=chunk_size)
+  return _normalise(jnp.maximum(a, 0.0))
 
 
 def grad_cam(features_fn: Callable[[jax.Array], jax.Array], head_fn: Callable[[jax.Array], jax.Array],

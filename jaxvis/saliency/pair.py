@@ -3,9 +3,10 @@
 PAIR's methods (GradientSaliency, IntegratedGradients, GradCam, XRAI, Blur IG, Guided IG, ...)
 call `call_model_function(x_batch, call_model_args, expected_keys)` and read numpy arrays from
 the returned dict. This builds that function from jaxvis's `images -> logits` classifier (and,
-for Grad-CAM, its `features_fn` / `head_fn` split), with one jitted program per request kind,
-so PAIR's methods run on any Flax model, and the parity tests and `benchmarks/saliency_methods.py`
-compare both libraries on the same compiled model.
+for Grad-CAM, its `features_fn` / `head_fn` split), with one jitted program per request kind
+(compiled with the same `attribution.compiler_options()` as jaxvis's own methods), so PAIR's
+methods run on any Flax model, and the parity tests and `benchmarks/saliency_methods.py` compare
+both libraries on the same compiled model.
 
 `call_model_args` must be `{"class_id": int}`. PAIR itself is NOT imported here (it is a test
 dependency only); its dictionary keys are plain strings, spelled out below.
@@ -20,6 +21,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxvis.errors import InputError
+from jaxvis.saliency import attribution
 
 INPUT_OUTPUT_GRADIENTS = "INPUT_OUTPUT_GRADIENTS"
 CONVOLUTION_LAYER_VALUES = "CONVOLUTION_LAYER_VALUES"
@@ -35,10 +37,10 @@ def call_model_function(classifier: Callable[[jax.Array], jax.Array],
   def score(logits, class_id):
     return jnp.sum(logits.astype(jnp.float32)[:, class_id])
 
-  input_grad = jax.jit(jax.grad(lambda x, c: score(classifier(x), c)))
-  logits_fn = jax.jit(classifier)
+  input_grad = attribution.jit(jax.grad(lambda x, c: score(classifier(x), c)))
+  logits_fn = attribution.jit(classifier)
 
-  @jax.jit
+  @attribution.jit
   def conv_values_and_grads(x, c):
     fmap = features_fn(x)
     return fmap, jax.grad(lambda a: score(head_fn(a), c))(fmap)

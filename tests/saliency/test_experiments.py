@@ -136,3 +136,90 @@ def test_cli_explain_evaluate(tiny_digits, tmp_path):
   args = parser.parse_args(["train", "--dataset", "cifar10", "--out", str(tmp_path / "c")])
   with pytest.raises(InputError, match="--data-dir"):
     args.func(args)
+
+
+@pytest.mark.parametrize("flag", ["default", "authors", "paper"])
+def test_cli_train_objective_reaches_the_training(flag, tmp_path, monkeypatch):
+  """`jaxvis saliency train --objective X`: the TrainConfig the masking model trains with holds X's
+  objective (until issue 18 'authors' silently trained with the default one)."""
+  import argparse
+  import jax
+  from jaxvis.saliency import cli, experiment, objective as O, train
+  seen = {}
+
+  class Stop(Exception):
+    pass
+
+  def capture(tcfg, *args, **kwargs):
+    seen["objective"] = tcfg.objective
+    raise Stop
+
+  monkeypatch.setattr(train, "train_masking_model", capture)
+  monkeypatch.setattr(train, "train_classifier", lambda module, images, *a, **k: module.init(
+      jax.random.key(0), images[:1]))  # no black-box training: only the objective is checked
+  parser = argparse.ArgumentParser()
+  cli.register(parser)
+  args = parser.parse_args(["train", "--out", str(tmp_path / "o"), "--tiny", "--cnn-steps", "1", "--num-train", "16",
+                            "--objective", flag])
+  with pytest.raises(Stop):
+    args.func(args)
+  got, default = seen["objective"], experiment.SmallExperimentConfig().objective
+  assert got.removal.blur_sigma == default.removal.blur_sigma == 4.0  # the digits' blur in every form
+  if flag == "default":
+    assert got == default
+  elif flag == "authors":
+    want = O.ObjectiveConfig.authors(value_range=(0.0, 1.0))
+    assert got.form == "authors" and got.tv_weight == want.tv_weight == 0.005 and got != default
+    assert got.removal.color_range == 0.33 and got.removal.preserved_noise_std == 0.015
+    assert got.removal.value_range == (0.0, 1.0)
+  else:
+    assert got.form == "paper" and got.tv_weight == 10.0
+  assert parser.parse_args(["train", "--out", str(tmp_path / "p")]).objective == "default"
+
+
+def test_extra_methods_through_the_method_selection(tmp_path):
+  """Blur IG, occlusion and XRAI are selectable like the other baselines (`include=`, and
+  `jaxvis saliency evaluate --methods`), scored by the same protocol; XRAI runs un-jitted."""
+  import argparse
+  import dataclasses
+  from jaxvis.saliency import cli, digits, experiment, pretrained
+  models, _ = pretrained.load()
+  x, y, boxes = digits.make_cluttered_digits(4, "test", seed=3)
+  cfg = dataclasses.replace(experiment.SmallExperimentConfig(), blur_ig_steps=4, xrai_steps=4, occlusion_size=32,
+                            eval_batch=4)
+  results, maps = experiment.evaluate_models(cfg, models, x, y, boxes, keep_maps=2,
+                                             include=experiment.EXTRA_METHODS)
+  for name in experiment.EXTRA_METHODS:
+    _check_method(results[name], True)
+    assert maps[name].shape == (2, 64, 64) and 0.0 <= maps[name].min() and maps[name].max() <= 1.0
+  assert cli.method_list("xrai, occlusion,xrai") == ("xrai", "occlusion")
+  assert cli.method_list(None) == experiment.METHOD_ORDER
+  parser = argparse.ArgumentParser()
+  cli.register(parser)
+  args = parser.parse_args(["evaluate", "--checkpoint", pretrained.DIRECTORY, "--out", str(tmp_path / "g.png"),
+                            "--methods", "gradient,lime"])
+  with pytest.raises(InputError, match="--methods"):
+    args.func(args)
+
+
+def test_rescore_reproduces_the_shipped_rows(tmp_path):
+  """`--rescore DIR --methods gradient`: the saved models on the experiment's own test canvases give
+  the shipped gradient row to the last digit (so a rescored row is comparable), and the row is
+  replaced in DIR/results.json with a note."""
+  import shutil
+  from jaxvis.saliency import pretrained
+  d = tmp_path / "w"
+  shutil.copytree(pretrained.DIRECTORY, d)
+  shipped = json.loads((d / "results.json").read_text())
+  out = tmp_path / "r.json"
+  assert _script("saliency_cluttered_digits").main(["--rescore", str(d), "--methods", "gradient",
+                                                    "--json", str(out)]) == 0
+  row = json.loads(out.read_text())["methods"]["gradient"]
+  for key in ("localisation_error", "saliency_metric"):
+    assert row[key] == shipped["methods"]["gradient"][key]
+  updated = json.loads((d / "results.json").read_text())
+  assert updated["methods"]["gradient"] == row and "gradient" in updated["rescored"]
+  assert updated["methods"]["masking_model"] == shipped["methods"]["masking_model"]
+  with pytest.raises(InputError, match="--rescore"):
+    _script("saliency_cluttered_digits").main(["--rescore", str(d), "--seed", "3", "--methods", "gradient",
+                                               "--json", str(out)])

@@ -120,3 +120,75 @@ def test_iterative_mask_keeps_the_evidence():
   inside = float(jnp.mean(masks[:, 2:6, 2:6]))
   far = float(jnp.mean(masks[:, 9:, 9:]))
   assert inside > 0.5 and far < 0.2
+
+
+def test_occlusion_and_blur_ig_find_the_evidence_and_chunking_changes_nothing():
+  occ = A.occlusion_attribution(_local_classifier, X, IDS, size=3)
+  assert occ.shape == X.shape and bool(jnp.all(occ[..., 0] == occ[..., 2]))
+  # only windows touching rows/cols 2..5 change the logit; each covers pixels up to 2 further
+  np.testing.assert_array_equal(occ[:, 8:, :, 0], 0.0)
+  assert float(jnp.min(occ[:, 2:6, 2:6, 0])) > 0  # occluding red evidence lowers the class-0 logit
+  np.testing.assert_allclose(A.occlusion_attribution(_local_classifier, X, IDS, size=3, chunk_size=7), occ, rtol=1e-6)
+  # under jax.jit the chunks are a rolled scan instead of separate calls: the same values
+  jitted = jax.jit(lambda x, c: A.occlusion_attribution(_local_classifier, x, c, size=3, chunk_size=7))
+  np.testing.assert_allclose(jitted(X, IDS), occ, rtol=1e-6)
+  # stride 2: only the windows at even corners, each still adds its drop to all its pixels
+  strided = A.occlusion_attribution(_local_classifier, X, IDS, size=2, stride=2)
+  drop = _local_classifier(X)[:, 0:1] - _local_classifier(X.at[:, 2:4, 2:4, :].set(0.0))[:, 0:1]
+  np.testing.assert_allclose(strided[:, 2:4, 2:4, 0], jnp.broadcast_to(drop[:, :, None], (2, 2, 2)), rtol=1e-5)
+  maps = M.occlusion(_local_classifier, X, IDS, size=3)
+  assert maps.shape == (2, 16, 16) and float(jnp.min(_inside_fraction(maps))) > 0.6
+  blur = A.blur_ig_attribution(_local_classifier, X, IDS, max_sigma=6.0, num_steps=8)
+  np.testing.assert_allclose(A.blur_ig_attribution(_local_classifier, X, IDS, max_sigma=6.0, num_steps=8,
+                                                   chunk_size=3), blur, rtol=1e-4, atol=1e-6)
+  assert float(jnp.min(_inside_fraction(M.blur_ig(_local_classifier, X, IDS, max_sigma=6.0, num_steps=8)))) > 0.8
+
+
+def test_blur_matrix_is_scipys_gaussian_filter():
+  from scipy import ndimage
+  img = np.asarray(jax.random.uniform(jax.random.key(6), (12, 9)), np.float64)
+  for sigma in (0.0, 0.01, 0.7, 2.3, 40.0):
+    want = ndimage.gaussian_filter(img, sigma, mode="constant") if sigma else img
+    got = A.gaussian_blur_matrix(sigma, 12, max_sigma=40.0) @ img @ A.gaussian_blur_matrix(sigma, 9, max_sigma=40.0).T
+    np.testing.assert_allclose(got, want, atol=1e-6)
+  # Blur IG's sigma derivative: the matrix change over a 0.01 step, to float32 precision of the
+  # change itself (subtracting two float32 blurs leaves ~3 digits), incl. a step that widens the kernel
+  eye = np.eye(12)
+  for sigma in (0.0, 0.5, 0.6225, 3.0, 30.0):
+    m = lambda s: np.stack([ndimage.gaussian_filter1d(e, s, mode="constant") if s else e for e in eye], 1)
+    want = m(sigma + 0.01) - m(sigma)
+    got = np.asarray(A.gaussian_blur_difference(sigma, 0.01, 12, max_sigma=30.0), np.float64)
+    np.testing.assert_allclose(got, want, atol=1e-6 * np.max(np.abs(want)) + 1e-12)
+
+
+def test_sample_loops_reuse_their_buffers_on_the_cpu():
+  """Compiled with `compiler_options()`, 8 images' IG needs about one image's temporaries: the
+  groups run one after another in the same buffers (XLA:CPU's default scheduler gave each group
+  its own, and mmap-ed them afresh on every call)."""
+  if jax.default_backend() != "cpu":
+    pytest.skip("a CPU scheduler option")
+  from jaxvis.nn.classifiers import SmallCNN
+  cnn = SmallCNN(num_classes=3, widths=(8, 16), group_norm=False)
+  v = cnn.init(jax.random.key(0), jnp.zeros((1, 16, 16, 3)))
+  clf = lambda x: cnn.apply(v, x)
+
+  def temp(n, options):
+    f = lambda x, c: A.integrated_gradients_attribution(clf, x, c, num_steps=16, chunk_size=16)
+    x, c = jnp.ones((n, 16, 16, 3)), jnp.zeros((n,), jnp.int32)
+    return jax.jit(f).lower(x, c).compile(options or None).memory_analysis().temp_size_in_bytes
+
+  one, eight = temp(1, A.compiler_options()), temp(8, A.compiler_options())
+  assert eight < 1.5 * one, (one, eight)
+  assert temp(8, {}) > 3 * one  # what the option fixes
+
+
+def test_new_methods_bad_options_name_the_argument():
+  for call, where in ((lambda: A.occlusion_attribution(_local_classifier, X, IDS, size=17), "size"),
+                      (lambda: A.occlusion_attribution(_local_classifier, X, IDS, stride=0), "stride"),
+                      (lambda: A.occlusion_attribution(_local_classifier, X, IDS, value=jnp.zeros(2)), "value"),
+                      (lambda: A.blur_ig_attribution(_local_classifier, X, IDS, num_steps=0), "num_steps"),
+                      (lambda: A.blur_ig_attribution(_local_classifier, X, IDS, max_sigma=0), "max_sigma"),
+                      (lambda: A.integrated_gradients_attribution(_local_classifier, X, IDS, jnp.zeros((5, 3))),
+                       "baseline")):
+    with pytest.raises(InputError, match=where):
+      call()

@@ -80,3 +80,47 @@ def test_grad_cam_with_pairs_normalisation():
   clamp = M.grad_cam(FEATS, HEAD, jnp.asarray(X), jnp.asarray(IDS), normalisation="before_resize")
   np.testing.assert_allclose(clamp[:, 2:-2, 2:-2], theirs[:, 2:-2, 2:-2], atol=1e-5)
   assert float(np.max(np.abs(clamp - theirs))) > 1e-2
+
+
+def test_occlusion_equals_pair():
+  for kw in ({"size": 5}, {"size": 7, "value": 0.5}):
+    theirs = np.stack([sc.Occlusion().GetMask(x, CALL, {"class_id": int(c)}, **kw) for x, c in zip(X, IDS)])
+    ours = A.occlusion_attribution(CLF, jnp.asarray(X), jnp.asarray(IDS), chunk_size=24, **kw)
+    assert float(np.max(np.abs(theirs))) > 1e-3
+    np.testing.assert_allclose(ours, theirs, atol=1e-5 * float(np.max(np.abs(theirs))), rtol=0)
+
+
+def test_blur_ig_equals_pair():
+  for kw, bs in (({"steps": 12, "max_sigma": 8.0}, 4), ({"steps": 8, "max_sigma": 8.0, "sqrt": True}, 1)):
+    theirs = np.stack([sc.BlurIG().GetMask(x, CALL, {"class_id": int(c)}, batch_size=bs, **kw)
+                       for x, c in zip(X, IDS)])
+    mine = dict(kw, num_steps=kw["steps"])
+    del mine["steps"]
+    ours = A.blur_ig_attribution(CLF, jnp.asarray(X), jnp.asarray(IDS), chunk_size=8, **mine)
+    assert float(np.max(np.abs(theirs))) > 1e-3
+    assert _corr(ours, theirs) >= 0.999
+    # PAIR's sigma derivative is a float32 forward difference of 0.01: ~1e-4 relative noise
+    np.testing.assert_allclose(ours, theirs, atol=2e-3 * float(np.max(np.abs(theirs))))
+
+
+def test_xrai_segments_ranking_and_maps_equal_pair():
+  from saliency.core import xrai as pair_xrai
+  from jaxvis.saliency import xrai
+  masks, counts = xrai.segments(X)
+  for i, x in enumerate(X):
+    theirs = pair_xrai._get_segments_felzenszwalb(x)
+    assert counts[i] == len(theirs) and not masks[i, counts[i]:].any()
+    assert all(np.array_equal(a, b) for a, b in zip(masks[i], theirs))
+  attr = np.asarray(jax.random.normal(jax.random.key(5), X.shape[:3]), np.float32)
+  for algorithm, rank in (("full", sc.XRAI._xrai), ("fast", sc.XRAI._xrai_fast)):
+    ours = xrai.rank_segments(attr, masks, min_pixel_diff=10, algorithm=algorithm)
+    for i in range(len(X)):
+      theirs, _ = rank(attr[i], list(masks[i, :counts[i]]), min_pixel_diff=10)
+      np.testing.assert_allclose(ours[i], theirs, atol=1e-6)
+  # end to end: IG from the min and max images (10 steps), the same segments, the full ranking
+  ours = xrai.xrai_attribution(CLF, jnp.asarray(X), jnp.asarray(IDS), num_steps=10, masks=masks, chunk_size=20)
+  params = pair_xrai.XRAIParameters(steps=10)
+  theirs = np.stack([sc.XRAI().GetMask(x, CALL, {"class_id": int(c)}, batch_size=10, extra_parameters=params)
+                     for x, c in zip(X, IDS)])
+  assert _corr(ours, theirs) >= 0.999
+  np.testing.assert_allclose(ours, theirs, atol=1e-5 * float(np.max(np.abs(theirs))))
