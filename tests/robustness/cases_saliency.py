@@ -77,6 +77,11 @@ def cases(c) -> list[Case]:
                                         "--json", c.unwritable], names="--json"),
       Case("evaluate-checkpoint-without-black-box", ["saliency", "evaluate", "--checkpoint", no_bb,
                                                      "--out", overlay], names="no-black-box"),
+      Case("evaluate-methods-unknown", ["saliency", "evaluate", "--checkpoint", SHIPPED, "--out", overlay,
+                                        "--methods", "gradient,lime"], names="--methods"),
+      Case("evaluate-methods-empty", ["saliency", "evaluate", "--checkpoint", SHIPPED, "--out", overlay,
+                                      "--methods", " , "], names="--methods"),
+      Case("train-objective-unknown", train + ["--objective", "best"], names="--objective"),
       # Readers.
       Case("cifar-reader-malicious", call=lambda: cifar10.load_split(cifar_bad, "train"),
            names="data_batch_1"),
@@ -94,4 +99,6 @@ def cases(c) -> list[Case]:
                      b"</object></annotation>")), names="inv.xml"),
       Case("imagenet-xml-missing-file", call=lambda: imagenet.parse_annotation(c.missing),
            names="does-not-exist"),
+      Case("imagenet-source-preprocess", call=lambda: imagenet.TrainSource(c.empty_folder, preprocess="bgr"),
+           names="preprocess"),
   ]
