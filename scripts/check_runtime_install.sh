@@ -18,7 +18,7 @@ rm -rf "$work/venv" "$work/dist" "$work/demo"
 "$work/venv/bin/python" -m pip install -q -c constraints.txt "$work"/dist/jaxvis-*.whl
 "$work/venv/bin/python" - <<'PY'
 import importlib.util, sys
-present = [m for m in ("tensorflow", "torch", "keras", "facenet_pytorch", "zxingcpp", "fer")
+present = [m for m in ("tensorflow", "torch", "keras", "facenet_pytorch", "fer")
            if importlib.util.find_spec(m) is not None]
 if present:
   sys.exit(f"runtime install pulled in test-only packages: {present}")

@@ -13,7 +13,7 @@ import os
 import subprocess
 import sys
 
-TEST_ONLY = ("tensorflow", "torch", "keras", "tf_keras", "facenet_pytorch", "fer", "zxingcpp",
+TEST_ONLY = ("tensorflow", "torch", "keras", "tf_keras", "facenet_pytorch", "fer",
              "captum", "saliency", "gensim", "mtcnn.mtcnn")
 
 CHILD = r"""
