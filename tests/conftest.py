@@ -19,3 +19,26 @@ os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "1")
 # Keras picks its backend once per process: the mtcnn reference detector needs TensorFlow.
 # (The ResNet-50 parity check runs Keras on JAX in a child process: jaxvis.nn.keras_reference.)
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+
+
+import importlib.util  # noqa: E402
+import sys  # noqa: E402
+
+import pytest  # noqa: E402
+
+_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.fixture(scope="session")
+def load_script():
+  """`load_script("faces_wider")` imports `experiments/faces_wider.py` as a module.
+
+  The module is registered in `sys.modules` first: dataclasses look their module up there.
+  """
+  def load(name: str, folder: str = "experiments"):
+    spec = importlib.util.spec_from_file_location(name, os.path.join(_ROOT, folder, f"{name}.py"))
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[name] = mod
+    spec.loader.exec_module(mod)
+    return mod
+  return load

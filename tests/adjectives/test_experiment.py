@@ -3,25 +3,16 @@
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 import json
-import os
-import sys
 
 import numpy as np
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 @pytest.fixture(scope="module")
-def script():
-  spec = importlib.util.spec_from_file_location(
-      "adjectives_controlled", os.path.join(ROOT, "experiments", "adjectives_controlled.py"))
-  mod = importlib.util.module_from_spec(spec)
-  sys.modules["adjectives_controlled"] = mod   # dataclasses look their module up in sys.modules
-  spec.loader.exec_module(mod)
-  return mod
+def script(load_script):
+  return load_script("adjectives_controlled")
 
 
 def _untrained_config(script):
@@ -45,12 +36,8 @@ def test_untrained_control_starts_where_both_models_start(script):
   assert accs[0] > row["pseudo_relevant_precision"]
 
 
-def test_feature_study_reports_every_model_k_and_feature_group(script):
-  spec = importlib.util.spec_from_file_location(
-      "adjectives_feature_study", os.path.join(ROOT, "experiments", "adjectives_feature_study.py"))
-  study = importlib.util.module_from_spec(spec)
-  sys.modules["adjectives_feature_study"] = study
-  spec.loader.exec_module(study)
+def test_feature_study_reports_every_model_k_and_feature_group(script, load_script):
+  study = load_script("adjectives_feature_study")
   groups = {k: study.GROUPS[k] for k in ("default", "level2_log_contrast")}
   row = study.study_query("warm photo", dict(m=24, size=28), _untrained_config(script), seed=1,
                           clusters=[2, 3], groups=groups)
@@ -201,11 +188,8 @@ def _run(seed, accs):
                        "readouts": {"top": per_model}}]}
 
 
-def test_decision_rule_needs_a_margin_over_every_competitor_larger_than_the_spread(tmp_path):
-  spec = importlib.util.spec_from_file_location(
-      "adjectives_verdicts", os.path.join(ROOT, "experiments", "adjectives_verdicts.py"))
-  verdicts = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(verdicts)
+def test_decision_rule_needs_a_margin_over_every_competitor_larger_than_the_spread(tmp_path, load_script):
+  verdicts = load_script("adjectives_verdicts")
   models = ("trivial", "untrained_scae", "plain_scae", "pairwise_scae")
   # Pair-wise 0.90 +- 0.02 vs the best competitor 0.85 +- 0.01: margin 0.05 > 0.02 -> better.
   good = [dict(zip(models, (0.80, 0.82, 0.84 + d, 0.90 + 2 * d))) for d in (-0.01, 0.0, 0.01)]

@@ -2,29 +2,18 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
-import sys
 
 import pytest
 
 from jaxvis.adjectives import data
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-
-def _load(name):
-  spec = importlib.util.spec_from_file_location(name, os.path.join(ROOT, "experiments", f"{name}.py"))
-  mod = importlib.util.module_from_spec(spec)
-  sys.modules[name] = mod   # dataclasses look their module up in sys.modules
-  spec.loader.exec_module(mod)
-  return mod
 
 
 @pytest.fixture(scope="module")
-def vso():
-  return _load("adjectives_vso")
+def vso(load_script):
+  return load_script("adjectives_vso")
 
 
 def test_tiny_folder_is_in_the_published_vso_layout(vso, tmp_path):

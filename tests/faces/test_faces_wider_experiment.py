@@ -1,25 +1,14 @@
 """experiments/faces_wider.py at tiny scale: all four stages train from the streamed files, then
 the official protocol scores the trained cascade beside the pretrained one and the centre box."""
 
-import importlib.util
 import json
 import os
 
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-
-def _experiment():
-  spec = importlib.util.spec_from_file_location("faces_wider", os.path.join(ROOT, "experiments", "faces_wider.py"))
-  mod = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(mod)
-  return mod
-
-
 @pytest.mark.slow
-def test_tiny_run_trains_every_stage_then_evaluates_and_resumes(tmp_path, capsys):
-  exp = _experiment()
+def test_tiny_run_trains_every_stage_then_evaluates_and_resumes(tmp_path, capsys, load_script):
+  exp = load_script("faces_wider")
   wd, out = str(tmp_path / "run"), str(tmp_path / "result.json")
   argv = ["--tiny", "--images", "10", "--celeba-images", "4", "--steps", "2", "--batch-size", "16", "--eval-batch-size", "2",
           "--shuffle-window", "32", "--workdir", wd, "--json", out]

@@ -3,7 +3,6 @@ the corner loss, and `experiments/qr_codes.py --tiny` (one process: compiled pro
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 
@@ -16,7 +15,6 @@ from jaxvis import cli
 from jaxvis.faces import losses
 from jaxvis.faces.qr import pipeline, scenes
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(__file__)))
 CLI_SCENES = (0, 1, 2, 4)   # held-out scenes (never trained on); the shipped weights read all 5 codes
 
 
@@ -88,10 +86,8 @@ def test_cyclic_corner_loss_ignores_the_starting_corner_only():
   assert float(losses.landmark_loss(pred, mirrored, label, cyclic=True)) > 0.5
 
 
-def test_experiment_tiny_end_to_end(tmp_path):
-  spec = importlib.util.spec_from_file_location("qr_codes", os.path.join(ROOT, "experiments", "qr_codes.py"))
-  mod = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(mod)
+def test_experiment_tiny_end_to_end(tmp_path, load_script):
+  mod = load_script("qr_codes")
   out = tmp_path / "qr.json"
   weights = tmp_path / "w" / "qr_weights.msgpack"
   assert mod.main(["--tiny", "--json", str(out), "--save-weights", str(weights)]) == 0

@@ -1,9 +1,6 @@
 """End-to-end: the experiment scripts (--tiny) and the CLI, on generated data in the real formats."""
 
-import importlib.util
 import json
-import os
-import sys
 
 import numpy as np
 import pytest
@@ -12,16 +9,7 @@ from PIL import Image
 from jaxvis.errors import InputError
 from jaxvis.saliency import cifar10, imagenet
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 METHOD_KEYS = {"masking_model", "center_box", "max_box", "gradient", "grad_cam", "iterative_mask"}
-
-
-def _script(name):
-  spec = importlib.util.spec_from_file_location(name, os.path.join(ROOT, "experiments", f"{name}.py"))
-  mod = importlib.util.module_from_spec(spec)
-  sys.modules[name] = mod  # dataclasses look their module up in sys.modules
-  spec.loader.exec_module(mod)
-  return mod
 
 
 def _check_method(r, timed):
@@ -32,11 +20,11 @@ def _check_method(r, timed):
 
 
 @pytest.fixture(scope="module")
-def tiny_digits(tmp_path_factory):
+def tiny_digits(tmp_path_factory, load_script):
   """One --tiny run of the cluttered-digits experiment (JSON, grid, saved weights), shared by the tests below."""
   d = tmp_path_factory.mktemp("digits")
   argv = ["--tiny", "--json", str(d / "digits.json"), "--grid", str(d / "grid.png"), "--save-weights", str(d / "w")]
-  assert _script("saliency_cluttered_digits").main(argv) == 0
+  assert load_script("saliency_cluttered_digits").main(argv) == 0
   return d
 
 
@@ -69,23 +57,23 @@ def test_saved_weights_reload_and_explain(tiny_digits):
     pretrained.load(str(tiny_digits / "missing"))
 
 
-def test_cifar10_tiny_on_fixture(tmp_path):
+def test_cifar10_tiny_on_fixture(tmp_path, load_script):
   d = tmp_path / "cifar-10-batches-py"
   cifar10.write_fixture(str(d), images_per_batch=8)
   out = tmp_path / "cifar.json"
-  assert _script("saliency_cifar10").main(["--data-dir", str(d), "--tiny", "--json", str(out)]) == 0
+  assert load_script("saliency_cifar10").main(["--data-dir", str(d), "--tiny", "--json", str(out)]) == 0
   res = json.loads(out.read_text())
   m = res["masking_model"]
   assert m["masks_per_s"] > 0 and 0 <= m["mean_area_true_class"] <= 1 and np.isfinite(m["objective"])
   assert res["label_names"][9] == "truck"
 
 
-def test_imagenet_tiny_on_fixture(tmp_path):
+def test_imagenet_tiny_on_fixture(tmp_path, load_script):
   root = tmp_path / "ILSVRC"
   imagenet.write_fixture(str(root), ["n01440764", "n01443537", "n01484850"], train_per_class=3, num_val=4)
   out = tmp_path / "imagenet.json"
   model_dir = tmp_path / "model"
-  assert _script("saliency_imagenet").main(["--root", str(root), "--tiny", "--json", str(out),
+  assert load_script("saliency_imagenet").main(["--root", str(root), "--tiny", "--json", str(out),
                                             "--save-model", str(model_dir), "--steps", "3", "--batch-size", "2",
                                             "--train-per-class", "2", "--val-images", "3"]) == 0
   res = json.loads(out.read_text())
@@ -101,7 +89,7 @@ def test_imagenet_tiny_on_fixture(tmp_path):
   src = imagenet.TrainSource(str(root), 64)
   assert len(src) == 9 and all(np.array_equal(src[i]["image"], x[i]) and src[i]["label"] == y[i] for i in (0, 4, 8))
   with pytest.raises(InputError, match="--image-size"):
-    _script("saliency_imagenet").main(["--root", str(root), "--tiny", "--json", str(out), "--image-size", "40"])
+    load_script("saliency_imagenet").main(["--root", str(root), "--tiny", "--json", str(out), "--image-size", "40"])
 
 
 def test_cli_explain_evaluate(tiny_digits, tmp_path):
@@ -202,7 +190,7 @@ def test_extra_methods_through_the_method_selection(tmp_path):
     args.func(args)
 
 
-def test_rescore_reproduces_the_shipped_rows(tmp_path):
+def test_rescore_reproduces_the_shipped_rows(tmp_path, load_script):
   """`--rescore DIR --methods gradient`: the saved models on the experiment's own test canvases give
   the shipped gradient row to the last digit (so a rescored row is comparable), and the row is
   replaced in DIR/results.json with a note."""
@@ -212,7 +200,7 @@ def test_rescore_reproduces_the_shipped_rows(tmp_path):
   shutil.copytree(pretrained.DIRECTORY, d)
   shipped = json.loads((d / "results.json").read_text())
   out = tmp_path / "r.json"
-  assert _script("saliency_cluttered_digits").main(["--rescore", str(d), "--methods", "gradient",
+  assert load_script("saliency_cluttered_digits").main(["--rescore", str(d), "--methods", "gradient",
                                                     "--json", str(out)]) == 0
   row = json.loads(out.read_text())["methods"]["gradient"]
   for key in ("localisation_error", "saliency_metric"):
@@ -221,5 +209,5 @@ def test_rescore_reproduces_the_shipped_rows(tmp_path):
   assert updated["methods"]["gradient"] == row and "gradient" in updated["rescored"]
   assert updated["methods"]["masking_model"] == shipped["methods"]["masking_model"]
   with pytest.raises(InputError, match="--rescore"):
-    _script("saliency_cluttered_digits").main(["--rescore", str(d), "--seed", "3", "--methods", "gradient",
+    load_script("saliency_cluttered_digits").main(["--rescore", str(d), "--seed", "3", "--methods", "gradient",
                                                "--json", str(out)])
