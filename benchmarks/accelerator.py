@@ -14,7 +14,7 @@ Sections, in order (each with a time budget; a section that fails or runs out
 of budget is recorded and the next one runs):
   saliency    masks/s beside a ResNet-50 forward (float32 / bfloat16, batch 32 and 256,
               224x224, paper-width masking model), training images/s (batch 32, 256)
-  faces       MTCNN frames/s at 640x480 and 1920x1080, batch 1, 16, 64, 256 (as memory allows)
+  faces       MTCNN frames/s at 1920x1080 and 640x480, batch 1, 16, 64, 256 (as memory allows)
   outfits     decomposed closet recommender, 20 items per part (227.5 M outfits)
   qr          QR detection cascade images/s at 640x480
   adjectives  pair-wise SCAE training pairs/s and ranking images/s
@@ -74,7 +74,7 @@ def section_faces(dry: bool, budget: "Budget") -> None:
 
   from jaxvis import faces
   params = faces.load_pretrained()
-  frames = ((48, 64),) if dry else ((480, 640), (1080, 1920))
+  frames = ((48, 64),) if dry else ((1080, 1920), (480, 640))  # the floor's size first
   batches = (1, 2) if dry else (1, 16, 64, 256)
   rng = np.random.default_rng(0)
   for h, w in frames:
