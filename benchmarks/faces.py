@@ -36,7 +36,12 @@ def jaxvis_runner(params, dtype):
 
 
 def mtcnn_runner():
-  from mtcnn import MTCNN
+  """The `mtcnn` package (TensorFlow), or None where TensorFlow is missing (the device image)."""
+  try:
+    from mtcnn import MTCNN
+  except ImportError as e:
+    common.log(f"mtcnn package not timed: {e}")
+    return None
   ref = MTCNN()
   def run(frames):
     items = list(frames) if len(frames) > 1 else frames[0]
@@ -52,7 +57,8 @@ def facenet_runner():
   except ImportError:
     return None
   torch.set_grad_enabled(False)
-  m = MTCNN(keep_all=True, device="cpu", min_face_size=20, thresholds=list(THRESHOLDS), factor=0.709,
+  device = "cuda" if torch.cuda.is_available() else "cpu"  # on the accelerator, as jaxvis is
+  m = MTCNN(keep_all=True, device=device, min_face_size=20, thresholds=list(THRESHOLDS), factor=0.709,
             post_process=False)
   def run(frames):
     return m.detect(frames if len(frames) > 1 else frames[0])
@@ -85,9 +91,11 @@ def main() -> None:
     # torch before TensorFlow: the other order segfaults at facenet-pytorch's first call
     # (torch 2.14.1 + TF 2.21 in one process, seen here).
     fn = facenet_runner()
-    peers["mtcnn"] = mtcnn_runner()
     if fn is not None:
       peers["facenet_pytorch"] = fn
+    ref = mtcnn_runner()
+    if ref is not None:
+      peers["mtcnn"] = ref
   for (h, w), batch in configs:
     frames = samples.frames(batch, h, w, seed=batch)
     run, count = jaxvis_runner(params, dtype)

@@ -18,7 +18,8 @@ mkdir -p "$dest"
 # name==version pins come from constraints.txt where it has them, so the device
 # runs the versions the CPU suite tested.
 packages=(grain array-record mtcnn joblib lz4 segno zxing-cpp safetensors h5py scikit-learn
-          threadpoolctl tqdm importlib_resources cloudpickle portpicker dm-tree)
+          threadpoolctl tqdm importlib_resources cloudpickle portpicker dm-tree
+          facenet-pytorch)  # facenet-pytorch: the peer benchmarks/faces.py times on the GPU
 pinned=()
 for p in "${packages[@]}"; do
   pin=$(grep -i -E "^${p//-/[-_]}==" constraints.txt | head -1 || true)
