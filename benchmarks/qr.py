@@ -25,9 +25,15 @@ Printed as JSON lines:
       least as many in every factor and more in total, with no wrong payloads.
 
   python benchmarks/qr.py [--quick] [--per-factor 20] [--split test] [--ablation] [--negatives 6]
+                         [--negatives-split test] [--recall] [--unreadable-sweep S,S] [--weights PATH]
   (--ablation adds "jaxvis-no-verifier": the reader without the DenseNet verifier;
    --recall adds {"bench": "qr-recall", "factor", "codes", "found", "recall"}: the cascade's
-   own detection recall, a true code found when a kept detection has IoU >= 0.5 with its box)
+   own detection recall, a true code found when a kept detection has IoU >= 0.5 with its box;
+   --negatives-split dev|test picks the code-free scenes (default test);
+   --unreadable-sweep 0.9,0.97 adds {"bench": "qr-unreadable-sweep", "unreadable_score", "decoded",
+   "unreadable_true", "unreadable_false", "negatives_false_unreadable"}: the same run's reports with
+   detector-only `unreadable` reports under each score dropped, i.e. what a higher
+   `--unreadable-score` gives (use on dev; it cannot show scores under the run's own)
 """
 
 from __future__ import annotations
@@ -133,14 +139,20 @@ def main() -> int:
       (("--split",), {"default": "test", "choices": ["test", "dev"]}),
       (("--ablation",), {"action": "store_true", "help": "also the reader without the verifier"}),
       (("--negatives",), {"type": int, "default": None, "help": "code-free scenes per kind (default 6; quick: 1)"}),
+      (("--negatives-split",), {"default": "test", "choices": ["test", "dev"],
+                                "help": "split of the code-free scenes (default test)"}),
       (("--batch",), {"type": int, "default": 4, "help": "jaxvis images per detector program"}),
       (("--weights",), {"default": None, "help": "QR weights file (default: the shipped ones)"}),
       (("--unreadable-score",), {"type": float, "default": None,
                                  "help": "jaxvis: candidate score from which an undecoded candidate is reported "
                                          "(default: the reader's)"}),
+      (("--unreadable-sweep",), {"default": None, "metavar": "S,S,...",
+                                 "help": "also the jaxvis counts with only detector-only `unreadable` reports "
+                                         "of score >= each S (from the same run; for choosing the score on dev)"}),
       (("--recall",), {"action": "store_true",
                        "help": "also the cascade's own detection recall (IoU >= 0.5, no decoding)"}),
   ])
+  sweep = _parse_sweep(args.unreadable_sweep)
   configure_jax()
   from jaxvis.faces.qr import evaluation, heldout, pipeline
   per = args.per_factor or (2 if args.quick else 20)
@@ -148,7 +160,8 @@ def main() -> int:
   t0 = time.perf_counter()
   scene_list = heldout.make_scenes(per, args.split)
   images = [s.image for s in scene_list]
-  negatives = [heldout.negative_scene(k, i) for k in heldout.NEGATIVE_KINDS for i in range(n_neg)]
+  negatives = [heldout.negative_scene(k, i, args.negatives_split) for k in heldout.NEGATIVE_KINDS
+               for i in range(n_neg)]
   print(f"# {len(scene_list)} scenes ({sum(len(s.codes) for s in scene_list)} codes) and {len(negatives)} "
         f"negatives generated in {time.perf_counter() - t0:.1f} s", file=sys.stderr, flush=True)
   weights = pipeline.load_weights(args.weights)
@@ -160,14 +173,22 @@ def main() -> int:
     outputs[name] = results
     speed[name] = (seconds, warm, args.batch)
     neg, _, _ = run_jaxvis(weights, negatives, args.batch, **options) if negatives else ([], 0, 0)
-    _emit_negatives(name, neg)
+    _emit_negatives(name, neg, args.negatives_split)
+    for t in sweep:
+      keep = lambda res: [[c for c in r if not (c["source"] == "detector" and c["score"] < t)] for r in res]  # noqa: E731
+      sc = evaluation.score_heldout(keep(results), scene_list)["total"]
+      kept_neg = keep(neg)
+      common.emit({"bench": "qr-unreadable-sweep", "reader": name, "split": args.split,
+                   "negatives_split": args.negatives_split, "unreadable_score": t, "decoded": sc["decoded"],
+                   "unreadable_true": sc["unreadable_true"], "unreadable_false": sc["unreadable_false"],
+                   "negatives_false_unreadable": sum(c["status"] == "unreadable" for r in kept_neg for c in r)})
   for name, fn in (("zxing-cpp", zxing_reader()), ("opencv", opencv_reader(False)),
                    ("opencv-aruco", opencv_reader(True))):
     fn(images[0])
     texts, seconds = run_simple(fn, images)
     outputs[name] = [evaluation.payload_codes(t) for t in texts]
     speed[name] = (seconds, 0.0, 1)
-    _emit_negatives(name, [evaluation.payload_codes(fn(im)) for im in negatives])
+    _emit_negatives(name, [evaluation.payload_codes(fn(im)) for im in negatives], args.negatives_split)
   scores = {name: evaluation.score_heldout(res, scene_list) for name, res in outputs.items()}
   factors = list(heldout.FACTORS) + ["total"]
   for name, sc in scores.items():
@@ -196,8 +217,20 @@ def main() -> int:
   return 0
 
 
-def _emit_negatives(name: str, results) -> None:
-  common.emit({"bench": "qr-negatives", "reader": name, "images": len(results),
+def _parse_sweep(text) -> list:
+  if text is None:
+    return []
+  try:
+    values = [float(v) for v in text.split(",")]
+  except ValueError:
+    values = []
+  if not values or not all(0.0 <= v <= 1.0 for v in values):
+    raise SystemExit(f"error: --unreadable-sweep: expected comma-separated scores in [0, 1], got {text!r}")
+  return values
+
+
+def _emit_negatives(name: str, results, split: str) -> None:
+  common.emit({"bench": "qr-negatives", "reader": name, "split": split, "images": len(results),
                "false_decoded": sum(c["status"] == "decoded" for r in results for c in r),
                "false_unreadable": sum(c["status"] == "unreadable" for r in results for c in r)})
 

@@ -54,6 +54,16 @@ def test_scenes_are_deterministic_with_disjoint_splits():
     heldout.negative_scene("faces", 0)
 
 
+def test_negatives_have_deterministic_disjoint_dev_and_test_splits():
+  for kind in heldout.NEGATIVE_KINDS:
+    test, dev = heldout.negative_scene(kind, 1), heldout.negative_scene(kind, 1, "dev")
+    np.testing.assert_array_equal(test, heldout.negative_scene(kind, 1, "test"))
+    np.testing.assert_array_equal(dev, heldout.negative_scene(kind, 1, "dev"))
+    assert test.shape == dev.shape == (480, 640, 3) and not np.array_equal(test, dev), kind
+  with pytest.raises(InputError, match="split"):
+    heldout.negative_scene("text", 0, "train")
+
+
 def test_training_code_never_uses_the_held_out_generator():
   for name in ("train.py", "samples.py", "scenes.py", "scenes_documents.py"):
     with open(os.path.join(QR_DIR, name)) as f:

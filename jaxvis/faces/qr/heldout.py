@@ -28,7 +28,7 @@ Each scene stresses one difficulty factor (`FACTORS`, mild amounts of the others
 Ground truth per code: the 4 outer corners of the module grid clockwise from the code's
 own top-left (pixel centres at integers), the payload, format, version, EC level.
 `negative_scene` gives code-free scenes with code-like texture (text, tiles, grids,
-checkerboards, 1-D barcodes, photos) for counting false reports.
+checkerboards, 1-D barcodes, photos) for counting false reports, also split "dev" / "test".
 
 Scenes are deterministic in (split, factor, index); "dev" and "test" never share a seed.
 """
@@ -77,15 +77,20 @@ class HeldoutScene(NamedTuple):
   index: int
 
 
+# seed streams: scenes of each split, then code-free negatives of each split ("negative" is the
+# test negatives' stream from before negatives had a split, kept so that their images stay the same)
+_STREAMS = SPLITS + ("negative", "negative-dev")
+
+
 def _rng(split: str, factor: str, index: int) -> np.random.Generator:
-  if split not in SPLITS + ("negative",):
+  if split not in _STREAMS:
     raise InputError("split", f"expected one of {SPLITS}, got {split!r}")
   if not 0 <= index < 1_000_000:
     raise InputError("index", f"expected in [0, 1000000), got {index}")
   kinds = FACTORS + NEGATIVE_KINDS
   if factor not in kinds:
     raise InputError("factor", f"expected one of {FACTORS}, got {factor!r}")
-  return np.random.default_rng([7919, (SPLITS + ("negative",)).index(split), kinds.index(factor), index])
+  return np.random.default_rng([7919, _STREAMS.index(split), kinds.index(factor), index])
 
 
 # ----------------------------------------------------------------------------- payloads
@@ -557,12 +562,17 @@ def make_scenes(per_factor: int, split: str = "test", factors=FACTORS, start: in
   return [make_scene(f, i, split) for f in factors for i in range(start, start + per_factor)]
 
 
-def negative_scene(kind: str, index: int) -> np.ndarray:
-  """A code-free 640x480 scene with code-like texture: (H, W, 3) uint8."""
-  import cv2
+def negative_scene(kind: str, index: int, split: str = "test") -> np.ndarray:
+  """A code-free 640x480 scene with code-like texture: (H, W, 3) uint8.
+
+  `split` "test" (the negatives every earlier figure was measured on) or "dev" (its own
+  seeds, for choosing thresholds); deterministic in (kind, index, split).
+  """
   if kind not in NEGATIVE_KINDS:
     raise InputError("kind", f"expected one of {NEGATIVE_KINDS}, got {kind!r}")
-  rng = _rng("negative", kind, index)
+  if split not in SPLITS:
+    raise InputError("split", f"expected one of {SPLITS}, got {split!r}")
+  rng = _rng("negative" if split == "test" else "negative-dev", kind, index)
   H, W = 480, 640
   canvas = _background(rng, H * SS, W * SS)
   if kind == "text":
