@@ -100,6 +100,10 @@ def test_bad_settings_are_refused():
     train.QrTrainConfig(document_share=1.5)
   with pytest.raises(InputError, match="documents"):
     train.QrTrainConfig(document_share=0.5, documents=scenes_documents.DocumentSceneConfig(height=100))
+  with pytest.raises(InputError, match="documents"):
+    train.QrTrainConfig(hard_negative_scenes=4, documents=scenes_documents.DocumentSceneConfig(height=100))
+  with pytest.raises(InputError, match="hard_negative_scenes"):
+    train.QrTrainConfig(hard_negative_scenes=-1)
 
 
 def test_training_mix_draws_the_asked_share_from_each_generator():
@@ -111,3 +115,16 @@ def test_training_mix_draws_the_asked_share_from_each_generator():
   assert sum(picked) == 2
   assert not any(np.array_equal(train.training_scene(train.QrTrainConfig(), i).image,
                                 scenes_documents.make_scene(i).image) for i in range(3))
+
+
+def test_hard_negatives_are_code_free_deterministic_and_apart_from_the_mix():
+  cfg = train.QrTrainConfig(document_share=1.0, hard_negative_scenes=3)
+  mix = [train.training_scene(cfg, i).image for i in range(4)]
+  for i in range(3):
+    s = train.hard_negative_scene(cfg, i)
+    assert len(s.boxes) == 0 and s.payloads == [] and s.image.shape == (240, 320, 3)
+    np.testing.assert_array_equal(s.image, train.hard_negative_scene(cfg, i).image)
+    assert not any(np.array_equal(s.image, m) for m in mix)
+    assert zxingcpp.read_barcodes(s.image, formats=(zxingcpp.BarcodeFormat.QRCode, zxingcpp.BarcodeFormat.MicroQRCode),
+                                  try_invert=True) == []
+  assert not np.array_equal(train.hard_negative_scene(cfg, 0).image, train.hard_negative_scene(cfg, 1).image)

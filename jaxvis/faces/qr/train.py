@@ -21,6 +21,11 @@ from jaxvis.faces import mining, training
 from jaxvis.faces.qr import pipeline, recognizer, rectify, samples, scenes, scenes_documents
 
 
+_HARD_NEGATIVE_START = 500_000   # scenes_documents indices of the hard negatives (the mix uses 0..)
+_HARD_NEGATIVE_INDICES = 200_000
+_NEGATIVES_ONLY = scenes_documents.KINDS.index("negative")
+
+
 @dataclasses.dataclass(frozen=True)
 class QrTrainConfig:
   """Settings of one training run (scenes are train-split indices 0..N-1).
@@ -39,6 +44,10 @@ class QrTrainConfig:
     documents: `scenes_documents.DocumentSceneConfig` (its size must match `scene`'s).
     init_weights: a weights file whose P-/R-/O-Net the cascade stages start from (fine-tuning;
       None: fresh init). The verifier always starts fresh.
+    hard_negative_scenes: code-free scenes with code-like texture (`scenes_documents` kind
+      "negative": text pages, binary tiles, grids, checkerboards, 1-D bars) added to O-Net's
+      mining scenes, and as many further ones to the verifier's: there every candidate the
+      trained cascade proposes is a negative (hard-negative mining). 0: none.
   """
   cascade_scenes: int = 1000
   verifier_scenes: int = 150
@@ -54,12 +63,16 @@ class QrTrainConfig:
   document_share: float = 0.0
   documents: scenes_documents.DocumentSceneConfig = scenes_documents.DocumentSceneConfig()
   init_weights: str | None = None
+  hard_negative_scenes: int = 0
 
   def __post_init__(self):
+    if not 0 <= self.hard_negative_scenes <= _HARD_NEGATIVE_INDICES:
+      raise InputError("hard_negative_scenes", f"expected in [0, {_HARD_NEGATIVE_INDICES}], "
+                                               f"got {self.hard_negative_scenes}")
     if not 0.0 <= self.document_share <= 1.0:
       raise InputError("document_share", f"expected in [0, 1], got {self.document_share}")
-    if self.document_share > 0 and (self.documents.height, self.documents.width) != (self.scene.height,
-                                                                                     self.scene.width):
+    same_size = (self.documents.height, self.documents.width) == (self.scene.height, self.scene.width)
+    if (self.document_share > 0 or self.hard_negative_scenes > 0) and not same_size:
       raise InputError("documents", "expected the same height and width as `scene` (scenes are batched together)")
 
   @classmethod
@@ -73,6 +86,13 @@ def training_scene(cfg: QrTrainConfig, index: int) -> scenes.Scene:
   if np.floor((index + 1) * cfg.document_share) > np.floor(index * cfg.document_share):
     return scenes_documents.make_scene(index, cfg.documents)
   return scenes.make_scene("train", index, cfg.scene)
+
+
+def hard_negative_scene(cfg: QrTrainConfig, index: int) -> scenes.Scene:
+  """Code-free training scene `index` with code-like texture (`scenes_documents` kind "negative")."""
+  weights = tuple(int(k == _NEGATIVES_ONLY) for k in range(len(scenes_documents.KINDS)))
+  return scenes_documents.make_scene(_HARD_NEGATIVE_START + index,
+                                     dataclasses.replace(cfg.documents, kind_weights=weights))
 
 
 def _crop_batches(weights, images, batch_size=4, **options):
@@ -164,11 +184,16 @@ def train_all(cfg: QrTrainConfig, workdir: str | None = None, log=print) -> dict
   train_scenes = [training_scene(cfg, i) for i in range(cfg.cascade_scenes)]
   log({"phase": "scenes", "count": len(train_scenes), "document_share": cfg.document_share,
        "seconds": round(time.perf_counter() - t0, 1)})
+  n_neg = cfg.hard_negative_scenes
+  negatives = [hard_negative_scene(cfg, i) for i in range(2 * n_neg)]   # O-Net's, then the verifier's
+  if n_neg:
+    log({"phase": "hard_negative_scenes", "count": len(negatives), "seconds": round(time.perf_counter() - t0, 1)})
   start = pipeline.load_weights(cfg.init_weights) if cfg.init_weights else {}
   weights = {}
   for stage, steps in (("pnet", cfg.pnet_steps), ("rnet", cfg.rnet_steps), ("onet", cfg.onet_steps)):
     t0 = time.perf_counter()
-    s = _cached_samples(stage_dir(stage), lambda: samples.stage_samples(train_scenes, stage, weights, seed=cfg.seed))
+    mine_from = train_scenes + negatives[:n_neg] if stage == "onet" else train_scenes
+    s = _cached_samples(stage_dir(stage), lambda: samples.stage_samples(mine_from, stage, weights, seed=cfg.seed))
     batch = cfg.onet_batch_size if stage == "onet" else cfg.batch_size
     tc = training.TrainConfig(stage=stage, steps=steps, batch_size=batch,
                               learning_rate=cfg.learning_rate, seed=cfg.seed, num_landmarks=4,
@@ -177,7 +202,7 @@ def train_all(cfg: QrTrainConfig, workdir: str | None = None, log=print) -> dict
                                           checkpoint_every=max(steps // 2, 1))
     log({"phase": stage, "samples": s.counts(), "steps": steps, "seconds": round(time.perf_counter() - t0, 1)})
   t0 = time.perf_counter()
-  vscenes = [training_scene(cfg, cfg.cascade_scenes + i) for i in range(cfg.verifier_scenes)]
+  vscenes = [training_scene(cfg, cfg.cascade_scenes + i) for i in range(cfg.verifier_scenes)] + negatives[n_neg:]
   inputs, labels = verifier_samples(weights, vscenes, cfg.seed)
   vc = recognizer.VerifierConfig(steps=cfg.verifier_steps, batch_size=cfg.onet_batch_size, seed=cfg.seed)
   weights["verifier"] = recognizer.train_verifier(vc, inputs, labels, workdir=stage_dir("verifier"))
