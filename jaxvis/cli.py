@@ -96,8 +96,14 @@ def configure_jax() -> None:
     JAX_THREEFRY_PARTITIONABLE is set: XLA:CPU compiles the partitionable threefry
     ~10x slower (seconds per random draw), and partitioning only matters on meshes
     of accelerators.
+  * The heap trimmed after every XLA compilation (`compiler_memory`): the compiler's
+    freed memory goes back to the OS before the program runs (a first 4000x3000
+    face detection peaked at 2.28 GB, 1.66 GB with it).
   """
   import jax
+
+  from jaxvis import compiler_memory
+  compiler_memory.release_after_compile()
   cache = os.environ.get("JAXVIS_COMPILATION_CACHE",
                          os.path.join(os.path.expanduser("~"), ".cache", "jaxvis", "xla"))
   if cache and "JAX_COMPILATION_CACHE_DIR" not in os.environ:
