@@ -139,14 +139,24 @@ def matmul_flops_per_s(dtype: str, n: int | None = None) -> float:
 
 
 def flops_of(fn: Callable, *args) -> float | None:
-  """XLA's FLOP count for one call of a jitted `fn` (None if unavailable)."""
-  try:  # the lowered (uncompiled) HLO's estimate: no second compile
-    cost = jax.jit(fn).lower(*args).cost_analysis()
-  except Exception:  # cost analysis is best-effort and backend-dependent
-    return None
-  if isinstance(cost, (list, tuple)):
-    cost = cost[0] if cost else None
-  return float(cost["flops"]) if cost and "flops" in cost else None
+  """XLA's FLOP count for one call of a jitted `fn` (None if unavailable).
+
+  The lowered (uncompiled) HLO's estimate first: no second compile. On the H100
+  with jax 0.11.2 it gave none (every GPU record of the first accelerator run lacks
+  its fraction of peak), so the compiled program's analysis is the fallback.
+  """
+  lowered = None
+  for stage in ("lowered", "compiled"):
+    try:  # cost analysis is best-effort and backend-dependent
+      lowered = lowered or jax.jit(fn).lower(*args)
+      cost = (lowered if stage == "lowered" else lowered.compile()).cost_analysis()
+    except Exception:
+      continue
+    if isinstance(cost, (list, tuple)):
+      cost = cost[0] if cost else None
+    if cost and cost.get("flops"):
+      return float(cost["flops"])
+  return None
 
 
 def log(msg: str) -> None:

@@ -145,19 +145,27 @@ def _pow2_at_least(n: float) -> int:
 
 
 def auto_caps(height: int, width: int) -> dict:
-  """P-Net caps from the canvas area, so typical photos never fill them.
+  """Caps from the canvas area, so typical photos never fill them.
 
   Measured with the `mtcnn` package on real-photo frames: 100-220 P-Net cells
   above 0.6 at 640x480 (30-90 after NMS), up to ~1130 at 1920x1080 (~480 after
-  NMS), and ~4950 survivors on a 4000x3000 photo. One cell per 1024 pixels
-  (a power of two, 512..32768) leaves ~2x headroom; NMS work follows the cells
-  actually used, not the cap. Crowds beyond it are flagged and re-run.
+  NMS), and ~4950 survivors on a 4000x3000 photo; busy 1080p frames of
+  `samples.frames` (seeds 1, 7, 12 of the benchmark) reach 4096-8192 cells, ~1660
+  after NMS, and 30-36 R-Net survivors. Cells entering NMS: one per 384 pixels (a
+  power of two, 512..32768); NMS work follows the cells actually used, not the
+  cap, so a roomy cap costs little, while a re-run with larger caps (below) costs
+  a second pass over the image: on those frames the 4096 / 32 caps of session 6
+  made 1080p re-run 1 image in 8 (CPU 0.36 -> 0.43 frames/s at batch 1 with these).
+  The R-Net pool stays at one crop per 2048 pixels (R-Net's cost follows the pool,
+  not the candidates). Crowds beyond the caps are flagged and re-run.
   """
-  cells = min(32768, max(512, _pow2_at_least(height * width / 512)))
+  area = height * width
+  cells = min(32768, max(512, _pow2_at_least(area / 384)))
+  pool = min(32768, max(512, _pow2_at_least(area / 512)))
   # P-Net activations ~ 80 bytes per canvas pixel: 2^23 pixels (~0.7 GB) per pass
-  chunk = max(1, min(16, 1 << max(0, int(math.log2(max(1, (1 << 23) // (height * width)))))))
-  return {"max_pnet": cells, "max_rnet": cells // 2, "rnet_pool_per_image": cells // 4,
-          "max_onet": max(32, cells // 128), "pnet_chunk": chunk}
+  chunk = max(1, min(16, 1 << max(0, int(math.log2(max(1, (1 << 23) // area))))))
+  return {"max_pnet": cells, "max_rnet": pool // 2, "rnet_pool_per_image": pool // 4,
+          "max_onet": max(32, pool // 64), "pnet_chunk": chunk}
 
 
 def normalize(images: jax.Array) -> jax.Array:

@@ -94,20 +94,6 @@ def level_sizes(p: PyramidPlan, sizes: jax.Array) -> jax.Array:
   return jnp.stack([oh, ow], -1)
 
 
-def _integral_sample(x, csum, pos, axis: int):
-  """F(pos) = integral of the piecewise-constant signal x from 0 to pos along axis.
-
-  x: (B, ..., n, ...), csum: the same with n + 1 (exclusive cumulative sum),
-  pos: float positions with the shape of the output along `axis` (broadcast).
-  """
-  n = x.shape[axis]
-  i = jnp.clip(jnp.floor(pos), 0, n).astype(jnp.int32)
-  frac = pos - i.astype(pos.dtype)
-  s = jnp.take_along_axis(csum, i, axis=axis)
-  v = jnp.take_along_axis(x, jnp.minimum(i, n - 1), axis=axis)
-  return s + frac * v
-
-
 def _box_filter(x, csum, lo, hi, scale, axis: int):
   """One image's area filter along `axis`: (F(hi) - F(lo)) / scale per output index.
 
@@ -176,33 +162,33 @@ def build_mosaic(p: PyramidPlan, images: jax.Array, sizes: jax.Array, lsizes: ja
 
 
 def _mosaic_stacked(p: PyramidPlan, x: jax.Array, sizes: jax.Array, lsizes: jax.Array):
-  """All levels in one row pass and one column pass (fast; memory ~ 2x the image per pass)."""
+  """All levels' rows in one pass, then each level's columns (fast; memory ~ 2x the image).
+
+  Each image's samples are plain 1-D takes of whole rows / columns (`_box_filter`
+  under vmap): XLA:CPU copies them as blocks, where broadcast `take_along_axis`
+  indices made it gather value by value (the pyramid was ~30% of a 640x480 frame).
+  """
   b, _, _, c = x.shape
   # every output row of every level, stacked: its level and local index (static)
   row_level = np.concatenate([np.full(l.height, k) for k, l in enumerate(p.levels)])
-  row_local = np.concatenate([np.arange(l.height) for l in p.levels])
+  row_local = jnp.asarray(np.concatenate([np.arange(l.height) for l in p.levels]))[None]
   out_h = lsizes[:, row_level, 0]                                  # (B, R)
-  lo, hi, sy = _area_positions(sizes[:, 0, None], out_h, jnp.asarray(row_local)[None])
-  cs = _exclusive_cumsum(x, 1)
-  shape = lambda t: t[:, :, None, None]
-  rows = (_integral_sample(x, cs, shape(hi), 1) - _integral_sample(x, cs, shape(lo), 1)) / shape(sy)
-  rows = jnp.where(shape(jnp.asarray(row_local)[None] < out_h), rows, 0.0)  # (B, R, W, C)
-  # columns: each stacked row uses its own level's column spans
-  wmax = max(l.width for l in p.levels)
-  out_w = lsizes[:, row_level, 1]                                  # (B, R)
-  cols = jnp.arange(wmax)[None, None, :]
-  lo, hi, sx = _area_positions(sizes[:, 1, None, None], out_w[..., None], cols)
-  cs = _exclusive_cumsum(rows, 2)
-  shape = lambda t: t[..., None]
-  level_rows = (_integral_sample(rows, cs, shape(hi), 2)
-                - _integral_sample(rows, cs, shape(lo), 2)) / shape(sx)
-  level_rows = jnp.where(shape(cols < out_w[..., None]), level_rows, 0.0)  # (B, R, wmax, C)
+  lo, hi, sy = _area_positions(sizes[:, 0, None], out_h, row_local)
+  rows = jax.vmap(_box_filter, in_axes=(0, 0, 0, 0, 0, None))(
+      x, _exclusive_cumsum(x, 1), lo, hi, sy, 0)                   # (B, R, W, C)
+  rows = jnp.where((row_local < out_h)[:, :, None, None], rows, 0.0)
   mosaic = jnp.zeros((b, p.height, p.width, c), jnp.float32)
   start = 0
-  for lv in p.levels:
-    block = level_rows[:, start:start + lv.height, :lv.width]
-    mosaic = jax.lax.dynamic_update_slice(mosaic, block, (0, lv.top, lv.left, 0))
+  for k, lv in enumerate(p.levels):
+    slab = rows[:, start:start + lv.height]                        # (B, h, W, C)
     start += lv.height
+    out_w = lsizes[:, k, 1]                                        # (B,)
+    cols = jnp.arange(lv.width)[None]
+    lo, hi, sx = _area_positions(sizes[:, 1, None], out_w[:, None], cols)   # (B, w)
+    block = jax.vmap(_box_filter, in_axes=(0, 0, 0, 0, 0, None))(
+        slab, _exclusive_cumsum(slab, 2), lo, hi, sx, 1)            # (B, h, w, C)
+    block = jnp.where((cols < out_w[:, None])[:, None, :, None], block, 0.0)
+    mosaic = jax.lax.dynamic_update_slice(mosaic, block, (0, lv.top, lv.left, 0))
   return mosaic
 
 
