@@ -308,25 +308,59 @@ def _unpack(x, src, used, n: int):
   return out.at[jnp.where(used, src, n)].set(x, mode="drop")
 
 
+# The smallest pool a lax.switch branch evaluates: pools are tried at size, size / 4,
+# size / 16 ... down to this, and the smallest that holds the batch's candidates runs.
+MIN_POOL_BRANCH = 8
+
+
+def _pool_branches(size: int) -> list[int]:
+  """Pool sizes for `_pooled_net`'s switch, smallest first: size / 4^k down to MIN_POOL_BRANCH
+  (pools over POOL_CHUNK run in whole chunks, so those must be multiples of it)."""
+  sizes = [size]
+  while (n := sizes[-1] // 4) >= MIN_POOL_BRANCH:
+    if n > POOL_CHUNK:
+      n += -n % POOL_CHUNK
+      if n >= sizes[-1]:
+        n = POOL_CHUNK
+    sizes.append(n)
+  return sizes[::-1]
+
+
 def _pooled_net(apply, norm, sizes, boxes, valid, crop: int, per_image: int):
   """Runs `apply(crops)` on the valid boxes of (B, K, 4), pooled; outputs in (B, K, ...) layout.
 
   Candidates arrive best first in each row, so packing the (K, B) transpose
   fills the pool round robin (every image's best, then every image's 2nd...):
   when the pool is short, the images with most candidates lose their worst.
+  The pool is static, but the network only runs on as many crops as needed:
+  a `lax.switch` picks the smallest of the pool sizes (size, size / 4, ...)
+  that holds the batch's candidates (a 640x480 frame sends ~30-150 of its 256
+  R-Net slots and ~5 of its 32 O-Net slots), so its cost follows the candidates.
   """
   b, k = valid.shape
   size = _pool_size(k, per_image, b)
   size += -size % POOL_CHUNK if size > POOL_CHUNK else 0
-  src, used, fits = _pack(valid.T, size)
   flat_boxes = boxes.transpose(1, 0, 2).reshape(-1, 4)
-  run = lambda s: apply(resample.crop_pool_tf(norm, sizes, s % b, flat_boxes[s], crop))
-  if size > POOL_CHUNK:  # crops and activations one chunk at a time: memory bounded by the chunk
-    outs = jax.lax.map(run, src.reshape(-1, POOL_CHUNK))
-    outs = tuple(o.reshape((size,) + o.shape[2:]) for o in outs)
+
+  def run_pool(n):
+    src, used, fits = _pack(valid.T, n)
+    run = lambda s: apply(resample.crop_pool_tf(norm, sizes, s % b, flat_boxes[s], crop))
+    if n > POOL_CHUNK:  # crops and activations one chunk at a time: memory bounded by the chunk
+      outs = jax.lax.map(run, src.reshape(-1, POOL_CHUNK))
+      outs = tuple(o.reshape((n,) + o.shape[2:]) for o in outs)
+    else:
+      outs = run(src)
+    outs = tuple(_unpack(o, src, used, b * k) for o in outs)
+    return outs, fits
+
+  branches = _pool_branches(size)
+  if len(branches) == 1:
+    outs, fits = run_pool(size)
   else:
-    outs = run(src)
-  outs = tuple(_unpack(o, src, used, b * k).reshape((k, b) + o.shape[1:]).swapaxes(0, 1) for o in outs)
+    count = jnp.sum(valid)
+    pick = jnp.sum(count > jnp.asarray(branches[:-1]))  # the first branch that holds them all
+    outs, fits = jax.lax.switch(pick, [functools.partial(run_pool, n) for n in branches])
+  outs = tuple(o.reshape((k, b) + o.shape[1:]).swapaxes(0, 1) for o in outs)
   fits = fits.T
   return outs, fits, (valid & ~fits).any(axis=1)
 
