@@ -61,3 +61,36 @@ def test_small_cnn_standardize_has_finite_gradient_on_constant_images():
   logits = net.apply(variables, noisy)
   manual = SmallCNN(3, widths=(4, 8), standardize=False).apply(variables, ref)
   np.testing.assert_allclose(np.asarray(logits), np.asarray(manual), rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("hw", [(3, 3), (12, 12), (13, 17), (40, 29)])
+def test_block_conv3x3_equals_flax_conv_and_its_pool(hw):
+  rng = np.random.default_rng(hw[0] * 100 + hw[1])
+  x = jnp.asarray(rng.standard_normal((2, *hw, 5)).astype(np.float32))
+  ref = nn.Conv(7, (3, 3), padding="VALID")
+  variables = ref.init(jax.random.PRNGKey(0), x)
+  variables = {"params": {**variables["params"], "bias": jnp.asarray(rng.standard_normal(7), jnp.float32)}}
+  want = ref.apply(variables, x)
+  got = layers.BlockConv3x3(7).apply(variables, x)   # the same parameter tree
+  assert got.shape == want.shape
+  np.testing.assert_allclose(np.asarray(got), np.asarray(want), atol=3e-6)
+  blocks = layers.BlockConv3x3(7, blocks=True).apply(variables, x)
+  h, w = want.shape[1:3]
+  assert blocks.shape == (2, -(-h // 2), -(-w // 2), 2, 2, 7)
+  inside = ((np.arange(2 * blocks.shape[1]) < h).reshape(-1, 2)[None, :, None, :, None, None]
+            & (np.arange(2 * blocks.shape[2]) < w).reshape(-1, 2)[None, None, :, None, :, None])
+  pooled = np.where(inside, np.asarray(blocks), -np.inf).max(axis=(3, 4))
+  np.testing.assert_allclose(pooled, np.asarray(nn.max_pool(want, (2, 2), (2, 2), "SAME")), atol=3e-6)
+
+
+def test_block_conv3x3_init_and_gradient_like_flax_conv():
+  x = jnp.ones((1, 8, 8, 3))
+  ours = layers.BlockConv3x3(4).init(jax.random.PRNGKey(3), x)
+  ref = nn.Conv(4, (3, 3), padding="VALID").init(jax.random.PRNGKey(3), x)
+  assert jax.tree.map(jnp.shape, ours) == jax.tree.map(jnp.shape, ref)
+  np.testing.assert_array_equal(np.asarray(ours["params"]["kernel"]), np.asarray(ref["params"]["kernel"]))
+  loss = lambda m: lambda v: jnp.sum(m.apply(v, x * jnp.arange(64.0).reshape(1, 8, 8, 1)) ** 2)
+  g_ours = jax.grad(loss(layers.BlockConv3x3(4)))(ref)
+  g_ref = jax.grad(loss(nn.Conv(4, (3, 3), padding="VALID")))(ref)
+  for a, b in zip(jax.tree.leaves(g_ours), jax.tree.leaves(g_ref)):
+    np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-5)
