@@ -162,8 +162,11 @@ def auto_caps(height: int, width: int) -> dict:
   area = height * width
   cells = min(32768, max(512, _pow2_at_least(area / 384)))
   pool = min(32768, max(512, _pow2_at_least(area / 512)))
-  # P-Net activations ~ 80 bytes per canvas pixel: 2^23 pixels (~0.7 GB) per pass
-  chunk = max(1, min(16, 1 << max(0, int(math.log2(max(1, (1 << 23) // area))))))
+  # P-Net activations ~ 80 bytes per canvas pixel: 2^23 pixels (~0.7 GB) per pass. On a
+  # CPU, 2^20: XLA:CPU's convolutions slow down past ~1 Mpx of mosaic per call (640x480,
+  # batch 4: 11.0 frames/s in one pass, 17.5 two frames at a time; batch 16: 9.6 -> 12.1).
+  budget = 1 << (20 if jax.default_backend() == "cpu" else 23)
+  chunk = max(1, min(16, 1 << max(0, int(math.log2(max(1, budget // area))))))
   return {"max_pnet": cells, "max_rnet": pool // 2, "rnet_pool_per_image": pool // 4,
           "max_onet": max(32, pool // 64), "pnet_chunk": chunk}
 
@@ -308,16 +311,16 @@ def _unpack(x, src, used, n: int):
   return out.at[jnp.where(used, src, n)].set(x, mode="drop")
 
 
-# The smallest pool a lax.switch branch evaluates: pools are tried at size, size / 4,
-# size / 16 ... down to this, and the smallest that holds the batch's candidates runs.
+# The smallest pool a lax.switch branch evaluates: pools are tried at size, size / 2,
+# size / 4 ... down to this, and the smallest that holds the batch's candidates runs.
 MIN_POOL_BRANCH = 8
 
 
 def _pool_branches(size: int) -> list[int]:
-  """Pool sizes for `_pooled_net`'s switch, smallest first: size / 4^k down to MIN_POOL_BRANCH
+  """Pool sizes for `_pooled_net`'s switch, smallest first: size / 2^k down to MIN_POOL_BRANCH
   (pools over POOL_CHUNK run in whole chunks, so those must be multiples of it)."""
   sizes = [size]
-  while (n := sizes[-1] // 4) >= MIN_POOL_BRANCH:
+  while (n := sizes[-1] // 2) >= MIN_POOL_BRANCH:
     if n > POOL_CHUNK:
       n += -n % POOL_CHUNK
       if n >= sizes[-1]:
@@ -333,7 +336,7 @@ def _pooled_net(apply, norm, sizes, boxes, valid, crop: int, per_image: int):
   fills the pool round robin (every image's best, then every image's 2nd...):
   when the pool is short, the images with most candidates lose their worst.
   The pool is static, but the network only runs on as many crops as needed:
-  a `lax.switch` picks the smallest of the pool sizes (size, size / 4, ...)
+  a `lax.switch` picks the smallest of the pool sizes (size, size / 2, ...)
   that holds the batch's candidates (a 640x480 frame sends ~30-150 of its 256
   R-Net slots and ~5 of its 32 O-Net slots), so its cost follows the candidates.
   """

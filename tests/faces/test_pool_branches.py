@@ -8,9 +8,9 @@ import pytest
 from jaxvis.faces import cascade
 
 
-def test_branches_shrink_by_four_and_keep_whole_chunks():
-  assert cascade._pool_branches(32) == [8, 32]
-  assert cascade._pool_branches(256) == [16, 64, 256]
+def test_branches_halve_and_keep_whole_chunks():
+  assert cascade._pool_branches(32) == [8, 16, 32]
+  assert cascade._pool_branches(256) == [8, 16, 32, 64, 128, 256]
   assert cascade._pool_branches(8) == [8]
   for size in (3072, 8192, 5120):
     branches = cascade._pool_branches(size)
