@@ -153,10 +153,7 @@ def build_mosaic(p: PyramidPlan, images: jax.Array, sizes: jax.Array, lsizes: ja
     lo, hi, sy = _area_positions(sizes[:, 0, None], out_h[:, None], local)   # (B, h)
     rows = _area_pass(x, lo, hi, sy, axis=1)
     rows = jnp.where((local < out_h[:, None])[:, :, None, None], rows, 0.0)  # (B, h, W, C)
-    cols = jnp.arange(lv.width)[None]
-    lo, hi, sx = _area_positions(sizes[:, 1, None], out_w[:, None], cols)    # (B, w)
-    block = _area_pass(rows, lo, hi, sx, axis=2)
-    block = jnp.where((cols < out_w[:, None])[:, None, :, None], block, 0.0)  # (B, h, w, C)
+    block = _level_columns(rows, lv, out_w, sizes)
     mosaic = jax.lax.dynamic_update_slice(mosaic, block, (0, lv.top, lv.left, 0))
   return mosaic
 
@@ -174,22 +171,24 @@ def _mosaic_stacked(p: PyramidPlan, x: jax.Array, sizes: jax.Array, lsizes: jax.
   row_local = jnp.asarray(np.concatenate([np.arange(l.height) for l in p.levels]))[None]
   out_h = lsizes[:, row_level, 0]                                  # (B, R)
   lo, hi, sy = _area_positions(sizes[:, 0, None], out_h, row_local)
-  rows = jax.vmap(_box_filter, in_axes=(0, 0, 0, 0, 0, None))(
-      x, _exclusive_cumsum(x, 1), lo, hi, sy, 0)                   # (B, R, W, C)
+  rows = _area_pass(x, lo, hi, sy, axis=1)                         # (B, R, W, C)
   rows = jnp.where((row_local < out_h)[:, :, None, None], rows, 0.0)
   mosaic = jnp.zeros((b, p.height, p.width, c), jnp.float32)
   start = 0
   for k, lv in enumerate(p.levels):
-    slab = rows[:, start:start + lv.height]                        # (B, h, W, C)
+    block = _level_columns(rows[:, start:start + lv.height], lv, lsizes[:, k, 1], sizes)
     start += lv.height
-    out_w = lsizes[:, k, 1]                                        # (B,)
-    cols = jnp.arange(lv.width)[None]
-    lo, hi, sx = _area_positions(sizes[:, 1, None], out_w[:, None], cols)   # (B, w)
-    block = jax.vmap(_box_filter, in_axes=(0, 0, 0, 0, 0, None))(
-        slab, _exclusive_cumsum(slab, 2), lo, hi, sx, 1)            # (B, h, w, C)
-    block = jnp.where((cols < out_w[:, None])[:, None, :, None], block, 0.0)
     mosaic = jax.lax.dynamic_update_slice(mosaic, block, (0, lv.top, lv.left, 0))
   return mosaic
+
+
+def _level_columns(rows, lv: Level, out_w, sizes):
+  """One level's column pass: (B, h, W, C) resampled rows -> (B, h, w, C), zero past each
+  image's own width at that level (`out_w`, (B,))."""
+  cols = jnp.arange(lv.width)[None]
+  lo, hi, sx = _area_positions(sizes[:, 1, None], out_w[:, None], cols)   # (B, w)
+  block = _area_pass(rows, lo, hi, sx, axis=2)
+  return jnp.where((cols < out_w[:, None])[:, None, :, None], block, 0.0)
 
 
 # Past this many values per image a pass runs in strips of the other axis (lax.map),
