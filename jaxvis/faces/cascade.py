@@ -589,9 +589,9 @@ def grow_overflowing(run, det, stages, cfg: CascadeConfig, limit: int, overflow_
     sub_det, sub_stages = run(pick, cfg)
     sub = [np.asarray(x)[:todo.size] for x in sub_det]
     f = max(out[0].shape[1], sub[0].shape[1])
-    out = [x if k == overflow_index else _pad_slots(x, f) for k, x in enumerate(out)]
+    out = [x if k == overflow_index else pad_slots(x, f) for k, x in enumerate(out)]
     for k, x in enumerate(sub):
-      out[k][todo] = x if k == overflow_index else _pad_slots(x, f)
+      out[k][todo] = x if k == overflow_index else pad_slots(x, f)
     stages[todo] = np.asarray(sub_stages)[:todo.size]
     todo = todo[sub[overflow_index]]
   return type(det)(*(jnp.asarray(x) for x in out))
@@ -600,7 +600,8 @@ def grow_overflowing(run, det, stages, cfg: CascadeConfig, limit: int, overflow_
 _MAX_PNET_GROWN = 4 * 32768
 
 
-def _pad_slots(x: np.ndarray, f: int) -> np.ndarray:
+def pad_slots(x: np.ndarray, f: int) -> np.ndarray:
+  """Pads the slot axis (1) of a (B, F, ...) detection field with zeros up to `f` >= F."""
   return np.pad(x, [(0, 0), (0, f - x.shape[1])] + [(0, 0)] * (x.ndim - 2))
 
 

@@ -152,10 +152,6 @@ def _grow(weights, images, sizes, thr, cfg, ccfg, det: CodeDetections, stages, l
   return cascade.grow_overflowing(run, det, stages, ccfg, limit, overflow_index=5)
 
 
-def _pad_slots(x: np.ndarray, f: int) -> np.ndarray:
-  return x if x.shape[1] >= f else np.pad(x, [(0, 0), (0, f - x.shape[1])] + [(0, 0)] * (x.ndim - 2))
-
-
 def read_codes(weights, images, **kwargs):
   """`jaxvis.faces.qr.reader.read_codes` (kept here for earlier callers)."""
   from jaxvis.faces.qr import reader

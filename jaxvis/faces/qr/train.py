@@ -17,7 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxvis.errors import InputError
-from jaxvis.faces import mining, training
+from jaxvis.faces import cascade, mining, training
 from jaxvis.faces.qr import pipeline, recognizer, rectify, samples, scenes, scenes_documents
 
 
@@ -106,7 +106,7 @@ def _crop_batches(weights, images, batch_size=4, **options):
     det = pipeline.detect_codes(weights, chunk, **options)
     outs.append([np.asarray(x)[:n] for x in det])
   f = max(o[0].shape[1] for o in outs)   # a grown re-run may have widened some batches' slots
-  pad = lambda x, k: x if k == 5 else pipeline._pad_slots(x, f)  # noqa: E731
+  pad = lambda x, k: x if k == 5 else cascade.pad_slots(x, f)  # noqa: E731
   return pipeline.CodeDetections(*(np.concatenate([pad(o[k], k) for o in outs]) for k in range(6)))
 
 
