@@ -145,11 +145,13 @@ def flops_of(fn: Callable, *args) -> float | None:
   with jax 0.11.2 it gave none (every GPU record of the first accelerator run lacks
   its fraction of peak), so the compiled program's analysis is the fallback.
   """
-  lowered = None
-  for stage in ("lowered", "compiled"):
-    try:  # cost analysis is best-effort and backend-dependent
-      lowered = lowered or jax.jit(fn).lower(*args)
-      cost = (lowered if stage == "lowered" else lowered.compile()).cost_analysis()
+  try:  # cost analysis is best-effort and backend-dependent
+    lowered = jax.jit(fn).lower(*args)
+  except Exception:
+    return None
+  for analyse in (lowered.cost_analysis, lambda: lowered.compile().cost_analysis()):
+    try:
+      cost = analyse()
     except Exception:
       continue
     if isinstance(cost, (list, tuple)):

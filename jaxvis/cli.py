@@ -98,7 +98,7 @@ def configure_jax() -> None:
     of accelerators.
   * The heap trimmed after every XLA compilation (`compiler_memory`): the compiler's
     freed memory goes back to the OS before the program runs (a first 4000x3000
-    face detection peaked at 2.28 GB, 1.66 GB with it).
+    face detection peaked at 2.28 GB, 1.79 GB with it).
   """
   import jax
 
