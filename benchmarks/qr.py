@@ -26,7 +26,11 @@ Printed as JSON lines:
 
   python benchmarks/qr.py [--quick] [--per-factor 20] [--split test] [--ablation] [--negatives 6]
                          [--negatives-split test] [--recall] [--unreadable-sweep S,S] [--weights PATH]
+                         [--crop-all on|off] [--crop-ablation]
   (--ablation adds "jaxvis-no-verifier": the reader without the DenseNet verifier;
+   --crop-all on|off sets the reader's `crop_all` (crop-read every O-Net candidate, the verifier
+   gating only `unreadable` reports; default: the reader's); --crop-ablation adds the reader with
+   the other setting, "jaxvis-crop-all" or "jaxvis-kept-crops";
    --recall adds {"bench": "qr-recall", "factor", "codes", "found", "recall"}: the cascade's
    own detection recall, a true code found when a kept detection has IoU >= 0.5 with its box;
    --negatives-split dev|test picks the code-free scenes (default test);
@@ -149,6 +153,11 @@ def main() -> int:
       (("--unreadable-sweep",), {"default": None, "metavar": "S,S,...",
                                  "help": "also the jaxvis counts with only detector-only `unreadable` reports "
                                          "of score >= each S (from the same run; for choosing the score on dev)"}),
+      (("--crop-all",), {"default": None, "choices": ["on", "off"],
+                         "help": "jaxvis: crop-read every O-Net candidate (on) or only the verifier's (off); "
+                                 "default: the reader's"}),
+      (("--crop-ablation",), {"action": "store_true",
+                              "help": "also the jaxvis reader with the other --crop-all setting"}),
       (("--recall",), {"action": "store_true",
                        "help": "also the cascade's own detection recall (IoU >= 0.5, no decoding)"}),
   ])
@@ -166,7 +175,12 @@ def main() -> int:
         f"negatives generated in {time.perf_counter() - t0:.1f} s", file=sys.stderr, flush=True)
   weights = pipeline.load_weights(args.weights)
   base = {} if args.unreadable_score is None else {"unreadable_score": args.unreadable_score}
+  from jaxvis.faces.qr import reader as qr_reader
+  crop_all = qr_reader.CROP_ALL if args.crop_all is None else args.crop_all == "on"
+  base["crop_all"] = crop_all
   readers = [("jaxvis", base)] + ([("jaxvis-no-verifier", {**base, "use_verifier": False})] if args.ablation else [])
+  if args.crop_ablation:
+    readers.append(("jaxvis-kept-crops" if crop_all else "jaxvis-crop-all", {**base, "crop_all": not crop_all}))
   outputs, speed = {}, {}
   for name, options in readers:
     results, seconds, warm = run_jaxvis(weights, images, args.batch, **options)

@@ -43,6 +43,10 @@ class CodeDetections(NamedTuple):
     crops: (B, F, S, S) the rectified grayscale crops the verifier saw: upright, `margin`
       around the code, 0..255.
     overflow: (B,) bool: a candidate cap was still full at `max_codes_limit` (codes may be missing).
+    proposed: (B, F) bool: O-Net's candidates before the verifier (`valid` is the verifier's
+      subset; equal to `valid` without the verifier).
+    proposal_scores: (B, F) O-Net probability x verifier probability of every proposed slot,
+      the ones the verifier rejected included (0 elsewhere).
   """
   boxes: jax.Array
   scores: jax.Array
@@ -50,6 +54,8 @@ class CodeDetections(NamedTuple):
   valid: jax.Array
   crops: jax.Array
   overflow: jax.Array
+  proposed: jax.Array
+  proposal_scores: jax.Array
 
 
 @dataclasses.dataclass(frozen=True)
@@ -92,14 +98,16 @@ def _detect(weights, images, sizes, thr, cfg: QrConfig, ccfg: cascade.CascadeCon
   det, stages = cascade.cascade_stages(weights, cascade.normalize(images), sizes, thr, ccfg, stage_flags=True)
   boxes, score, corners, valid = det.boxes, det.scores, det.landmarks, det.valid
   f = valid.shape[1]
+  proposed = valid
   oriented, _ = rectify.rectify_and_orient(images, corners, cfg.crop_size, cfg.margin)
   gray = rectify.rectify_gray(images, oriented, cfg.crop_size, cfg.margin)
   if cfg.use_verifier:   # the verifier sees upright crops, as in its training
     prob = recognizer.probability(weights["verifier"], gray.reshape((b * f,) + gray.shape[2:])).reshape(b, f)
     valid = valid & (prob > thr[3])
     score = score * prob
+  proposal_scores = jnp.where(proposed, score, 0.0)
   score = jnp.where(valid, score, 0.0)
-  return CodeDetections(boxes, score, oriented, valid, gray, det.overflow), stages
+  return CodeDetections(boxes, score, oriented, valid, gray, det.overflow, proposed, proposal_scores), stages
 
 
 def detect_codes(weights, images, sizes=None, grow: bool = True, max_codes_limit: int = 4096,

@@ -9,7 +9,10 @@ For each image:
    covered by a decoded code is read by `decode.read_region`: the rectified
    quadrilateral (up-sampled so a small or dense code gets several pixels per
    module) and the enlarged, up-sampled box crop, then binarised / sharpened
-   variants.
+   variants. With `crop_all=True` every O-Net candidate is read so, the ones
+   the verifier rejected included (zxing-cpp checks every payload itself); the
+   verifier then gates only the `unreadable` reports (step 4): a rejected
+   candidate adds decoded codes, never an `unreadable` one nor support for one.
 3. Decoded symbols are merged by payload and position: the same bytes at
    overlapping places are one code (the whole-image reading's corners win);
    the same bytes at separate places are separate codes.
@@ -47,6 +50,9 @@ from jaxvis.data.images import as_rgb_array
 from jaxvis.errors import InputError
 from jaxvis.faces import pyramid
 from jaxvis.faces.qr import decode, pipeline
+
+# Crop-read every O-Net candidate, the verifier gating only `unreadable` reports (see the module doc).
+CROP_ALL = False
 
 # A located symbol whose data failed: its finder patterns and BCH-checked format bits were read.
 LOCATED_ERRORS = ("Checksum",)
@@ -114,14 +120,18 @@ def _covered(box, codes: list[dict], thr: float = 0.3) -> bool:
 
 
 def read_image(gray: np.ndarray, candidates: Sequence[tuple] = (), unreadable_score: float = 0.9,
-               crop_variants: bool = True) -> list[dict]:
+               crop_variants: bool = True, rejected: Sequence[tuple] = ()) -> list[dict]:
   """Reads the codes of one image from its luma and the cascade's candidates.
 
   Args:
     gray: (H, W) uint8.
-    candidates: (box (4,), corners (4, 2), score) per cascade detection, best first.
+    candidates: (box (4,), corners (4, 2), score) per cascade detection the verifier kept,
+      best first: crop-read, and evidence for `unreadable` reports.
     unreadable_score: the candidate score from which an undecoded candidate is a code.
     crop_variants: try binarised / sharpened crops when the plain ones fail.
+    rejected: the same for O-Net candidates the verifier rejected (`crop_all`): crop-read
+      after `candidates`, but only their decoded symbols count (no `unreadable` report,
+      no support for one).
 
   Returns:
     the codes (see the module doc), decoded ones first.
@@ -133,13 +143,15 @@ def read_image(gray: np.ndarray, candidates: Sequence[tuple] = (), unreadable_sc
       _merge_decoded(decoded, f, "image")
     else:
       located.append((f, "image"))
-  for box, corners, score in candidates:
-    if _covered(box, decoded):
-      continue
-    got = decode.read_region(gray, corners, box, variants=crop_variants)
-    for f in got.decoded:
-      _merge_decoded(decoded, f, "crop")
-    located += [(f, "crop") for f in got.located]
+  for kept, group in ((True, candidates), (False, rejected)):
+    for box, corners, _ in group:
+      if _covered(box, decoded):
+        continue
+      got = decode.read_region(gray, corners, box, variants=crop_variants)
+      for f in got.decoded:
+        _merge_decoded(decoded, f, "crop")
+      if kept:
+        located += [(f, "crop") for f in got.located]
   for c in decoded:   # the cascade's support of each decoded code (for evaluation and tuning)
     support = [float(s) for b, _, s in candidates if _overlap(b, c["box"]) >= 0.5]
     c["detector_score"] = round(max(support), 4) if support else None
@@ -167,7 +179,8 @@ def read_image(gray: np.ndarray, candidates: Sequence[tuple] = (), unreadable_sc
 
 def read_codes_with_overflow(weights, images: Any, *, batch_size: int = 4, bucket: int = 64,
                              use_detector: bool = True, unreadable_score: float = 0.9,
-                             crop_variants: bool = True, max_codes_limit: int = 4096,
+                             crop_variants: bool = True, crop_all: bool = CROP_ALL,
+                             max_codes_limit: int = 4096,
                              **options) -> tuple[list[list[dict]], list[bool]]:
   """`read_codes`, plus whether each image's detector still hit a cap at `max_codes_limit`."""
   if isinstance(images, np.ndarray) and images.ndim == 4:
@@ -179,6 +192,7 @@ def read_codes_with_overflow(weights, images: Any, *, batch_size: int = 4, bucke
   grays = [decode.as_gray(a) for a in arrays]
   cfg = pipeline.QrConfig(**options)
   candidates: list[list[tuple]] = [[] for _ in arrays]
+  rejected: list[list[tuple]] = [[] for _ in arrays]
   overflow = [False] * len(arrays)
   if use_detector:
     todo = [i for i, a in enumerate(arrays) if pyramid.pyramid_scales(a.shape[0], a.shape[1], cfg.min_code_size, 0.709)]
@@ -193,12 +207,17 @@ def read_codes_with_overflow(weights, images: Any, *, batch_size: int = 4, bucke
         canvas[j, :arrays[i].shape[0], :arrays[i].shape[1]] = arrays[i]
         sizes[j] = arrays[i].shape[:2]
       det = pipeline.detect_codes(weights, canvas, sizes, max_codes_limit=max_codes_limit, **options)
-      det = [np.asarray(x) for x in det]
-      boxes, scores, corners, valid, _, over = det
+      boxes, scores, corners, valid, over, proposed, proposal_scores = (
+          np.asarray(x) for x in (det.boxes, det.scores, det.corners, det.valid, det.overflow, det.proposed,
+                                  det.proposal_scores))
       for j, i in enumerate(chunk):
         overflow[i] = bool(over[j])
         candidates[i] = [(boxes[j, f], corners[j, f], float(scores[j, f])) for f in np.flatnonzero(valid[j])]
-  results = [read_image(g, c, unreadable_score, crop_variants) for g, c in zip(grays, candidates)]
+        if crop_all:   # best first, as the kept ones
+          slots = np.flatnonzero(proposed[j] & ~valid[j])
+          slots = slots[np.argsort(-proposal_scores[j, slots], kind="stable")]
+          rejected[i] = [(boxes[j, f], corners[j, f], float(proposal_scores[j, f])) for f in slots]
+  results = [read_image(g, c, unreadable_score, crop_variants, r) for g, c, r in zip(grays, candidates, rejected)]
   return results, overflow
 
 
@@ -212,7 +231,8 @@ def read_codes(weights, images: Any, **kwargs) -> list[list[dict]]:
       any sizes (`jaxvis.data.images.as_rgb_array`'s rules and range checks).
     **kwargs: batch_size (images per detector program), bucket (canvas rounding),
       use_detector (False: zxing-cpp on the whole image only), unreadable_score,
-      crop_variants, max_codes_limit, and `pipeline.QrConfig` fields (min_code_size,
+      crop_variants, crop_all (also crop-read the O-Net candidates the verifier rejected;
+      they add decoded codes only), max_codes_limit, and `pipeline.QrConfig` fields (min_code_size,
       thresholds, use_verifier, ...).
 
   Returns:

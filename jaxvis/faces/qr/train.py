@@ -107,7 +107,7 @@ def _crop_batches(weights, images, batch_size=4, **options):
     outs.append([np.asarray(x)[:n] for x in det])
   f = max(o[0].shape[1] for o in outs)   # a grown re-run may have widened some batches' slots
   pad = lambda x, k: x if k == 5 else cascade.pad_slots(x, f)  # noqa: E731
-  return pipeline.CodeDetections(*(np.concatenate([pad(o[k], k) for o in outs]) for k in range(6)))
+  return pipeline.CodeDetections(*(np.concatenate([pad(o[k], k) for o in outs]) for k in range(len(pipeline.CodeDetections._fields))))
 
 
 _QUADS_PER_SCENE = 16   # padded count: one compiled rectification for every scene
