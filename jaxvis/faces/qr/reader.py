@@ -52,7 +52,7 @@ from jaxvis.faces import pyramid
 from jaxvis.faces.qr import decode, pipeline
 
 # Crop-read every O-Net candidate, the verifier gating only `unreadable` reports (see the module doc).
-CROP_ALL = False
+CROP_ALL = True
 
 # A located symbol whose data failed: its finder patterns and BCH-checked format bits were read.
 LOCATED_ERRORS = ("Checksum",)
