@@ -1,4 +1,5 @@
-"""The R-/O-Net pools run the network on the smallest branch that holds the candidates."""
+"""The R-/O-Net pools run the network only on about as many crops as there are candidates:
+the smallest switch branch that holds them, or as many loop steps of `step` crops."""
 
 import jax
 import jax.numpy as jnp
@@ -18,8 +19,9 @@ def test_branches_halve_and_keep_whole_chunks():
     assert all(n % cascade.POOL_CHUNK == 0 for n in branches if n > cascade.POOL_CHUNK)
 
 
-@pytest.mark.parametrize("count", [0, 5, 16, 17, 60, 128, 200])
-def test_switched_pool_equals_one_full_pool(count, monkeypatch):
+@pytest.mark.parametrize("mode", ["switch", "loop"])
+@pytest.mark.parametrize("count", [0, 5, 16, 17, 60, 64, 65, 128, 200])
+def test_pool_equals_one_full_pool(count, mode, monkeypatch):
   rng = np.random.default_rng(count)
   b, k, h, w = 2, 128, 40, 48
   norm = jnp.asarray(rng.uniform(-1, 1, (b, h, w, 3)).astype(np.float32))
@@ -29,11 +31,17 @@ def test_switched_pool_equals_one_full_pool(count, monkeypatch):
   flat = np.zeros(b * k, bool)
   flat[rng.choice(b * k, count, replace=False)] = True
   valid = jnp.asarray(flat.reshape(b, k))
-  apply = lambda crops: (crops.mean(axis=(1, 2)), crops[:, 3, 5])  # any per-crop function
-  run = jax.jit(lambda *a: cascade._pooled_net(apply, *a, crop=12, per_image=64))
+  evaluated = []
+  def apply(crops):  # any per-crop function; counts the crops it is traced on
+    evaluated.append(crops.shape[0])
+    return crops.mean(axis=(1, 2)), crops[:, 3, 5]
+  run = jax.jit(lambda *a: cascade._pooled_net(apply, *a, crop=12, per_image=64, pool_mode=mode))
   switched = run(norm, sizes, boxes, valid)
+  if mode == "loop":  # one traced step of RNET_POOL_STEP crops, run as often as needed
+    assert set(evaluated) == {cascade.RNET_POOL_STEP}
   monkeypatch.setattr(cascade, "MIN_POOL_BRANCH", 10 ** 6)  # one branch: the whole pool
-  full = jax.jit(lambda *a: cascade._pooled_net(apply, *a, crop=12, per_image=64))(norm, sizes, boxes, valid)
+  full = jax.jit(lambda *a: cascade._pooled_net(apply, *a, crop=12, per_image=64, pool_mode="switch"))(
+      norm, sizes, boxes, valid)
   for a, f in zip(jax.tree.leaves(switched), jax.tree.leaves(full)):  # reductions may reassociate
     np.testing.assert_allclose(np.asarray(a), np.asarray(f), rtol=1e-5, atol=1e-7)
   (means, _), fits, lost = switched
@@ -43,3 +51,10 @@ def test_switched_pool_equals_one_full_pool(count, monkeypatch):
   fits = np.asarray(fits)
   assert (np.abs(np.asarray(means))[fits] > 0).all()   # every candidate that fits was evaluated
   assert (np.asarray(means)[~fits] == 0).all()
+
+
+def test_unknown_pool_mode_is_refused():
+  valid = jnp.ones((1, 8), bool)
+  with pytest.raises(Exception, match="pool_mode"):
+    cascade._pooled_net(lambda c: (c,), jnp.zeros((1, 16, 16, 3)), jnp.asarray([[16, 16]]),
+                        jnp.zeros((1, 8, 4)), valid, crop=12, per_image=8, pool_mode="fast")
