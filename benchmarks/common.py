@@ -15,6 +15,8 @@ from typing import Callable, Sequence
 
 import jax
 
+from jaxvis import host_memory
+
 MIN_REPEATS = 3  # timed calls per measurement, whatever a script or --repeats asks for
 SINKS: list = []  # callables that also receive every emitted record (benchmarks/accelerator.py)
 
@@ -26,7 +28,11 @@ def parse_args(description: str, extra: Sequence[tuple[tuple, dict]] = ()) -> ar
   parser.add_argument("--repeats", type=int, default=None, help="timed repeats (median is reported)")
   for flag_args, flag_kwargs in extra:
     parser.add_argument(*flag_args, **flag_kwargs)
-  return parser.parse_args()
+  args = parser.parse_args()
+  # Every benchmark process, peers included, runs with glibc's huge-page tunable, as the
+  # `jaxvis` command does: this re-executes the script once with it set (host_memory).
+  host_memory.relaunch_with_huge_pages()
+  return args
 
 
 def device_name() -> str:

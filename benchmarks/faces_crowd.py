@@ -48,6 +48,7 @@ def main() -> None:
   p.add_argument("--faces", type=int, nargs="+", default=[50, 200, 500], choices=sorted(FRAMES))
   p.add_argument("--seed", type=int, default=0)
   args = p.parse_args()
+  common.host_memory.relaunch_with_huge_pages()  # as common.parse_args
   from mtcnn import MTCNN
   ref_detector = MTCNN()
   crowds = {n: samples.crowd(args.seed + n, FRAMES[n], n)[0] for n in args.faces}

@@ -99,6 +99,9 @@ def configure_jax() -> None:
   * The heap trimmed after every XLA compilation (`compiler_memory`): the compiler's
     freed memory goes back to the OS before the program runs (a first 4000x3000
     face detection peaked at 2.28 GB, 1.79 GB with it).
+  * (Set in `main`, before this runs: the command relaunches itself once with glibc's
+    transparent-huge-page tunable, `host_memory`: XLA's per-run buffers then fault in
+    2 MB at a time, 1080p face detection ~25% faster; JAXVIS_HUGE_PAGES=0 turns it off.)
   """
   import jax
 
@@ -114,6 +117,9 @@ def configure_jax() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+  if argv is None:  # the real command line (not an in-process call): before JAX starts
+    from jaxvis import host_memory
+    host_memory.relaunch_with_huge_pages()
   parser = build_parser()
   try:  # argparse reports bad options itself (`error: argument --x: ...`, status 2)
     args = parser.parse_args(argv)
