@@ -109,10 +109,13 @@ def _box_filter(x, csum, lo, hi, scale, axis: int):
   return (integral(hi) - integral(lo)) / scale.reshape((-1,) + (1,) * (x.ndim - axis - 1))
 
 
-def _exclusive_cumsum(x, axis: int):
+def _exclusive_cumsum(x, axis: int, scan: bool = True):
+  """`scan`: an associative scan, faster than jnp.cumsum (which XLA:CPU lowers to chained
+  reduce-windows: the mosaic took 23.5 ms instead of 17.6 at 640x480, 171 vs 125 ms at
+  1080p) but with more temporaries (a 4000x3000 photo peaked at 2.08 GB instead of 1.80)."""
   pad = [(0, 0)] * x.ndim
   pad[axis] = (1, 0)
-  return jnp.pad(jnp.cumsum(x, axis=axis), pad)
+  return jnp.pad(jax.lax.associative_scan(jnp.add, x, axis=axis) if scan else jnp.cumsum(x, axis=axis), pad)
 
 
 def _area_positions(in_len, out_len, out_idx):
@@ -151,9 +154,9 @@ def build_mosaic(p: PyramidPlan, images: jax.Array, sizes: jax.Array, lsizes: ja
     out_h, out_w = lsizes[:, k, 0], lsizes[:, k, 1]                 # (B,)
     local = jnp.arange(lv.height)[None]
     lo, hi, sy = _area_positions(sizes[:, 0, None], out_h[:, None], local)   # (B, h)
-    rows = _area_pass(x, lo, hi, sy, axis=1)
+    rows = _area_pass(x, lo, hi, sy, axis=1, scan=False)
     rows = jnp.where((local < out_h[:, None])[:, :, None, None], rows, 0.0)  # (B, h, W, C)
-    block = _level_columns(rows, lv, out_w, sizes)
+    block = _level_columns(rows, lv, out_w, sizes, scan=False)
     mosaic = jax.lax.dynamic_update_slice(mosaic, block, (0, lv.top, lv.left, 0))
   return mosaic
 
@@ -171,23 +174,23 @@ def _mosaic_stacked(p: PyramidPlan, x: jax.Array, sizes: jax.Array, lsizes: jax.
   row_local = jnp.asarray(np.concatenate([np.arange(l.height) for l in p.levels]))[None]
   out_h = lsizes[:, row_level, 0]                                  # (B, R)
   lo, hi, sy = _area_positions(sizes[:, 0, None], out_h, row_local)
-  rows = _area_pass(x, lo, hi, sy, axis=1)                         # (B, R, W, C)
+  rows = _area_pass(x, lo, hi, sy, axis=1, scan=True)              # (B, R, W, C)
   rows = jnp.where((row_local < out_h)[:, :, None, None], rows, 0.0)
   mosaic = jnp.zeros((b, p.height, p.width, c), jnp.float32)
   start = 0
   for k, lv in enumerate(p.levels):
-    block = _level_columns(rows[:, start:start + lv.height], lv, lsizes[:, k, 1], sizes)
+    block = _level_columns(rows[:, start:start + lv.height], lv, lsizes[:, k, 1], sizes, scan=True)
     start += lv.height
     mosaic = jax.lax.dynamic_update_slice(mosaic, block, (0, lv.top, lv.left, 0))
   return mosaic
 
 
-def _level_columns(rows, lv: Level, out_w, sizes):
+def _level_columns(rows, lv: Level, out_w, sizes, scan: bool):
   """One level's column pass: (B, h, W, C) resampled rows -> (B, h, w, C), zero past each
   image's own width at that level (`out_w`, (B,))."""
   cols = jnp.arange(lv.width)[None]
   lo, hi, sx = _area_positions(sizes[:, 1, None], out_w[:, None], cols)   # (B, w)
-  block = _area_pass(rows, lo, hi, sx, axis=2)
+  block = _area_pass(rows, lo, hi, sx, axis=2, scan=scan)
   return jnp.where((cols < out_w[:, None])[:, None, :, None], block, 0.0)
 
 
@@ -198,10 +201,11 @@ STRIP_VALUES = 1 << 24
 STRIP = 256
 
 
-def _area_pass(x, lo, hi, scale, axis: int):
-  """TF area filter of (B, H, W, C) along axis 1 (rows) or 2 (columns) -> m samples there."""
+def _area_pass(x, lo, hi, scale, axis: int, scan: bool):
+  """TF area filter of (B, H, W, C) along axis 1 (rows) or 2 (columns) -> m samples there
+  (`scan`: as `_exclusive_cumsum`; the large-image path runs without it)."""
   filt = lambda xs: jax.vmap(_box_filter, in_axes=(0, 0, 0, 0, 0, None))(
-      xs, _exclusive_cumsum(xs, axis), lo, hi, scale, axis - 1)
+      xs, _exclusive_cumsum(xs, axis, scan), lo, hi, scale, axis - 1)
   other = 3 - axis                       # the independent spatial axis
   n = x.shape[other]
   if x[0].size <= STRIP_VALUES or n <= STRIP:
