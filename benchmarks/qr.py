@@ -33,7 +33,8 @@ Printed as JSON lines:
    the other setting, "jaxvis-crop-all" or "jaxvis-kept-crops";
    --recall adds {"bench": "qr-recall", "factor", "codes", "found", "recall"}: the cascade's
    own detection recall, a true code found when a kept detection has IoU >= 0.5 with its box;
-   --negatives-split dev|test picks the code-free scenes (default test);
+   --negatives-split dev|test|fresh picks the code-free scenes (default test; fresh: a seed stream
+   of its own, see heldout.negative_scene); --negatives N: N scenes of each of the 6 kinds;
    --unreadable-sweep 0.9,0.97 adds {"bench": "qr-unreadable-sweep", "unreadable_score", "decoded",
    "unreadable_true", "unreadable_false", "negatives_false_unreadable"}: the same run's reports with
    detector-only `unreadable` reports under each score dropped, i.e. what a higher
@@ -143,8 +144,8 @@ def main() -> int:
       (("--split",), {"default": "test", "choices": ["test", "dev"]}),
       (("--ablation",), {"action": "store_true", "help": "also the reader without the verifier"}),
       (("--negatives",), {"type": int, "default": None, "help": "code-free scenes per kind (default 6; quick: 1)"}),
-      (("--negatives-split",), {"default": "test", "choices": ["test", "dev"],
-                                "help": "split of the code-free scenes (default test)"}),
+      (("--negatives-split",), {"default": "test", "choices": ["test", "dev", "fresh"],
+                                "help": "split of the code-free scenes (default test; fresh: unseen seeds)"}),
       (("--batch",), {"type": int, "default": 4, "help": "jaxvis images per detector program"}),
       (("--weights",), {"default": None, "help": "QR weights file (default: the shipped ones)"}),
       (("--unreadable-score",), {"type": float, "default": None,

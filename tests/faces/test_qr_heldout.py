@@ -64,6 +64,23 @@ def test_negatives_have_deterministic_disjoint_dev_and_test_splits():
     heldout.negative_scene("text", 0, "train")
 
 
+def test_fresh_negatives_are_deterministic_and_differ_from_dev_and_test():
+  # rule C of docs/faces.md judges weights on these: they must be images no earlier split holds
+  earlier = [heldout.negative_scene(k, i, s) for s in ("dev", "test") for k in ("text", "checker")
+             for i in range(6)]
+  for kind in ("text", "checker"):
+    for i in (0, 5, 39):
+      fresh = heldout.negative_scene(kind, i, "fresh")
+      np.testing.assert_array_equal(fresh, heldout.negative_scene(kind, i, "fresh"))
+      assert fresh.shape == (480, 640, 3)
+      assert not any(np.array_equal(fresh, e) for e in earlier), (kind, i)
+  # the stream was appended: the dev / test negatives' seeds (and so images) are as before
+  assert heldout._STREAMS[:4] == ("dev", "test", "negative", "negative-dev")
+  assert heldout._NEGATIVE_STREAMS == {"test": "negative", "dev": "negative-dev", "fresh": "negative-fresh"}
+  with pytest.raises(InputError, match="split"):
+    heldout.make_scene("small", 0, "fresh")                  # scenes have no fresh split
+
+
 def test_training_code_never_uses_the_held_out_generator():
   for name in ("train.py", "samples.py", "scenes.py", "scenes_documents.py"):
     with open(os.path.join(QR_DIR, name)) as f:

@@ -28,7 +28,8 @@ Each scene stresses one difficulty factor (`FACTORS`, mild amounts of the others
 Ground truth per code: the 4 outer corners of the module grid clockwise from the code's
 own top-left (pixel centres at integers), the payload, format, version, EC level.
 `negative_scene` gives code-free scenes with code-like texture (text, tiles, grids,
-checkerboards, 1-D barcodes, photos) for counting false reports, also split "dev" / "test".
+checkerboards, 1-D barcodes, photos) for counting false reports, split "dev" / "test" / "fresh"
+("fresh": its own seed stream, kept for a judgement on negatives no earlier run has seen).
 
 Scenes are deterministic in (split, factor, index); "dev" and "test" never share a seed.
 """
@@ -47,6 +48,7 @@ from jaxvis.errors import InputError
 FACTORS = ("small", "large", "sheet", "dense", "perspective", "blur", "jpeg", "light", "occlusion",
            "inverted", "micro", "document", "screen")
 SPLITS = ("dev", "test")
+NEGATIVE_SPLITS = ("dev", "test", "fresh")
 NEGATIVE_KINDS = ("text", "tiles", "grid", "checker", "barcodes", "photo")
 SS = 2   # supersampling of the render
 
@@ -78,8 +80,10 @@ class HeldoutScene(NamedTuple):
 
 
 # seed streams: scenes of each split, then code-free negatives of each split ("negative" is the
-# test negatives' stream from before negatives had a split, kept so that their images stay the same)
-_STREAMS = SPLITS + ("negative", "negative-dev")
+# test negatives' stream from before negatives had a split, kept so that their images stay the same;
+# "negative-fresh" was added last, so the earlier streams' seeds are unchanged)
+_STREAMS = SPLITS + ("negative", "negative-dev", "negative-fresh")
+_NEGATIVE_STREAMS = {"test": "negative", "dev": "negative-dev", "fresh": "negative-fresh"}
 
 
 def _rng(split: str, factor: str, index: int) -> np.random.Generator:
@@ -565,14 +569,15 @@ def make_scenes(per_factor: int, split: str = "test", factors=FACTORS, start: in
 def negative_scene(kind: str, index: int, split: str = "test") -> np.ndarray:
   """A code-free 640x480 scene with code-like texture: (H, W, 3) uint8.
 
-  `split` "test" (the negatives every earlier figure was measured on) or "dev" (its own
-  seeds, for choosing thresholds); deterministic in (kind, index, split).
+  `split` "test" (the negatives every earlier figure was measured on), "dev" (its own
+  seeds, for choosing thresholds) or "fresh" (its own seeds, added for rule C of docs/faces.md:
+  negatives neither weight set had been run on); deterministic in (kind, index, split).
   """
   if kind not in NEGATIVE_KINDS:
     raise InputError("kind", f"expected one of {NEGATIVE_KINDS}, got {kind!r}")
-  if split not in SPLITS:
-    raise InputError("split", f"expected one of {SPLITS}, got {split!r}")
-  rng = _rng("negative" if split == "test" else "negative-dev", kind, index)
+  if split not in NEGATIVE_SPLITS:
+    raise InputError("split", f"expected one of {NEGATIVE_SPLITS}, got {split!r}")
+  rng = _rng(_NEGATIVE_STREAMS[split], kind, index)
   H, W = 480, 640
   canvas = _background(rng, H * SS, W * SS)
   if kind == "text":
