@@ -156,8 +156,9 @@ def auto_caps(height: int, width: int) -> dict:
   cap, so a roomy cap costs little, while a re-run with larger caps (below) costs
   a second pass over the image: on those frames the 4096 / 32 caps of session 6
   made 1080p re-run 1 image in 8 (CPU 0.36 -> 0.43 frames/s at batch 1 with these).
-  The R-Net pool stays at one crop per 2048 pixels (R-Net's cost follows the pool,
-  not the candidates). Crowds beyond the caps are flagged and re-run.
+  The R-Net pool holds one crop per 2048 pixels on accelerators and every P-Net
+  survivor (one per 1024) on CPUs, where R-Net's cost follows the candidates, not
+  the pool. Crowds beyond the caps are flagged and re-run.
   """
   area = height * width
   cells = min(32768, max(512, _pow2_at_least(area / 384)))
@@ -165,9 +166,15 @@ def auto_caps(height: int, width: int) -> dict:
   # P-Net activations ~ 80 bytes per canvas pixel: 2^23 pixels (~0.7 GB) per pass. On a
   # CPU, 2^20: XLA:CPU's convolutions slow down past ~1 Mpx of mosaic per call (640x480,
   # batch 4: 11.0 frames/s in one pass, 17.5 two frames at a time; batch 16: 9.6 -> 12.1).
-  budget = 1 << (20 if jax.default_backend() == "cpu" else 23)
+  cpu = jax.default_backend() == "cpu"
+  budget = 1 << (20 if cpu else 23)
   chunk = max(1, min(16, 1 << max(0, int(math.log2(max(1, budget // area))))))
-  return {"max_pnet": cells, "max_rnet": pool // 2, "rnet_pool_per_image": pool // 4,
+  # On a CPU the R-Net pool runs as a loop over the candidates actually present
+  # (`_pooled_net`), so a pool as large as P-Net's survivor cap costs nothing unused and
+  # never overflows: at 1920x1080 a quarter (1024) overflowed on busy frames and re-ran
+  # them (0.76 -> 1.5 s a frame). Accelerators keep a quarter (switch branches).
+  rnet_pool = pool // 2 if cpu else pool // 4
+  return {"max_pnet": cells, "max_rnet": pool // 2, "rnet_pool_per_image": rnet_pool,
           "max_onet": max(32, pool // 64), "pnet_chunk": chunk}
 
 
