@@ -365,7 +365,9 @@ def _pooled_net(apply, norm, sizes, boxes, valid, crop: int, per_image: int, ste
   flat_boxes = boxes.transpose(1, 0, 2).reshape(-1, 4)
   if pool_mode == "auto":
     # "loop" is opt-in: with it on by default on CPUs, two CI runs (session 8) crashed
-    # inside XLA (a segfault compiling, an abort writing the persistent cache); cause unknown.
+    # inside XLA (a segfault compiling, an abort writing the persistent cache). A later
+    # crash without it, reading that cache, points at cache entries corrupted by killed
+    # runs instead; the loop is not cleared yet.
     pool_mode = "switch"
   run = lambda s: apply(resample.crop_pool_tf(norm, sizes, s % b, flat_boxes[s], crop))
 
