@@ -15,7 +15,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
-import threading
 import warnings
 
 import jax
@@ -24,13 +23,6 @@ import numpy as np
 
 from jaxvis.faces import cascade, pyramid
 from jaxvis.errors import InputError
-
-
-# Training streams mine proposals from grain's prefetch threads (16 by default). Once
-# (CI, session 8) a compilation of `_propose` segfaulted inside XLA while other threads
-# compiled or ran it; the cause is not known. Calls run one at a time: on a CPU each
-# call already uses every core, so the threads lose nothing but the race.
-_ONE_AT_A_TIME = threading.Lock()
 
 
 @functools.partial(jax.jit, static_argnames=("stage", "cfg"))
@@ -93,8 +85,7 @@ def propose_with_overflow(params, images, stage: str, min_face_size: float = 20.
     sizes = np.array([[h, w]], np.int32)
     run, cut = cfg.resolved(ch, cw), False
     while True:
-      with _ONE_AT_A_TIME:
-        boxes, valid, over_p, over_r = jax.device_get(_propose(params, canvas, sizes, thr, stage, run))
+      boxes, valid, over_p, over_r = jax.device_get(_propose(params, canvas, sizes, thr, stage, run))
       if over_p and run.max_pnet * 4 > max_pnet_limit:
         cut = True
         warnings.warn(f"image {i}: more than {run.max_pnet} P-Net cells pass the threshold; "
