@@ -7,6 +7,10 @@
   the subprocesses that tests start (multi-device, multi-process, kill/resume) agree.
 * A persistent XLA compilation cache (per user, outside the repo): a cold run is
   correct and just slower; repeated runs on one machine reuse compiled programs.
+* After each test module, jax's compiled programs are dropped if the worker holds more
+  than half of Linux's 65,530 memory mappings per process (`compiled_programs`): every
+  XLA:CPU program maps each kernel separately (~2,000 mappings per face cascade), and a
+  worker that kept every program of its share of the suite ran out and crashed in XLA.
 """
 
 import os
@@ -27,6 +31,13 @@ import sys  # noqa: E402
 import pytest  # noqa: E402
 
 _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _release_compiled_programs():
+  yield
+  from jaxvis import compiled_programs
+  compiled_programs.release_if_crowded()
 
 
 @pytest.fixture(scope="session")

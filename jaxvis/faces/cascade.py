@@ -29,6 +29,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxvis import compiled_programs
 from jaxvis.errors import InputError
 from jaxvis.faces import nets, pyramid, resample
 from jaxvis.ops import boxes as box_ops
@@ -597,6 +598,7 @@ def detect(params, images, sizes=None, min_face_size: float = 20.0,
   cfg = cfg.resolved(h, w)
   sizes = jnp.asarray(sizes, jnp.int32)
   thr = jnp.asarray(thresholds, jnp.float32)
+  compiled_programs.release_if_crowded()  # a program per canvas size: stay under the mapping limit
   det, stages = _detect(params, images, sizes, thr, cfg)
   if not grow:
     return det

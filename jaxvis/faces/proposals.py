@@ -21,8 +21,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxvis.faces import cascade, pyramid
+from jaxvis import compiled_programs
 from jaxvis.errors import InputError
+from jaxvis.faces import cascade, pyramid
 
 
 @functools.partial(jax.jit, static_argnames=("stage", "cfg"))
@@ -85,6 +86,7 @@ def propose_with_overflow(params, images, stage: str, min_face_size: float = 20.
     sizes = np.array([[h, w]], np.int32)
     run, cut = cfg.resolved(ch, cw), False
     while True:
+      compiled_programs.release_if_crowded()  # a program per canvas size: stay under the mapping limit
       boxes, valid, over_p, over_r = jax.device_get(_propose(params, canvas, sizes, thr, stage, run))
       if over_p and run.max_pnet * 4 > max_pnet_limit:
         cut = True

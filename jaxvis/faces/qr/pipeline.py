@@ -23,6 +23,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxvis import compiled_programs
 from jaxvis.errors import InputError
 from jaxvis.faces import cascade, pyramid
 from jaxvis.faces.qr import recognizer, rectify
@@ -147,6 +148,7 @@ def detect_codes(weights, images, sizes=None, grow: bool = True, max_codes_limit
   ccfg = cfg.cascade().resolved(h, w)
   sizes = jnp.asarray(sizes, jnp.int32)
   thr = jnp.asarray(cfg.thresholds, jnp.float32)
+  compiled_programs.release_if_crowded()  # a program per canvas size: stay under the mapping limit
   det, stages = _detect(weights, images, sizes, thr, static, ccfg)
   if not grow:
     return det
