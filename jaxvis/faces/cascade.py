@@ -491,7 +491,15 @@ def lnet_stage(lnet_params, norm, sizes, image_idx, boxes, landmarks, valid, cfg
 
 @functools.partial(jax.jit, static_argnames=("cfg",))
 def _detect(params, images, sizes, thresholds, cfg: CascadeConfig):
-  """(Detections, (B, 3) overflow flags of the P, R and O stages)."""
+  """(Detections, (B, 3) overflow flags of the P, R and O stages).
+
+  `sizes` None: every image fills the canvas, and the sizes are compile-time
+  constants: the pyramid's sample positions, masks and cell tables fold away
+  (640x480 batch 1: 67 -> 55 ms on a 2-core CPU).
+  """
+  if sizes is None:
+    b, h, w, _ = images.shape
+    sizes = jnp.tile(jnp.array([[h, w]], jnp.int32), (b, 1))
   return cascade_stages(params, normalize(images), sizes, thresholds, cfg, stage_flags=True)
 
 
@@ -577,8 +585,8 @@ def detect(params, images, sizes=None, min_face_size: float = 20.0,
     raise InputError("images", f"expected (B, H, W, 3) RGB, got shape {images.shape}")
   b, h, w, _ = images.shape
   if sizes is None:
-    sizes = np.tile(np.array([[h, w]], np.int32), (b, 1))
-  if isinstance(sizes, (np.ndarray, list, tuple)):
+    pass                         # every image fills the canvas
+  elif isinstance(sizes, (np.ndarray, list, tuple)):
     sizes = np.asarray(sizes)
     if sizes.shape != (b, 2):
       raise InputError("sizes", f"expected ({b}, 2) (height, width), got {sizes.shape}")
@@ -596,7 +604,9 @@ def detect(params, images, sizes=None, min_face_size: float = 20.0,
   if not pyramid.pyramid_scales(h, w, cfg.min_face_size, cfg.scale_factor):
     return _empty(b, cfg.max_faces, cfg.num_landmarks)
   cfg = cfg.resolved(h, w)
-  sizes = jnp.asarray(sizes, jnp.int32)
+  if isinstance(sizes, np.ndarray) and (sizes == [h, w]).all():
+    sizes = None                 # every image fills the canvas: sizes become constants
+  sizes = None if sizes is None else jnp.asarray(sizes, jnp.int32)
   thr = jnp.asarray(thresholds, jnp.float32)
   compiled_programs.release_if_crowded()  # a program per canvas size: stay under the mapping limit
   det, stages = _detect(params, images, sizes, thr, cfg)
@@ -607,7 +617,7 @@ def detect(params, images, sizes=None, min_face_size: float = 20.0,
 
 def _grow(params, images, sizes, thr, cfg: CascadeConfig, det: Detections, stages, limit: int) -> Detections:
   """Re-runs the overflowing images of `det` with larger caps (`grow_overflowing`)."""
-  run = lambda pick, grown: _detect(params, images[pick], sizes[pick], thr, grown)
+  run = lambda pick, grown: _detect(params, images[pick], None if sizes is None else sizes[pick], thr, grown)
   return grow_overflowing(run, det, stages, cfg, limit, overflow_index=4)
 
 
