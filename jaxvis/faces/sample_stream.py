@@ -6,11 +6,10 @@ a generator seeded per record and epoch) -> one element per sample ->
 shuffle within a window of samples -> fixed-size batches.
 
 Memory is bounded by the window (`shuffle_window` samples) and the images mined
-ahead (grain's prefetch buffer: up to 500 images' samples for P-Net / L-Net; none for
-R- / O-Net, mined in the consumer's thread), whatever the dataset size. The iterator is
-a `grain.DatasetIterator`; `jaxvis.train.fit` stores its state in each
-checkpoint, and a resumed run sees exactly the batches the killed one would
-have seen (the window is refilled from its saved start).
+ahead (grain's prefetch: 16 threads, up to 500 images' samples), whatever the
+dataset size. The iterator is a `grain.DatasetIterator`; `jaxvis.train.fit`
+stores its state in each checkpoint, and a resumed run sees exactly the batches
+the killed one would have seen (the window is refilled from its saved start).
 
 No cap changes the sample distribution: every sample an image yields is used.
 """
@@ -56,17 +55,6 @@ class _Rows(gx.FlatMapTransform):
     return [{k: v[i] for k, v in arrays.items()} for i in range(n)]
 
 
-def _read_options(cfg: training_data.MiningConfig) -> grain.ReadOptions:
-  """grain's prefetch threads, except where mining runs JAX (R-/O-Net mine the earlier
-  stages' proposals): those images are mined in the consumer's thread. JAX programs run
-  from prefetch threads while the training step ran in the main thread crashed inside
-  XLA:CPU (jaxlib 0.10.2; segfaults compiling, an abort writing the compilation cache;
-  CI, sessions 8-9), and on a CPU each proposal call already uses every core."""
-  if cfg.stage in ("rnet", "onet"):
-    return grain.ReadOptions(num_threads=0, prefetch_buffer_size=0)
-  return grain.ReadOptions()
-
-
 def sample_stream(records: Sequence, cfg: training_data.MiningConfig, batch_size: int, seed: int = 0,
                   params=None, shuffle_window: int = 4096, num_epochs: int | None = None,
                   process_index: int | None = None, process_count: int | None = None,
@@ -95,7 +83,7 @@ def sample_stream(records: Sequence, cfg: training_data.MiningConfig, batch_size
   if num_epochs != 1:
     ds = ds.repeat(num_epochs)
   ds = ds.random_map(lambda record, rng: training_data.mine_record(record, cfg, rng, params))
-  it = ds.to_iter_dataset(_read_options(cfg))
+  it = ds.to_iter_dataset()
   it = gx.FlatMapIterDataset(it, _Rows())
   it = gx.WindowShuffleIterDataset(it, window_size=shuffle_window, seed=seed)
   it = it.batch(batch_size // count, drop_remainder=True)

@@ -139,27 +139,3 @@ def test_bfloat16_training_from_the_stream_keeps_float32_parameters_and_learns(t
   assert len(losses) >= 2 and np.isfinite(losses).all()
   assert np.mean(losses[-3:]) < losses[0]  # bf16 compute still learns
 
-
-def test_proposal_mining_runs_in_the_consumers_thread(trees, mtcnn_params, monkeypatch):
-  """R-/O-Net mining runs JAX: it stays in the caller's thread (programs run from grain's
-  prefetch threads beside the training step crashed inside XLA:CPU); P-Net mining, pure
-  numpy, keeps the prefetch threads."""
-  import threading
-  w, _ = trees
-  consumer, seen = threading.current_thread(), []
-  real = training_data.mine_record
-
-  def spy(record, cfg, rng, params=None):
-    seen.append((cfg.stage, threading.current_thread() is consumer))
-    return real(record, cfg, rng, params)
-
-  monkeypatch.setattr(training_data, "mine_record", spy)
-  params = {k: mtcnn_params[k] for k in ("pnet", "rnet")}
-  for stage in ("onet", "pnet"):
-    cfg = training_data.MiningConfig(stage, negatives=4, around=2)
-    it = sample_stream.sample_stream(w, cfg, batch_size=2, seed=0, params=params, shuffle_window=4)
-    next(it)
-  onet = [here for stage, here in seen if stage == "onet"]
-  pnet = [here for stage, here in seen if stage == "pnet"]
-  assert onet and all(onet)
-  assert pnet and not any(pnet)
