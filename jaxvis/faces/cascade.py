@@ -158,8 +158,8 @@ def auto_caps(height: int, width: int) -> dict:
   a second pass over the image: on those frames the 4096 / 32 caps of session 6
   made 1080p re-run 1 image in 8 (CPU 0.36 -> 0.43 frames/s at batch 1 with these).
   The R-Net pool holds one crop per 2048 pixels on accelerators and every P-Net
-  survivor (one per 1024) on CPUs (R-Net's cost follows the smallest pool branch
-  that holds the candidates). Crowds beyond the caps are flagged and re-run.
+  survivor (one per 1024) on CPUs, where R-Net's cost follows the candidates, not
+  the pool. Crowds beyond the caps are flagged and re-run.
   """
   area = height * width
   cells = min(32768, max(512, _pow2_at_least(area / 384)))
@@ -170,10 +170,10 @@ def auto_caps(height: int, width: int) -> dict:
   cpu = jax.default_backend() == "cpu"
   budget = 1 << (20 if cpu else 23)
   chunk = max(1, min(16, 1 << max(0, int(math.log2(max(1, budget // area))))))
-  # On a CPU the R-Net pool holds every P-Net survivor: a quarter (1024 at 1920x1080)
-  # overflowed on busy frames and re-ran them (0.76 -> 1.5 s a frame); the pool's
-  # switch branches keep the cost near the candidates present. Accelerators keep a
-  # quarter (unmeasured there).
+  # On a CPU the R-Net pool runs as a loop over the candidates actually present
+  # (`_pooled_net`), so a pool as large as P-Net's survivor cap costs nothing unused and
+  # never overflows: at 1920x1080 a quarter (1024) overflowed on busy frames and re-ran
+  # them (0.76 -> 1.5 s a frame). Accelerators keep a quarter (switch branches).
   rnet_pool = pool // 2 if cpu else pool // 4
   return {"max_pnet": cells, "max_rnet": pool // 2, "rnet_pool_per_image": rnet_pool,
           "max_onet": max(32, pool // 64), "pnet_chunk": chunk}
@@ -319,7 +319,7 @@ def _unpack(x, src, used, n: int):
   return out.at[jnp.where(used, src, n)].set(x, mode="drop")
 
 
-# Crops per step of the "loop" pool (opt-in), about equal work a step: an O-Net crop costs
+# Crops per step of the "loop" pool (CPU default), about equal work a step: an O-Net crop costs
 # ~8 R-Net crops. Measured at 640x480 (144 P-Net survivors, 5 R-Net survivors): R-Net
 # 34 -> 25 ms as 3 steps of 64 instead of the 256-crop branch; O-Net 16 crops a step
 # cost 12 ms where the 8-crop branch took 5.
@@ -358,18 +358,14 @@ def _pooled_net(apply, norm, sizes, boxes, valid, crop: int, per_image: int, ste
   them (one launch); "loop" runs the network on `step` crops at a time for as
   many steps as the candidates fill (a `while` loop: less than a step wasted
   where the switch wastes up to half the branch; ~6% faster at 640x480 batch 1
-  on a CPU, opt-in); "auto" (default) is "switch".
+  on a CPU); "auto" (default) picks "loop" on a CPU backend, "switch" elsewhere.
   """
   b, k = valid.shape
   size = _pool_size(k, per_image, b)
   size += -size % POOL_CHUNK if size > POOL_CHUNK else 0
   flat_boxes = boxes.transpose(1, 0, 2).reshape(-1, 4)
   if pool_mode == "auto":
-    # "loop" is opt-in: with it on by default on CPUs, two CI runs (session 8) crashed
-    # inside XLA (a segfault compiling, an abort writing the persistent cache). A later
-    # crash without it, reading that cache, points at cache entries corrupted by killed
-    # runs instead; the loop is not cleared yet.
-    pool_mode = "switch"
+    pool_mode = "loop" if jax.default_backend() == "cpu" else "switch"
   run = lambda s: apply(resample.crop_pool_tf(norm, sizes, s % b, flat_boxes[s], crop))
 
   if pool_mode == "loop":
