@@ -1,10 +1,10 @@
 """Keeps a process's compiled XLA programs under Linux's limit of memory mappings.
 
 XLA:CPU maps every kernel of a compiled program into memory on its own (code, constants
-and data: ~1,400 mappings for one face cascade), and jax keeps every program it compiled
-for as long as the process lives. Linux allows a process `vm.max_map_count` mappings
-(65,530 by default); past it `mmap` fails and XLA crashes (a segfault compiling or
-writing the compilation cache). A process that detects faces in photos of ~45 different
+and data: 1,800-2,500 mappings for one face cascade), and jax keeps every program it
+compiled for as long as the process lives. Linux allows a process `vm.max_map_count`
+mappings (65,530 by default); past it `mmap` fails and XLA crashes (a segfault compiling or
+writing the compilation cache). A process that detects faces in photos of ~30 different
 sizes gets there (each canvas size is a program, and so is each larger-cap re-run).
 
 `release_if_crowded()` is called by the entry points that compile per input size
@@ -21,7 +21,7 @@ import gc
 
 MAPS_FILE = "/proc/self/maps"
 LIMIT_FILE = "/proc/sys/vm/max_map_count"
-RELEASE_FRACTION = 0.5  # a few programs more still fit: one cascade adds ~1,400-3,000
+RELEASE_FRACTION = 0.5  # ~15 more cascades still fit: each adds 1,800-2,500
 
 # jax's event after each executable is compiled or loaded from the persistent cache.
 _BACKEND_COMPILE_EVENT = "/jax/core/compile/backend_compile_duration"

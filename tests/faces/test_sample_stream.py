@@ -138,4 +138,3 @@ def test_bfloat16_training_from_the_stream_keeps_float32_parameters_and_learns(t
   losses = [json.loads(l)["loss"] for l in open(os.path.join(str(tmp_path), "metrics.jsonl")) if '"loss"' in l]
   assert len(losses) >= 2 and np.isfinite(losses).all()
   assert np.mean(losses[-3:]) < losses[0]  # bf16 compute still learns
-
