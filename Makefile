@@ -4,7 +4,9 @@
 PYTHON ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed-stamp
-PYTEST_ARGS ?= -n 2 --dist loadfile
+# --max-worker-restart 0: a crashed worker fails the run at once (its tests go to the
+# other worker); a replaced worker once left pytest-xdist waiting until CI's time limit.
+PYTEST_ARGS ?= -n 2 --dist loadfile --max-worker-restart 0
 # The quick demo (~5 min on a 2-core CPU); `make demo DEMO_ARGS=` runs the full one (long on a CPU).
 DEMO_ARGS ?= --quick
 
