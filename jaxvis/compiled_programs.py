@@ -19,12 +19,14 @@ from __future__ import annotations
 import functools
 import gc
 
+from jaxvis.compiler_memory import BACKEND_COMPILE_EVENT
+
 MAPS_FILE = "/proc/self/maps"
 LIMIT_FILE = "/proc/sys/vm/max_map_count"
 RELEASE_FRACTION = 0.5  # ~15 more cascades still fit: each adds 1,800-2,500
 
-# jax's event after each executable is compiled or loaded from the persistent cache.
-_BACKEND_COMPILE_EVENT = "/jax/core/compile/backend_compile_duration"
+# BACKEND_COMPILE_EVENT fires after each executable is compiled or loaded from the
+# persistent cache.
 _compilations = 0   # counted by the listener
 _counted_at = -1    # `_compilations` when the mappings were last counted
 releases = 0        # how often programs were dropped (for tests and diagnostics)
@@ -51,7 +53,7 @@ def mapping_limit(path: str = LIMIT_FILE) -> int | None:
 
 def _on_event(event: str, duration_secs: float, **kwargs) -> None:
   global _compilations
-  if event == _BACKEND_COMPILE_EVENT:
+  if event == BACKEND_COMPILE_EVENT:
     _compilations += 1
 
 
