@@ -148,13 +148,62 @@ def _box_filter(x, csum, lo, hi, scale, axis: int):
   return (integral(hi) - integral(lo)) / scale.reshape((-1,) + (1,) * (x.ndim - axis - 1))
 
 
-def _exclusive_cumsum(x, axis: int, scan: bool = True):
-  """`scan`: an associative scan, faster than jnp.cumsum (which XLA:CPU lowers to chained
-  reduce-windows: the mosaic took 23.5 ms instead of 17.6 at 640x480, 171 vs 125 ms at
-  1080p) but with more temporaries (a 4000x3000 photo peaked at 2.08 GB instead of 1.80)."""
+def _exclusive_cumsum(x, axis: int, blocked: bool = True):
+  """(..., n, ...) -> (..., n + 1, ...) running sums along `axis`, starting at 0.
+
+  `blocked`: as block matrix products (`_inclusive_cumsum`), fast; else jnp.cumsum, which
+  XLA:CPU lowers to chained reduce-windows: slower, but with fewer temporaries (the
+  large-image path; a 4000x3000 photo peaked at 1.80 GB this way).
+  """
+  shape = x.shape
+  if blocked:
+    flat = x.reshape(math.prod(shape[:axis]), shape[axis], math.prod(shape[axis + 1:]))
+    y = _inclusive_cumsum(flat).reshape(shape)
+  else:
+    y = jnp.cumsum(x, axis=axis)
   pad = [(0, 0)] * x.ndim
   pad[axis] = (1, 0)
-  return jnp.pad(jax.lax.associative_scan(jnp.add, x, axis=axis) if scan else jnp.cumsum(x, axis=axis), pad)
+  return jnp.pad(y, pad)
+
+
+# Block sides of `_inclusive_cumsum`: rows of long vectors (a whole image row) take
+# 32 per block, interleaved short vectors (a row's 3 channels) 8.
+CUMSUM_BLOCK = 32
+CUMSUM_BLOCK_SHORT = 8
+
+
+def _inclusive_cumsum(x):
+  """Running sums of (pre, n, post) along axis 1, as matrix products (exact to float32 rounding).
+
+  Axis 1 is cut into blocks; one product with a lower-triangular matrix sums within
+  every block, and the blocks' totals (summed the same way, recursively) are added to
+  the blocks after them. XLA:CPU runs these products as a few large matrix
+  multiplications, where jax.lax.associative_scan (the previous form) made one
+  small strided fusion per step and level: the pyramid of a 1920x1080 frame,
+  batch 4, went from ~400 to ~270 ms a frame (whole cascade, session 10). Long
+  vectors (post >= 16) multiply each block by the (b, b) triangle in place; short
+  ones (a row's channels) flatten each block to b * post values and multiply by
+  the triangle's Kronecker product with the (post, post) identity, so no
+  transpose is needed either way.
+  """
+  pre, n, post = x.shape
+  long_rows = post >= 16
+  blk = min(CUMSUM_BLOCK if long_rows else CUMSUM_BLOCK_SHORT, n)
+  nb = -(-n // blk)
+  x = jnp.pad(x, [(0, 0), (0, nb * blk - n), (0, 0)])
+  tri = np.tril(np.ones((blk, blk), np.float32))                  # [i, j] = 1 where j <= i
+  if long_rows:
+    tri = jnp.broadcast_to(jnp.asarray(tri), (pre * nb, blk, blk))
+    y = jax.lax.dot_general(tri, x.reshape(pre * nb, blk, post), (((2,), (1,)), ((0,), (0,))),
+                            precision=jax.lax.Precision.HIGHEST)
+  else:
+    kron = np.kron(tri, np.eye(post, dtype=np.float32))          # [(i, c), (j, c')]
+    y = jnp.dot(x.reshape(pre * nb, blk * post), jnp.asarray(kron.T), precision=jax.lax.Precision.HIGHEST)
+  y = y.reshape(pre, nb, blk, post)
+  if nb > 1:
+    totals = y[:, :, -1, :]                                       # (pre, nb, post)
+    y = y + (_inclusive_cumsum(totals) - totals)[:, :, None, :]
+  return y.reshape(pre, nb * blk, post)[:, :n]
 
 
 def _area_positions(in_len, out_len, out_idx):
@@ -193,9 +242,9 @@ def build_mosaic(p: PyramidPlan, images: jax.Array, sizes: jax.Array, lsizes: ja
     out_h, out_w = lsizes[:, k, 0], lsizes[:, k, 1]                 # (B,)
     local = jnp.arange(lv.height)[None]
     lo, hi, sy = _area_positions(sizes[:, 0, None], out_h[:, None], local)   # (B, h)
-    rows = _area_pass(x, lo, hi, sy, axis=1, scan=False)
+    rows = _area_pass(x, lo, hi, sy, axis=1, blocked=False)
     rows = jnp.where((local < out_h[:, None])[:, :, None, None], rows, 0.0)  # (B, h, W, C)
-    block = _level_columns(rows, lv, out_w, sizes, scan=False)
+    block = _level_columns(rows, lv, out_w, sizes, blocked=False)
     mosaic = jax.lax.dynamic_update_slice(mosaic, block, (0, lv.top, lv.left, 0))
   return mosaic
 
@@ -213,23 +262,23 @@ def _mosaic_stacked(p: PyramidPlan, x: jax.Array, sizes: jax.Array, lsizes: jax.
   row_local = jnp.asarray(np.concatenate([np.arange(l.height) for l in p.levels]))[None]
   out_h = lsizes[:, row_level, 0]                                  # (B, R)
   lo, hi, sy = _area_positions(sizes[:, 0, None], out_h, row_local)
-  rows = _area_pass(x, lo, hi, sy, axis=1, scan=True)              # (B, R, W, C)
+  rows = _area_pass(x, lo, hi, sy, axis=1, blocked=True)              # (B, R, W, C)
   rows = jnp.where((row_local < out_h)[:, :, None, None], rows, 0.0)
   mosaic = jnp.zeros((b, p.height, p.width, c), jnp.float32)
   start = 0
   for k, lv in enumerate(p.levels):
-    block = _level_columns(rows[:, start:start + lv.height], lv, lsizes[:, k, 1], sizes, scan=True)
+    block = _level_columns(rows[:, start:start + lv.height], lv, lsizes[:, k, 1], sizes, blocked=True)
     start += lv.height
     mosaic = jax.lax.dynamic_update_slice(mosaic, block, (0, lv.top, lv.left, 0))
   return mosaic
 
 
-def _level_columns(rows, lv: Level, out_w, sizes, scan: bool):
+def _level_columns(rows, lv: Level, out_w, sizes, blocked: bool):
   """One level's column pass: (B, h, W, C) resampled rows -> (B, h, w, C), zero past each
   image's own width at that level (`out_w`, (B,))."""
   cols = jnp.arange(lv.width)[None]
   lo, hi, sx = _area_positions(sizes[:, 1, None], out_w[:, None], cols)   # (B, w)
-  block = _area_pass(rows, lo, hi, sx, axis=2, scan=scan)
+  block = _area_pass(rows, lo, hi, sx, axis=2, blocked=blocked)
   return jnp.where((cols < out_w[:, None])[:, None, :, None], block, 0.0)
 
 
@@ -240,11 +289,11 @@ STRIP_VALUES = 1 << 24
 STRIP = 256
 
 
-def _area_pass(x, lo, hi, scale, axis: int, scan: bool):
+def _area_pass(x, lo, hi, scale, axis: int, blocked: bool):
   """TF area filter of (B, H, W, C) along axis 1 (rows) or 2 (columns) -> m samples there
-  (`scan`: as `_exclusive_cumsum`; the large-image path runs without it)."""
+  (`blocked`: as `_exclusive_cumsum`; the large-image path runs without it)."""
   filt = lambda xs: jax.vmap(_box_filter, in_axes=(0, 0, 0, 0, 0, None))(
-      xs, _exclusive_cumsum(xs, axis, scan), lo, hi, scale, axis - 1)
+      xs, _exclusive_cumsum(xs, axis, blocked), lo, hi, scale, axis - 1)
   other = 3 - axis                       # the independent spatial axis
   n = x.shape[other]
   if x[0].size <= STRIP_VALUES or n <= STRIP:

@@ -2,6 +2,8 @@
 
 import itertools
 
+import jax.numpy as jnp
+import numpy as np
 import pytest
 
 from jaxvis.faces import pyramid
@@ -30,3 +32,18 @@ def test_skyline_places_a_rectangle_in_the_lowest_gap():
   # a wide bar, a tall block at the right, then a small one: it goes under nothing but the bar
   places = pyramid._skyline([(10, 40), (30, 20), (8, 10)], limit=60)
   assert places == [(0, 0), (0, 40), (10, 0)]
+
+
+@pytest.mark.parametrize("shape,axis", [((2, 100, 70, 3), 1), ((2, 100, 70, 3), 2), ((1, 5, 7, 3), 1),
+                                        ((1, 1100, 2, 20), 1), ((3, 2, 300, 3), 2), ((4, 1), 1)])
+def test_blocked_cumsum_matches_float64_running_sums(shape, axis):
+  # block matrix products, recursion over block totals (1100 > 32 * 32), ragged last blocks,
+  # runs shorter than a block, the long-row and channel-interleaved forms
+  x = np.random.default_rng(0).uniform(-1, 1, shape).astype(np.float32)
+  got = np.asarray(pyramid._exclusive_cumsum(jnp.asarray(x), axis))
+  want = np.cumsum(x.astype(np.float64), axis=axis)
+  want = np.concatenate([np.zeros_like(np.take(want, [0], axis=axis)), want], axis=axis)
+  assert got.shape == want.shape
+  np.testing.assert_allclose(got, want, atol=2e-5 * np.sqrt(shape[axis]) + 1e-6, rtol=0)
+  lean = np.asarray(pyramid._exclusive_cumsum(jnp.asarray(x), axis, blocked=False))
+  np.testing.assert_allclose(got, lean, atol=2e-5 * np.sqrt(shape[axis]) + 1e-6, rtol=0)
