@@ -2,20 +2,26 @@
 
 Frames are real photos (skimage / sklearn samples) with real lfw faces pasted in
 (`jaxvis.faces.samples.frames`), at 640x480 and 1920x1080, batches of 1 and 16.
-All implementations run in this process on the same frames with the same
-thresholds (0.6, 0.7, 0.7), min face 20 px, scale factor 0.709; each is called
-once (jaxvis: compile + run, reported as compile_s), warmed up, then the timed
-calls alternate between them (`common.measure_interleaved`), so a change of
-machine load slows all alike. facenet-pytorch is timed only when installed; its import
-needs a torchvision that matches torch (here: a side virtualenv with torch==2.14.1,
-torchvision==0.29.1 and `pip install --no-deps facenet-pytorch`, whose site-packages reach
-this project's through a .pth file; PyPI's torchvision beside the CPU torch 2.13 fails).
+All implementations run on the same frames with the same thresholds (0.6, 0.7,
+0.7), min face 20 px, scale factor 0.709; each is called once (jaxvis: compile +
+run, reported as compile_s), warmed up, then the timed calls alternate between
+them (`common.measure_interleaved`), so a change of machine load slows all alike.
+Each peer runs in a process of its own (`--peers subprocess`, default), driven
+call by call from this one, as users run them; `--peers same-process` loads
+TensorFlow and torch into the jaxvis process instead (the form of sessions 6-9:
+there their presence slowed jaxvis by ~25-45%, see docs/faces.md). facenet-pytorch
+is timed only when installed; its import needs a torchvision that matches torch
+(here: a side virtualenv with torch==2.14.1, torchvision==0.29.1 and `pip install
+--no-deps facenet-pytorch`, whose site-packages reach this project's through a
+.pth file; PyPI's torchvision beside the CPU torch 2.13 fails).
 
-  python benchmarks/faces.py [--quick] [--no-reference] [--sizes 480x640 1080x1920] [--batches 1 16]
+  python benchmarks/faces.py [--quick] [--no-reference] [--peers subprocess|same-process]
+      [--sizes 480x640 1080x1920] [--batches 1 16]
 """
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 
 import common
@@ -79,6 +85,8 @@ def main() -> None:
       (("--sizes",), {"nargs": "+", "default": None, "help": "HxW frame sizes (default 480x640 1080x1920)"}),
       (("--batches",), {"nargs": "+", "type": int, "default": None, "help": "batch sizes (default 1 16)"}),
       (("--warmup",), {"type": int, "default": 1, "help": "untimed calls after the first"}),
+      (("--peers",), {"default": "subprocess", "choices": ["subprocess", "same-process"],
+                      "help": "run each peer in a process of its own (default) or in this one"}),
   ])
   sizes = [tuple(int(v) for v in s.split("x")) for s in (args.sizes or ["480x640", "1080x1920"])]
   batches = args.batches or [1, 16]
@@ -90,22 +98,23 @@ def main() -> None:
   if not args.no_reference:
     # torch before TensorFlow: the other order segfaults at facenet-pytorch's first call
     # (torch 2.14.1 + TF 2.21 in one process, seen here).
-    fn = facenet_runner()
-    if fn is not None:
-      peers["facenet_pytorch"] = fn
-    ref = mtcnn_runner()
-    if ref is not None:
-      peers["mtcnn"] = ref
+    for name, make in (("facenet_pytorch", facenet_runner), ("mtcnn", mtcnn_runner)):
+      runner = PeerProcess(name) if args.peers == "subprocess" else make()
+      if runner is not None and getattr(runner, "available", True):
+        peers[name] = runner
   for (h, w), batch in configs:
     frames = samples.frames(batch, h, w, seed=batch)
     run, count = jaxvis_runner(params, dtype)
     x = jax.device_put(frames)
+    for peer in peers.values():
+      if isinstance(peer, PeerProcess):
+        peer.load(frames)
     calls = [(run, (x,))] + [(r, (frames,)) for r, _ in peers.values()]
     timed = common.measure_interleaved(calls, repeats=repeats, warmup=args.warmup)
     counts = [count(run(x))] + [c(r(frames)) for r, c in peers.values()]
     load = os.getloadavg()[0]
     base = {"bench": "faces", "device": common.device_name(), "batch": batch, "height": h, "width": w,
-            "repeats": repeats, "load_avg_1m": round(load, 2)}
+            "repeats": repeats, "load_avg_1m": round(load, 2), "peers": args.peers}
     ours_s = timed[0][1]
     rec = {**base, "impl": "jaxvis", "dtype": args.dtype, "items_per_s": batch / ours_s,
            "compile_s": timed[0][0], "faces_found": counts[0]}
@@ -114,6 +123,55 @@ def main() -> None:
                    "compile_s": 0.0, "faces_found": found})
       rec[f"speedup_vs_{name}"] = round(secs / ours_s, 3)
     common.emit(rec)
+
+
+class PeerProcess:
+  """A peer detector in a child process of its own, called from this one like a runner.
+
+  Unpacks as (run, count), as `facenet_runner()` and `mtcnn_runner()` do. `load(frames)`
+  sends a configuration's frames once; each `run(frames)` then only asks the child to
+  detect on its copy and waits for the face count (a pipe round trip, well under a
+  millisecond, against calls of 50 ms and more). `available` is False where the
+  peer does not import in the child (then it is not timed, as in-process).
+  """
+
+  def __init__(self, name: str):
+    ctx = multiprocessing.get_context("spawn")
+    self._conn, child = ctx.Pipe()
+    self._proc = ctx.Process(target=_peer_main, args=(child, name), daemon=True)
+    self._proc.start()
+    self.available = self._conn.recv()
+
+  def load(self, frames) -> None:
+    self._conn.send(("load", frames))
+    self._conn.recv()
+
+  def run(self, frames) -> int:
+    self._conn.send(("run", None))
+    return self._conn.recv()
+
+  def __iter__(self):
+    return iter((self.run, lambda found: found))
+
+
+def _peer_main(conn, name: str) -> None:
+  """Child process: builds the peer runner, then serves load / run requests until closed."""
+  made = {"facenet_pytorch": facenet_runner, "mtcnn": mtcnn_runner}[name]()
+  conn.send(made is not None)
+  if made is None:
+    return
+  run, count = made
+  frames = None
+  while True:
+    try:
+      op, payload = conn.recv()
+    except EOFError:
+      return
+    if op == "load":
+      frames = payload
+      conn.send(True)
+    else:
+      conn.send(count(run(frames)))
 
 
 if __name__ == "__main__":
