@@ -6,7 +6,8 @@ VENV := .venv
 STAMP := $(VENV)/.installed-stamp
 # --max-worker-restart 0: a crashed worker fails the run at once (its tests go to the
 # other worker); a replaced worker once left pytest-xdist waiting until CI's time limit.
-PYTEST_ARGS ?= -n 2 --dist loadfile --max-worker-restart 0
+# --durations 30: every run lists its slowest tests (compilation included), to keep the suite short.
+PYTEST_ARGS ?= -n 2 --dist loadfile --max-worker-restart 0 --durations 30
 # The quick demo (~5 min on a 2-core CPU); `make demo DEMO_ARGS=` runs the full one (long on a CPU).
 DEMO_ARGS ?= --quick
 
