@@ -148,17 +148,20 @@ def _box_filter(x, csum, lo, hi, scale, axis: int):
   return (integral(hi) - integral(lo)) / scale.reshape((-1,) + (1,) * (x.ndim - axis - 1))
 
 
-def _exclusive_cumsum(x, axis: int, blocked: bool = True):
+def _exclusive_cumsum(x, axis: int, fast: bool = True):
   """(..., n, ...) -> (..., n + 1, ...) running sums along `axis`, starting at 0.
 
-  `blocked`: as block matrix products (`_inclusive_cumsum`), fast; else jnp.cumsum, which
-  XLA:CPU lowers to chained reduce-windows: slower, but with fewer temporaries (the
-  large-image path; a 4000x3000 photo peaked at 1.80 GB this way).
+  `fast`: on a CPU backend as block matrix products (`_inclusive_cumsum`), elsewhere as
+  an associative scan (the form the H100 figures were measured with); else jnp.cumsum,
+  which XLA:CPU lowers to chained reduce-windows: slower, but with fewer temporaries
+  (the large-image path; a 4000x3000 photo peaked at 1.80 GB this way).
   """
   shape = x.shape
-  if blocked:
+  if fast and jax.default_backend() == "cpu":
     flat = x.reshape(math.prod(shape[:axis]), shape[axis], math.prod(shape[axis + 1:]))
     y = _inclusive_cumsum(flat).reshape(shape)
+  elif fast:
+    y = jax.lax.associative_scan(jnp.add, x, axis=axis)
   else:
     y = jnp.cumsum(x, axis=axis)
   pad = [(0, 0)] * x.ndim
@@ -178,9 +181,9 @@ def _inclusive_cumsum(x):
   Axis 1 is cut into blocks; one product with a lower-triangular matrix sums within
   every block, and the blocks' totals (summed the same way, recursively) are added to
   the blocks after them. XLA:CPU runs these products as a few large matrix
-  multiplications, where jax.lax.associative_scan (the previous form) made one
-  small strided fusion per step and level: the pyramid of a 1920x1080 frame,
-  batch 4, went from ~400 to ~270 ms a frame (whole cascade, session 10). Long
+  multiplications, where jax.lax.associative_scan (still used on other backends)
+  makes one small strided fusion per step and level: the cascade at 1920x1080,
+  batch 4, went from ~400 to ~270 ms a frame with this form (session 10). Long
   vectors (post >= 16) multiply each block by the (b, b) triangle in place; short
   ones (a row's channels) flatten each block to b * post values and multiply by
   the triangle's Kronecker product with the (post, post) identity, so no
@@ -242,9 +245,9 @@ def build_mosaic(p: PyramidPlan, images: jax.Array, sizes: jax.Array, lsizes: ja
     out_h, out_w = lsizes[:, k, 0], lsizes[:, k, 1]                 # (B,)
     local = jnp.arange(lv.height)[None]
     lo, hi, sy = _area_positions(sizes[:, 0, None], out_h[:, None], local)   # (B, h)
-    rows = _area_pass(x, lo, hi, sy, axis=1, blocked=False)
+    rows = _area_pass(x, lo, hi, sy, axis=1, fast=False)
     rows = jnp.where((local < out_h[:, None])[:, :, None, None], rows, 0.0)  # (B, h, W, C)
-    block = _level_columns(rows, lv, out_w, sizes, blocked=False)
+    block = _level_columns(rows, lv, out_w, sizes, fast=False)
     mosaic = jax.lax.dynamic_update_slice(mosaic, block, (0, lv.top, lv.left, 0))
   return mosaic
 
@@ -262,23 +265,23 @@ def _mosaic_stacked(p: PyramidPlan, x: jax.Array, sizes: jax.Array, lsizes: jax.
   row_local = jnp.asarray(np.concatenate([np.arange(l.height) for l in p.levels]))[None]
   out_h = lsizes[:, row_level, 0]                                  # (B, R)
   lo, hi, sy = _area_positions(sizes[:, 0, None], out_h, row_local)
-  rows = _area_pass(x, lo, hi, sy, axis=1, blocked=True)              # (B, R, W, C)
+  rows = _area_pass(x, lo, hi, sy, axis=1, fast=True)                 # (B, R, W, C)
   rows = jnp.where((row_local < out_h)[:, :, None, None], rows, 0.0)
   mosaic = jnp.zeros((b, p.height, p.width, c), jnp.float32)
   start = 0
   for k, lv in enumerate(p.levels):
-    block = _level_columns(rows[:, start:start + lv.height], lv, lsizes[:, k, 1], sizes, blocked=True)
+    block = _level_columns(rows[:, start:start + lv.height], lv, lsizes[:, k, 1], sizes, fast=True)
     start += lv.height
     mosaic = jax.lax.dynamic_update_slice(mosaic, block, (0, lv.top, lv.left, 0))
   return mosaic
 
 
-def _level_columns(rows, lv: Level, out_w, sizes, blocked: bool):
+def _level_columns(rows, lv: Level, out_w, sizes, fast: bool):
   """One level's column pass: (B, h, W, C) resampled rows -> (B, h, w, C), zero past each
   image's own width at that level (`out_w`, (B,))."""
   cols = jnp.arange(lv.width)[None]
   lo, hi, sx = _area_positions(sizes[:, 1, None], out_w[:, None], cols)   # (B, w)
-  block = _area_pass(rows, lo, hi, sx, axis=2, blocked=blocked)
+  block = _area_pass(rows, lo, hi, sx, axis=2, fast=fast)
   return jnp.where((cols < out_w[:, None])[:, None, :, None], block, 0.0)
 
 
@@ -289,11 +292,11 @@ STRIP_VALUES = 1 << 24
 STRIP = 256
 
 
-def _area_pass(x, lo, hi, scale, axis: int, blocked: bool):
+def _area_pass(x, lo, hi, scale, axis: int, fast: bool):
   """TF area filter of (B, H, W, C) along axis 1 (rows) or 2 (columns) -> m samples there
-  (`blocked`: as `_exclusive_cumsum`; the large-image path runs without it)."""
+  (`fast`: as `_exclusive_cumsum`; the large-image path runs without it)."""
   filt = lambda xs: jax.vmap(_box_filter, in_axes=(0, 0, 0, 0, 0, None))(
-      xs, _exclusive_cumsum(xs, axis, blocked), lo, hi, scale, axis - 1)
+      xs, _exclusive_cumsum(xs, axis, fast), lo, hi, scale, axis - 1)
   other = 3 - axis                       # the independent spatial axis
   n = x.shape[other]
   if x[0].size <= STRIP_VALUES or n <= STRIP:

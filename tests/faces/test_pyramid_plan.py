@@ -40,10 +40,10 @@ def test_blocked_cumsum_matches_float64_running_sums(shape, axis):
   # block matrix products, recursion over block totals (1100 > 32 * 32), ragged last blocks,
   # runs shorter than a block, the long-row and channel-interleaved forms
   x = np.random.default_rng(0).uniform(-1, 1, shape).astype(np.float32)
-  got = np.asarray(pyramid._exclusive_cumsum(jnp.asarray(x), axis))
+  got = np.asarray(pyramid._exclusive_cumsum(jnp.asarray(x), axis))  # CPU: block products
   want = np.cumsum(x.astype(np.float64), axis=axis)
   want = np.concatenate([np.zeros_like(np.take(want, [0], axis=axis)), want], axis=axis)
   assert got.shape == want.shape
   np.testing.assert_allclose(got, want, atol=2e-5 * np.sqrt(shape[axis]) + 1e-6, rtol=0)
-  lean = np.asarray(pyramid._exclusive_cumsum(jnp.asarray(x), axis, blocked=False))
+  lean = np.asarray(pyramid._exclusive_cumsum(jnp.asarray(x), axis, fast=False))
   np.testing.assert_allclose(got, lean, atol=2e-5 * np.sqrt(shape[axis]) + 1e-6, rtol=0)
