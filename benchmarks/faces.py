@@ -8,8 +8,9 @@ run, reported as compile_s), warmed up, then the timed calls alternate between
 them (`common.measure_interleaved`), so a change of machine load slows all alike.
 Each peer runs in a process of its own (`--peers subprocess`, default), driven
 call by call from this one, as users run them; `--peers same-process` loads
-TensorFlow and torch into the jaxvis process instead (the form of sessions 6-9:
-there their presence slowed jaxvis by ~25-45%, see docs/faces.md). facenet-pytorch
+TensorFlow and torch into the jaxvis process instead (the form of sessions 6-9;
+session 9's "their presence slows jaxvis ~25%" was not confirmed in session 10,
+see docs/faces.md). facenet-pytorch
 is timed only when installed; its import needs a torchvision that matches torch
 (here: a side virtualenv with torch==2.14.1, torchvision==0.29.1 and `pip install
 --no-deps facenet-pytorch`, whose site-packages reach this project's through a
@@ -78,6 +79,10 @@ def facenet_runner():
   return run, count
 
 
+# The peers by name, in the order they are loaded (torch before TensorFlow, see main).
+PEER_RUNNERS = {"facenet_pytorch": facenet_runner, "mtcnn": mtcnn_runner}
+
+
 def main() -> None:
   args = common.parse_args(__doc__.splitlines()[0], extra=[
       (("--no-reference",), {"action": "store_true", "help": "time jaxvis only"}),
@@ -98,7 +103,7 @@ def main() -> None:
   if not args.no_reference:
     # torch before TensorFlow: the other order segfaults at facenet-pytorch's first call
     # (torch 2.14.1 + TF 2.21 in one process, seen here).
-    for name, make in (("facenet_pytorch", facenet_runner), ("mtcnn", mtcnn_runner)):
+    for name, make in PEER_RUNNERS.items():
       runner = PeerProcess(name) if args.peers == "subprocess" else make()
       if runner is not None and getattr(runner, "available", True):
         peers[name] = runner
@@ -130,8 +135,8 @@ class PeerProcess:
 
   Unpacks as (run, count), as `facenet_runner()` and `mtcnn_runner()` do. `load(frames)`
   sends a configuration's frames once; each `run(frames)` then only asks the child to
-  detect on its copy and waits for the face count (a pipe round trip, well under a
-  millisecond, against calls of 50 ms and more). `available` is False where the
+  detect on its copy and waits for the face count (a pipe round trip: ~23 us median,
+  35 us p99 measured here, against calls of 40 ms and more). `available` is False where the
   peer does not import in the child (then it is not timed, as in-process).
   """
 
@@ -156,7 +161,7 @@ class PeerProcess:
 
 def _peer_main(conn, name: str) -> None:
   """Child process: builds the peer runner, then serves load / run requests until closed."""
-  made = {"facenet_pytorch": facenet_runner, "mtcnn": mtcnn_runner}[name]()
+  made = PEER_RUNNERS[name]()
   conn.send(made is not None)
   if made is None:
     return
