@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import functools
 import gc
+import threading
 
 from jaxvis.compiler_memory import BACKEND_COMPILE_EVENT
 
@@ -30,6 +31,9 @@ RELEASE_FRACTION = 0.5  # ~15 more cascades still fit: each adds 1,800-2,500
 _compilations = 0   # counted by the listener
 _counted_at = -1    # `_compilations` when the mappings were last counted
 releases = 0        # how often programs were dropped (for tests and diagnostics)
+# Proposal mining calls `release_if_crowded` from grain's prefetch threads beside the
+# main thread: one check-and-release at a time, so two threads never both count and clear.
+_lock = threading.Lock()
 
 
 def mapping_count(path: str = MAPS_FILE) -> int | None:
@@ -73,14 +77,15 @@ def release_if_crowded(fraction: float | None = None) -> bool:
   global _counted_at, releases
   fraction = RELEASE_FRACTION if fraction is None else fraction
   _watch()
-  if _compilations == _counted_at:
-    return False
-  _counted_at = _compilations
-  count, limit = mapping_count(), mapping_limit()
-  if count is None or limit is None or count < fraction * limit:
-    return False
-  import jax
-  jax.clear_caches()
-  gc.collect()  # the executables go with their last reference: their mappings with them
-  releases += 1
-  return True
+  with _lock:
+    if _compilations == _counted_at:
+      return False
+    _counted_at = _compilations
+    count, limit = mapping_count(), mapping_limit()
+    if count is None or limit is None or count < fraction * limit:
+      return False
+    import jax
+    jax.clear_caches()
+    gc.collect()  # the executables go with their last reference: their mappings with them
+    releases += 1
+    return True
