@@ -37,6 +37,7 @@ from jaxvis import cli_args as ca
 from jaxvis import data as data_lib
 from jaxvis.errors import InputError
 from jaxvis.nn import resnet
+from jaxvis.nn.variables import init_variables
 from jaxvis.saliency import evaluate as eval_lib
 from jaxvis.saliency import explainer as explain_lib
 from jaxvis.saliency import imagenet
@@ -147,7 +148,7 @@ def main(argv=None) -> int:
     masking = model_lib.MaskingConfig.imagenet(n_cls, resnet_variant=variant)
   else:
     net = resnet.ResNetTiny(num_classes=n_cls)
-    variables = net.init(jax.random.key(0), jnp.zeros((1, cfg.image_size, cfg.image_size, 3)))
+    variables = init_variables(net, jax.random.key(0), jnp.zeros((1, cfg.image_size, cfg.image_size, 3)))
     batches = data_lib.loader(source, batch_size=min(cfg.mask_batch, len(source)), seed=7,
                               worker_count=args.workers)
     variables = train_tiny_black_box(net, variables, batches, cfg.black_box_steps)

@@ -21,6 +21,7 @@ from jaxvis import data, train
 from jaxvis.adjectives import features, objective
 from jaxvis.adjectives.model import StackedCAE, check_image_size
 from jaxvis.errors import InputError
+from jaxvis.nn.variables import init_variables
 
 
 @dataclasses.dataclass(frozen=True)
@@ -75,7 +76,7 @@ def init_params(config: SCAEConfig, image_shape: Sequence[int]):
   """Float32 parameters of `config.model()` for (H, W, C) images."""
   model = config.model()
   x = jnp.zeros((1,) + tuple(image_shape), jnp.float32)
-  return model.init(jax.random.key(config.seed), x)["params"]
+  return init_variables(model, jax.random.key(config.seed), x)["params"]
 
 
 def make_loss_fn(config: SCAEConfig, stage: int | None):

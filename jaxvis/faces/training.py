@@ -20,6 +20,7 @@ import optax
 from jaxvis import data, train
 from jaxvis.faces import cascade, losses, nets
 from jaxvis.errors import InputError
+from jaxvis.nn.variables import init_variables
 
 STAGES = ("pnet", "rnet", "onet", "lnet")
 LR_SCHEDULES = ("piecewise", "cosine", "constant")
@@ -77,7 +78,7 @@ def network(stage: str, dtype: Any = jnp.float32, num_landmarks: int = 5):
 
 def init_params(stage: str, seed: int = 0, num_landmarks: int = 5):
   x = jnp.zeros((1,) + INPUT_SHAPES[stage], jnp.float32)
-  return network(stage, num_landmarks=num_landmarks).init(jax.random.key(seed), x)["params"]
+  return init_variables(network(stage, num_landmarks=num_landmarks), jax.random.key(seed), x)["params"]
 
 
 def apply_stage(stage: str, params, images, dtype: Any = jnp.float32):

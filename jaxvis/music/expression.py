@@ -31,6 +31,7 @@ from jaxvis import data as data_lib
 from jaxvis import train
 from jaxvis.errors import InputError, at_line
 from jaxvis.music.vocab import FER2013_CLASSES
+from jaxvis.nn.variables import init_variables
 from jaxvis.ops import image as image_ops
 
 FACE_SIZE = 48
@@ -158,7 +159,7 @@ def train_expression_model(train_data: dict[str, np.ndarray], config=ExpressionT
     raise ValueError(f"train_data: labels must lie in [0, {num_classes}), got "
                      f"[{labels.min()}, {labels.max()}]")
   rng = jax.random.key(config.seed)
-  variables = model.init(rng, jnp.zeros((1, FACE_SIZE, FACE_SIZE, 1)))
+  variables = init_variables(model, rng, jnp.zeros((1, FACE_SIZE, FACE_SIZE, 1)))
   state = train.TrainState.create(params=variables["params"], tx=optax.adam(config.learning_rate),
                                   model_state={"batch_stats": variables["batch_stats"]})
 

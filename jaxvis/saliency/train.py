@@ -21,6 +21,7 @@ from jaxvis.saliency import model as model_lib
 from jaxvis.saliency import objective as obj_lib
 from jaxvis.saliency.explainer import MaskingParams
 from jaxvis.errors import InputError
+from jaxvis.nn.variables import init_variables
 
 ApplyFn = Callable[[Any, jax.Array], jax.Array]  # (variables, images) -> logits
 
@@ -239,7 +240,7 @@ def train_classifier(module, images: np.ndarray, labels: np.ndarray, *, num_step
   images = np.asarray(images, np.float32)
   labels = np.asarray(labels, np.int32)
   mesh = mesh or train_lib.make_mesh()
-  variables = module.init(jax.random.key(seed), jnp.asarray(images[:1]))
+  variables = init_variables(module, jax.random.key(seed), jnp.asarray(images[:1]))
   tx = optax.adam(optax.cosine_decay_schedule(learning_rate, num_steps, alpha=0.05))
   state = train_lib.TrainState.create(params=variables["params"], tx=tx)
 

@@ -20,6 +20,7 @@ import optax
 
 from jaxvis import data, train
 from jaxvis.nn import densenet
+from jaxvis.nn.variables import init_variables
 from jaxvis.ops import image as image_ops
 
 INPUT_SIZE = 32
@@ -38,7 +39,7 @@ def prepare(crops: jax.Array) -> jax.Array:
 
 
 def init(seed: int = 0):
-  return model().init(jax.random.key(seed), jnp.zeros((1, INPUT_SIZE, INPUT_SIZE, 1)))
+  return init_variables(model(), jax.random.key(seed), jnp.zeros((1, INPUT_SIZE, INPUT_SIZE, 1)))
 
 
 def probability(variables, crops: jax.Array, dtype=jnp.float32) -> jax.Array:
