@@ -6,7 +6,10 @@
   draws equally valid (if different) random streams. Set through the environment so
   the subprocesses that tests start (multi-device, multi-process, kill/resume) agree.
 * A persistent XLA compilation cache (per user, outside the repo): a cold run is
-  correct and just slower; repeated runs on one machine reuse compiled programs.
+  correct and just slower; repeated runs on one machine reuse compiled programs, the
+  small ones too (minimum compile time 0): a cold run compiled ~8,400 programs of under
+  a second each, ~500 s of the workers' time, which jax's default 1 s threshold would
+  compile again on every run.
 * After each test module, jax's compiled programs are dropped if the worker holds more
   than half of Linux's 65,530 memory mappings per process (`compiled_programs`): every
   XLA:CPU program maps each kernel separately (~2,000 mappings per face cascade), and a
@@ -19,7 +22,7 @@ os.environ.setdefault("JAX_PLATFORMS", "cpu")
 os.environ.setdefault("JAX_THREEFRY_PARTITIONABLE", "0")
 os.environ.setdefault("JAX_COMPILATION_CACHE_DIR",
                       os.path.join(os.path.expanduser("~"), ".cache", "jaxvis", "xla-test-cache"))
-os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "1")
+os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
 # Keras picks its backend once per process: the mtcnn reference detector needs TensorFlow.
 # (The ResNet-50 parity check runs Keras on JAX in a child process: jaxvis.nn.keras_reference.)
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
