@@ -67,6 +67,13 @@ def _watch() -> None:
   jax.monitoring.register_event_duration_secs_listener(_on_event)
 
 
+def compilation_count() -> int:
+  """Executables this process compiled or loaded from the persistent cache since this module
+  started counting (at the first call of this or `release_if_crowded`)."""
+  _watch()
+  return _compilations
+
+
 def release_if_crowded(fraction: float | None = None) -> bool:
   """Drops jax's compiled programs if the mappings passed `fraction` (default
   `RELEASE_FRACTION`) of the limit.

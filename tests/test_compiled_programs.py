@@ -18,10 +18,10 @@ def test_counts_this_process_mappings_and_reads_the_limit(tmp_path):
 
 
 def _compiles_of(f, x) -> int:
-  """Backend compilations that calling `f(x)` causes (jax's public monitoring event)."""
-  before = compiled_programs._compilations
+  """Programs that calling `f(x)` compiles (or loads from the persistent cache)."""
+  before = compiled_programs.compilation_count()
   f(x).block_until_ready()
-  return compiled_programs._compilations - before
+  return compiled_programs.compilation_count() - before
 
 
 def test_releases_programs_past_the_fraction_and_frees_their_mappings():

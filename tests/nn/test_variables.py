@@ -20,10 +20,9 @@ class _Net(nn.Module):  # defined here: no other test compiles its initialisatio
 
 
 def _compilations_during(fn):
-  compiled_programs._watch()   # the listener that counts backend compilations
-  before = compiled_programs._compilations
+  before = compiled_programs.compilation_count()
   out = jax.block_until_ready(fn())
-  return out, compiled_programs._compilations - before
+  return out, compiled_programs.compilation_count() - before
 
 
 def test_same_variables_as_eager_init_in_one_compilation():
