@@ -5,7 +5,9 @@ own: one small XLA program per (operation, shape), ~470 for the QR verifier's De
 whose compilations took ~20 of the ~60 s the tiny QR experiment spent compiling (session
 11, `JAX_LOG_COMPILES=1`). Under one `jax.jit` the whole initialisation is a single
 program. The module is a static argument (Linen modules hash by their fields), so a second
-call with an equal module and example shapes reuses the compiled program.
+call with an equal module and example shapes reuses the compiled program; a module that
+does not hash (a field holding a list or a dict, as users' modules may) is still
+initialised in one program, compiled for that call.
 """
 
 from __future__ import annotations
@@ -16,7 +18,15 @@ import flax.linen as nn
 import jax
 
 
-@functools.partial(jax.jit, static_argnums=0)
 def init_variables(module: nn.Module, rngs, *example):
   """`module.init(rngs, *example)` as one compiled program (same values, same structure)."""
+  try:
+    hash(module)
+  except TypeError:
+    return jax.jit(module.init)(rngs, *example)
+  return _init_static(module, rngs, *example)
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def _init_static(module: nn.Module, rngs, *example):
   return module.init(rngs, *example)

@@ -1,5 +1,7 @@
 """`init_variables`: module.init as one compiled program, reused for equal modules."""
 
+from typing import Sequence
+
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
@@ -50,3 +52,22 @@ def test_rng_dicts_and_several_example_inputs():
   v = init_variables(Two(), {"params": key, "dropout": key}, jnp.ones((2, 4)), jnp.ones((2, 5)))
   assert v["params"]["Dense_0"]["kernel"].shape == (4, 3)
   assert v["params"]["Dense_1"]["kernel"].shape == (5, 3)
+
+
+def test_modules_with_unhashable_fields_still_initialise_in_one_program():
+  class Mlp(nn.Module):  # a list field, as users write them: the module does not hash
+    features: Sequence[int] = (3,)
+
+    @nn.compact
+    def __call__(self, x):
+      for f in self.features:
+        x = nn.Dense(f)(x)
+      return x
+  m = Mlp(features=[4, 7])
+  x = jnp.ones((1, 2))
+  got, n = _compilations_during(lambda: init_variables(m, jax.random.key(1), x))
+  assert n == 1
+  want = m.init(jax.random.key(1), x)
+  for a, b in zip(jax.tree.leaves(got), jax.tree.leaves(want)):
+    np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+  assert got["params"]["Dense_1"]["kernel"].shape == (4, 7)
