@@ -11,10 +11,10 @@ from __future__ import annotations
 import time
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from jaxvis.nn import resnet
+from jaxvis.nn.variables import init_variables
 
 PHOTOS = ("astronaut", "coffee", "chelsea", "rocket")
 
@@ -59,7 +59,7 @@ def section(report, quick: bool = False) -> None:
   variables, diff = _keras_parity(x)
   model = resnet.ResNet50()
   if variables is None:
-    variables = jax.jit(model.init)(jax.random.key(0), x[:1])
+    variables = init_variables(model, jax.random.key(0), x[:1])
     report.text(f"Keras reference unavailable ({diff}): parity check skipped (install the dev extra).")
   else:
     report.text(f"jaxvis.nn.resnet.ResNet50 vs keras.applications.ResNet50 (same random weights, "

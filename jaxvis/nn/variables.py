@@ -18,15 +18,16 @@ import flax.linen as nn
 import jax
 
 
-def init_variables(module: nn.Module, rngs, *example):
-  """`module.init(rngs, *example)` as one compiled program (same values, same structure)."""
+def init_variables(module: nn.Module, rngs, *example, **example_kwargs):
+  """`module.init(rngs, *example, **example_kwargs)` as one compiled program (same values,
+  same structure); keyword arguments are traced like the positional ones."""
   try:
     hash(module)
   except TypeError:
-    return jax.jit(module.init)(rngs, *example)
-  return _init_static(module, rngs, *example)
+    return jax.jit(module.init)(rngs, *example, **example_kwargs)
+  return _init_static(module, rngs, *example, **example_kwargs)
 
 
 @functools.partial(jax.jit, static_argnums=0)
-def _init_static(module: nn.Module, rngs, *example):
-  return module.init(rngs, *example)
+def _init_static(module: nn.Module, rngs, *example, **example_kwargs):
+  return module.init(rngs, *example, **example_kwargs)

@@ -23,6 +23,7 @@ import optax
 from jaxvis import data as data_lib
 from jaxvis import train as train_lib
 from jaxvis.errors import InputError
+from jaxvis.nn.variables import init_variables
 from jaxvis.outfits import (encode, features, metrics, models, negatives, part_classifier,
                             polyvore)
 
@@ -234,7 +235,7 @@ def build(cfg: OutfitsConfig, dim: int):
   m = 8 if cfg.layout == "slots" else cfg.max_items
   dummy = (jnp.zeros((1, m, dim)), jnp.zeros((1, m), jnp.int32), jnp.ones((1, m), bool))
   key = jax.random.key(cfg.seed)
-  variables = jax.jit(model.init)({"params": key, "dropout": key}, *dummy)
+  variables = init_variables(model, {"params": key, "dropout": key}, *dummy)
   return model, variables
 
 

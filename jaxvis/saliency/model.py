@@ -20,6 +20,7 @@ import jax.numpy as jnp
 
 from jaxvis.nn import layers, resnet
 from jaxvis.nn.classifiers import SmallCNN
+from jaxvis.nn.variables import init_variables
 from jaxvis.errors import InputError
 
 ENCODERS = ("small", "resnet50", "resnet_tiny", "small_cnn", "external")
@@ -418,7 +419,7 @@ def init(config: MaskingConfig, rng: jax.Array, image_size: Sequence[int], featu
   h, w = int(image_size[0]), int(image_size[1])
   check_spatial_size(config, h, w)
   x = jnp.zeros((1, h, w, config.in_channels), jnp.float32)
-  return dict(jax.jit(build(config).init)(rng, x, jnp.zeros((1,), jnp.int32), features=features))
+  return dict(init_variables(build(config), rng, x, jnp.zeros((1,), jnp.int32), features=features))
 
 
 def check_spatial_size(config: MaskingConfig, h: int, w: int) -> None:

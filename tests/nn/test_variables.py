@@ -52,6 +52,9 @@ def test_rng_dicts_and_several_example_inputs():
   v = init_variables(Two(), {"params": key, "dropout": key}, jnp.ones((2, 4)), jnp.ones((2, 5)))
   assert v["params"]["Dense_0"]["kernel"].shape == (4, 3)
   assert v["params"]["Dense_1"]["kernel"].shape == (5, 3)
+  by_name = init_variables(Two(), {"params": key, "dropout": key}, jnp.ones((2, 4)), b=jnp.ones((2, 5)))
+  for a, b in zip(jax.tree.leaves(by_name), jax.tree.leaves(v)):
+    np.testing.assert_array_equal(a, b)       # keyword example inputs: the same variables
 
 
 def test_modules_with_unhashable_fields_still_initialise_in_one_program():
