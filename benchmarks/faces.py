@@ -17,7 +17,14 @@ is timed only when installed; its import needs a torchvision that matches torch
 .pth file; PyPI's torchvision beside the CPU torch 2.13 fails).
 
   python benchmarks/faces.py [--quick] [--no-reference] [--peers subprocess|same-process]
-      [--sizes 480x640 1080x1920] [--batches 1 16]
+      [--sizes 480x640 1080x1920] [--batches 1 16] [--distinct N] [--one-pass]
+
+Each jaxvis record carries `first_pass_overflow`: how many frames filled a cap on the
+first pass and were re-run with larger caps (the user path's extra cost). `--one-pass`
+also times that first pass alone (`grow=False`, the same compiled program; impl
+"jaxvis_one_pass"). `--distinct N` builds a batch larger than N from N distinct frames
+repeated (making 256 full-HD frames takes minutes of one CPU core; the device's time is
+short). A configuration that runs out of device memory is recorded as such and skipped.
 """
 
 from __future__ import annotations
@@ -34,12 +41,24 @@ from jaxvis.faces import cascade, samples, weights
 THRESHOLDS = (0.6, 0.7, 0.7)
 
 
-def jaxvis_runner(params, dtype):
-  """The user path: `cascade.detect` with its default caps and overflow re-runs."""
+def jaxvis_runner(params, dtype, grow: bool = True):
+  """The user path: `cascade.detect` with its default caps and overflow re-runs
+  (`grow=False`: the first pass alone, one compiled program)."""
   def run(x):
-    det = cascade.detect(params, x, None, 20, THRESHOLDS, 0.709, dtype=dtype)
-    return det
+    return cascade.detect(params, x, None, 20, THRESHOLDS, 0.709, dtype=dtype, grow=grow)
   return run, lambda out: int(np.asarray(out.valid).sum())
+
+
+def bench_frames(batch: int, h: int, w: int, distinct: int) -> np.ndarray:
+  """`samples.frames(batch, ...)`, or `distinct` of them repeated to fill a larger batch."""
+  if not distinct or batch <= distinct:
+    return samples.frames(batch, h, w, seed=batch)
+  made = samples.frames(distinct, h, w, seed=batch)
+  return np.concatenate([made] * -(-batch // distinct))[:batch]
+
+
+def out_of_memory(e: Exception) -> bool:
+  return "RESOURCE_EXHAUSTED" in str(e) or "out of memory" in str(e).lower()
 
 
 def mtcnn_runner():
@@ -90,6 +109,9 @@ def main() -> None:
       (("--sizes",), {"nargs": "+", "default": None, "help": "HxW frame sizes (default 480x640 1080x1920)"}),
       (("--batches",), {"nargs": "+", "type": int, "default": None, "help": "batch sizes (default 1 16)"}),
       (("--warmup",), {"type": int, "default": 1, "help": "untimed calls after the first"}),
+      (("--distinct",), {"type": int, "default": 0,
+                         "help": "distinct frames in a batch, repeated to fill larger ones (0: all)"}),
+      (("--one-pass",), {"action": "store_true", "help": "also time the first pass alone (grow=False)"}),
       (("--peers",), {"default": "subprocess", "choices": ["subprocess", "same-process"],
                       "help": "run each peer in a process of its own (default) or in this one"}),
   ])
@@ -108,26 +130,44 @@ def main() -> None:
       if runner is not None and getattr(runner, "available", True):
         peers[name] = runner
   for (h, w), batch in configs:
-    frames = samples.frames(batch, h, w, seed=batch)
-    run, count = jaxvis_runner(params, dtype)
-    x = jax.device_put(frames)
-    for peer in peers.values():
-      if isinstance(peer, PeerProcess):
-        peer.load(frames)
-    calls = [(run, (x,))] + [(r, (frames,)) for r, _ in peers.values()]
-    timed = common.measure_interleaved(calls, repeats=repeats, warmup=args.warmup)
-    counts = [count(run(x))] + [c(r(frames)) for r, c in peers.values()]
-    load = os.getloadavg()[0]
+    frames = bench_frames(batch, h, w, args.distinct)
     base = {"bench": "faces", "device": common.device_name(), "batch": batch, "height": h, "width": w,
-            "repeats": repeats, "load_avg_1m": round(load, 2), "peers": args.peers}
-    ours_s = timed[0][1]
-    rec = {**base, "impl": "jaxvis", "dtype": args.dtype, "items_per_s": batch / ours_s,
-           "compile_s": timed[0][0], "faces_found": counts[0]}
-    for (name, _), (_, secs), found in zip(peers.items(), timed[1:], counts[1:]):
-      common.emit({**base, "impl": name, "dtype": "float32", "items_per_s": batch / secs,
-                   "compile_s": 0.0, "faces_found": found})
-      rec[f"speedup_vs_{name}"] = round(secs / ours_s, 3)
-    common.emit(rec)
+            "repeats": repeats, "peers": args.peers, "distinct_frames": min(batch, args.distinct or batch)}
+    try:
+      bench_config(params, dtype, frames, peers, args, repeats, base)
+    except Exception as e:  # the largest batches on a device: record and go on
+      if not out_of_memory(e):
+        raise
+      common.emit({**base, "impl": "jaxvis", "dtype": args.dtype, "items_per_s": None,
+                   "error": "out of device memory"})
+
+
+def bench_config(params, dtype, frames, peers, args, repeats, base) -> None:
+  """Times one (size, batch) configuration: jaxvis beside the peers, interleaved."""
+  batch = len(frames)
+  run, count = jaxvis_runner(params, dtype)
+  one_pass, _ = jaxvis_runner(params, dtype, grow=False)
+  x = jax.device_put(frames)
+  for peer in peers.values():
+    if isinstance(peer, PeerProcess):
+      peer.load(frames)
+  ours = [(run, (x,))] + ([(one_pass, (x,))] if args.one_pass else [])
+  timed = common.measure_interleaved(ours + [(r, (frames,)) for r, _ in peers.values()],
+                                     repeats=repeats, warmup=args.warmup)
+  first_pass_overflow = int(np.asarray(one_pass(x).overflow).sum())
+  counts = [count(run(x))] + [c(r(frames)) for r, c in peers.values()]
+  base = {**base, "load_avg_1m": round(os.getloadavg()[0], 2)}
+  ours_s = timed[0][1]
+  rec = {**base, "impl": "jaxvis", "dtype": args.dtype, "items_per_s": batch / ours_s,
+         "compile_s": timed[0][0], "faces_found": counts[0], "first_pass_overflow": first_pass_overflow}
+  if args.one_pass:
+    common.emit({**base, "impl": "jaxvis_one_pass", "dtype": args.dtype, "items_per_s": batch / timed[1][1],
+                 "compile_s": timed[1][0], "faces_found": count(one_pass(x))})
+  for (name, _), (_, secs), found in zip(peers.items(), timed[len(ours):], counts[1:]):
+    common.emit({**base, "impl": name, "dtype": "float32", "items_per_s": batch / secs,
+                 "compile_s": 0.0, "faces_found": found})
+    rec[f"speedup_vs_{name}"] = round(secs / ours_s, 3)
+  common.emit(rec)
 
 
 class PeerProcess:
