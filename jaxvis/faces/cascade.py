@@ -75,11 +75,13 @@ class CascadeConfig:
     max_onet: R-Net survivors per image entering O-Net (0: from the canvas).
     max_faces: output slots per image (O-Net survivors).
     rnet_pool_per_image: R-Net crops evaluated per image of the batch, on
-      average (0: from the canvas). The valid candidates of the whole batch are
-      packed into one pool of max(max_rnet, this * B) crops for the network
-      only: NMS and ranking stay per image. An image whose candidates do not
-      fit is flagged as overflowing (and re-run by `detect`).
-    onet_pool_per_image: the same for O-Net (pool max(max_onet, this * B)).
+      average (0: from the canvas, = max_rnet, a pool that holds every
+      candidate). The valid candidates of the whole batch are packed into one
+      pool of max(min(max_rnet, 64), this * B) crops for the network only: NMS
+      and ranking stay per image, and the network runs only on the crops the
+      batch fills. A smaller pool bounds the program; an image whose
+      candidates do not fit it is flagged as overflowing (and re-run by `detect`).
+    onet_pool_per_image: the same for O-Net (0: from the canvas, = max_onet).
     use_lnet: refine landmarks with L-Net (needs params["lnet"]).
     num_landmarks: O-Net's points (5 face landmarks; 4 corners for QR codes).
     pnet_chunk: images per P-Net pass (0: from the canvas, `auto_caps`). P-Net's pyramid
@@ -100,7 +102,7 @@ class CascadeConfig:
   max_onet: int = 0
   max_faces: int = 16
   rnet_pool_per_image: int = 0
-  onet_pool_per_image: int = 8
+  onet_pool_per_image: int = 0
   use_lnet: bool = False
   num_landmarks: int = 5
   pnet_chunk: int = 0
@@ -115,10 +117,10 @@ class CascadeConfig:
       raise InputError("nms_method", f"expected 'fast' or 'greedy', got {self.nms_method!r}")
     if self.use_lnet and self.num_landmarks != 5:
       raise InputError("use_lnet", f"L-Net refines the 5 face landmarks, got num_landmarks={self.num_landmarks}")
-    for f in ("max_faces", "onet_pool_per_image", "num_landmarks"):
+    for f in ("max_faces", "num_landmarks"):
       if int(getattr(self, f)) < 1:
         raise InputError(f, f"expected >= 1, got {getattr(self, f)}")
-    for f in ("max_pnet", "max_rnet", "max_onet", "rnet_pool_per_image"):
+    for f in ("max_pnet", "max_rnet", "max_onet", "rnet_pool_per_image", "onet_pool_per_image"):
       if int(getattr(self, f)) < 0:
         raise InputError(f, f"expected >= 1 (or 0: sized from the canvas), got {getattr(self, f)}")
     if int(self.pnet_chunk) < 0:
@@ -136,8 +138,11 @@ class CascadeConfig:
 
 
 # The caps a stage's overflow is cured by: P-Net's cells and survivors, R-Net's
-# survivors (and pool), O-Net's survivors (and pool).
-_STAGE_CAPS = (("max_pnet", "max_rnet"), ("max_onet", "rnet_pool_per_image"),
+# survivors (and pool), O-Net's survivors (and pool). A stage that passes on more
+# candidates grows the next network's pool with it, so the larger cap does not
+# overflow that pool on the re-run.
+_STAGE_CAPS = (("max_pnet", "max_rnet", "rnet_pool_per_image"),
+               ("max_onet", "rnet_pool_per_image", "onet_pool_per_image"),
                ("max_faces", "onet_pool_per_image"))
 
 
@@ -157,9 +162,13 @@ def auto_caps(height: int, width: int) -> dict:
   cap, so a roomy cap costs little, while a re-run with larger caps (below) costs
   a second pass over the image: on those frames the 4096 / 32 caps of session 6
   made 1080p re-run 1 image in 8 (CPU 0.36 -> 0.43 frames/s at batch 1 with these).
-  The R-Net pool holds one crop per 2048 pixels on accelerators and every P-Net
-  survivor (one per 1024) on CPUs, where R-Net's cost follows the candidates, not
-  the pool. Crowds beyond the caps are flagged and re-run.
+  The networks' pools hold every candidate the caps let through (R-Net: max_rnet
+  per image, O-Net: max_onet), on CPUs and accelerators alike: the networks run only
+  on the crops a batch fills (`_pooled_net`), so a full-size pool costs compile time,
+  not run time, while a short one re-ran busy frames. Session 12 on the H100: with the
+  R-Net pool at a quarter of P-Net's survivors and 8 O-Net crops per image, 5 of 16
+  busy 1080p frames re-ran and the user path made 210-261 frames/s where its first
+  pass alone made 519-570. Crowds beyond the caps are flagged and re-run.
   """
   area = height * width
   cells = min(32768, max(512, _pow2_at_least(area / 384)))
@@ -170,13 +179,9 @@ def auto_caps(height: int, width: int) -> dict:
   cpu = jax.default_backend() == "cpu"
   budget = 1 << (20 if cpu else 23)
   chunk = max(1, min(16, 1 << max(0, int(math.log2(max(1, budget // area))))))
-  # On a CPU the R-Net pool runs as a loop over the candidates actually present
-  # (`_pooled_net`), so a pool as large as P-Net's survivor cap costs nothing unused and
-  # never overflows: at 1920x1080 a quarter (1024) overflowed on busy frames and re-ran
-  # them (0.76 -> 1.5 s a frame). Accelerators keep a quarter (switch branches).
-  rnet_pool = pool // 2 if cpu else pool // 4
-  return {"max_pnet": cells, "max_rnet": pool // 2, "rnet_pool_per_image": rnet_pool,
-          "max_onet": max(32, pool // 64), "pnet_chunk": chunk}
+  max_rnet, max_onet = pool // 2, max(32, pool // 64)
+  return {"max_pnet": cells, "max_rnet": max_rnet, "rnet_pool_per_image": max_rnet,
+          "max_onet": max_onet, "onet_pool_per_image": max_onet, "pnet_chunk": chunk}
 
 
 def normalize(images: jax.Array) -> jax.Array:
