@@ -96,3 +96,29 @@ def test_max_faces_limit_caps_and_warns(mtcnn_params, mixed):
 def test_batches_pad_to_powers_of_two():
   assert [detector.padded_batch(n, 8) for n in (1, 2, 3, 5, 8)] == [1, 2, 4, 8, 8]
   assert detector.padded_batch(5, 6) == 6
+
+
+def test_default_pools_hold_every_candidate_so_busy_batches_run_once(mtcnn_params):
+  # Four 12-face crowds: more R-Net survivors (O-Net candidates) than the old 8 crops per
+  # image, fewer than every cap. One pass (grow=False) must overflow nowhere and give each
+  # image's faces alone; the old short O-Net pool flags them (they would re-run).
+  images = np.stack([samples.crowd(s, (240, 320), 12, face_sizes=(28, 32, 36))[0] for s in range(4)])
+  det = cascade.detect(mtcnn_params, images, grow=False)
+  assert not np.asarray(det.overflow).any()
+  counts = np.asarray(det.valid).sum(1)
+  assert (counts >= 10).all(), counts
+  for k in range(4):
+    alone = cascade.detect(mtcnn_params, images[k:k + 1], grow=False)
+    np.testing.assert_allclose(np.asarray(det.boxes[k])[np.asarray(det.valid[k])],
+                               np.asarray(alone.boxes[0])[np.asarray(alone.valid[0])], atol=1e-3)
+  short = cascade.detect(mtcnn_params, images, grow=False, onet_pool_per_image=8)
+  assert np.asarray(short.overflow).any()
+
+
+def test_a_stage_that_grows_grows_the_next_pool():
+  cfg = cascade.CascadeConfig().resolved(480, 640)
+  grown = cfg.grown([True, False, False])
+  assert (grown.max_rnet, grown.rnet_pool_per_image) == (4 * cfg.max_rnet, 4 * cfg.rnet_pool_per_image)
+  grown = cfg.grown([False, True, False])
+  assert (grown.max_onet, grown.onet_pool_per_image) == (4 * cfg.max_onet, 4 * cfg.onet_pool_per_image)
+  assert cfg.rnet_pool_per_image == cfg.max_rnet and cfg.onet_pool_per_image == cfg.max_onet
