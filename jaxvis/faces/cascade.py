@@ -173,15 +173,39 @@ def auto_caps(height: int, width: int) -> dict:
   area = height * width
   cells = min(32768, max(512, _pow2_at_least(area / 384)))
   pool = min(32768, max(512, _pow2_at_least(area / 512)))
-  # P-Net activations ~ 80 bytes per canvas pixel: 2^23 pixels (~0.7 GB) per pass. On a
-  # CPU, 2^20: XLA:CPU's convolutions slow down past ~1 Mpx of mosaic per call (640x480,
-  # batch 4: 11.0 frames/s in one pass, 17.5 two frames at a time; batch 16: 9.6 -> 12.1).
-  cpu = jax.default_backend() == "cpu"
-  budget = 1 << (20 if cpu else 23)
-  chunk = max(1, min(16, 1 << max(0, int(math.log2(max(1, budget // area))))))
+  device = jax.devices()[0]
+  chunk = pnet_chunk_for(area, device.platform == "cpu", _device_bytes_limit(device))
   max_rnet, max_onet = pool // 2, max(32, pool // 64)
   return {"max_pnet": cells, "max_rnet": max_rnet, "rnet_pool_per_image": max_rnet,
           "max_onet": max_onet, "onet_pool_per_image": max_onet, "pnet_chunk": chunk}
+
+
+# P-Net's pyramid activations in float32, per canvas pixel of the images in one pass.
+PNET_BYTES_PER_PIXEL = 80
+
+
+def pnet_chunk_for(area: int, cpu: bool, bytes_limit: int | None) -> int:
+  """Images per P-Net pass (a power of two, 1..16) for canvases of `area` pixels.
+
+  Accelerators: 2^23 pixels a pass (~0.7 GB of activations; the H100 figures), fewer
+  where that is more than a sixteenth of the device's memory (`bytes_limit`, None when
+  the device does not say). CPUs: 2^20, for speed rather than memory: XLA:CPU's
+  convolutions slow down past ~1 Mpx of mosaic per call (640x480, batch 4: 11.0 frames/s
+  in one pass, 17.5 two frames at a time; batch 16: 9.6 -> 12.1).
+  """
+  if cpu:
+    budget = 1 << 20
+  else:
+    budget = 1 << 23
+    if bytes_limit:
+      budget = min(budget, bytes_limit // 16 // PNET_BYTES_PER_PIXEL)
+  return max(1, min(16, 1 << max(0, int(math.log2(max(1, budget // area))))))
+
+
+@functools.lru_cache(maxsize=None)
+def _device_bytes_limit(device) -> int | None:
+  """The memory XLA may allocate on `device`, or None where it does not report it (CPUs)."""
+  return (device.memory_stats() or {}).get("bytes_limit")
 
 
 def normalize(images: jax.Array) -> jax.Array:

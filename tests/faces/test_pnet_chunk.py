@@ -28,3 +28,21 @@ def test_chunked_pnet_matches_whole_batch():
 def test_negative_pnet_chunk_is_rejected():
   with pytest.raises(ValueError, match="pnet_chunk"):
     cascade.CascadeConfig(pnet_chunk=-1)
+
+
+def test_pnet_chunk_follows_the_device_memory():
+  hd = 1080 * 1920
+  # the H100 (bytes_limit ~ 60 GB): the measured 2^23 pixels a pass, 4 full-HD frames
+  assert cascade.pnet_chunk_for(hd, cpu=False, bytes_limit=60 * 2**30) == 4
+  assert cascade.pnet_chunk_for(hd, cpu=False, bytes_limit=None) == 4
+  # a 4 GB device: a sixteenth is 256 MB, 3.4 Mpx of activations: one full-HD frame a pass
+  assert cascade.pnet_chunk_for(hd, cpu=False, bytes_limit=4 * 2**30) == 1
+  assert cascade.pnet_chunk_for(480 * 640, cpu=False, bytes_limit=4 * 2**30) == 8
+  assert cascade.pnet_chunk_for(480 * 640, cpu=False, bytes_limit=60 * 2**30) == 16
+  # CPUs: 2^20 pixels for speed, whatever the memory
+  assert cascade.pnet_chunk_for(hd, cpu=True, bytes_limit=None) == 1
+  assert cascade.pnet_chunk_for(480 * 640, cpu=True, bytes_limit=None) == 2
+  # a 4000x3000 photo never asks for less than one image a pass
+  assert cascade.pnet_chunk_for(4000 * 3000, cpu=False, bytes_limit=2**30) == 1
+  if jax.default_backend() == "cpu":   # what auto_caps asks of this machine
+    assert cascade.auto_caps(1080, 1920)["pnet_chunk"] == 1 and cascade.auto_caps(480, 640)["pnet_chunk"] == 2
