@@ -84,7 +84,8 @@ class CascadeConfig:
     onet_pool_per_image: the same for O-Net (0: from the canvas, = max_onet).
     use_lnet: refine landmarks with L-Net (needs params["lnet"]).
     num_landmarks: O-Net's points (5 face landmarks; 4 corners for QR codes).
-    pnet_chunk: images per P-Net pass (0: from the canvas, `auto_caps`). P-Net's pyramid
+    pnet_chunk: images per P-Net pass (0: from the canvas and, on accelerators, the
+      device's memory: `pnet_chunk_for`). P-Net's pyramid
       activations dominate memory (~0.3 GB per 1080p frame in float32: batch 64 at
       1080p did not fit in 24 GB), so larger batches run P-Net chunk by chunk in a
       `lax.map`; R-Net and O-Net still see the whole batch's pooled candidates.
