@@ -28,6 +28,7 @@ import optax
 
 import common
 from jaxvis import train
+from jaxvis.nn.variables import init_variables
 from jaxvis.outfits import beam, models, recommend
 
 DIM, HIDDEN = 2048, 4096
@@ -106,7 +107,7 @@ def set_grader(kind: str, seed: int = 0):
   """A seeded DeepSets (width 512) or attention (width 256) grader for 2048-d items."""
   model = models.make_grader(kind, 512 if kind == "deepsets" else 256, 0.0)
   dummy = (jnp.zeros((1, 8, DIM)), jnp.zeros((1, 8), jnp.int32), jnp.ones((1, 8), bool))
-  return model, jax.jit(model.init)(jax.random.key(seed), *dummy)
+  return model, init_variables(model, jax.random.key(seed), *dummy)
 
 
 def bench_exactness(per_part: int = 4, beams=(4, 16, 64)) -> None:

@@ -10,6 +10,7 @@ import jax.numpy as jnp
 
 import common
 from jaxvis.nn import resnet
+from jaxvis.nn.variables import init_variables
 
 
 def main() -> None:
@@ -19,7 +20,7 @@ def main() -> None:
   repeats = args.repeats or (1 if args.quick else 5)
   init_model = resnet.ResNet50()
   x0 = jnp.zeros((1, size, size, 3), jnp.float32)
-  variables = jax.jit(init_model.init)(jax.random.key(0), x0)
+  variables = init_variables(init_model, jax.random.key(0), x0)
   for dtype_name in ("float32", "bfloat16"):
     model = resnet.ResNet50(dtype=getattr(jnp, dtype_name))
     peak = common.peak_flops(dtype_name)

@@ -22,6 +22,7 @@ import jax.numpy as jnp
 import common
 from jaxvis import train as jtrain
 from jaxvis.nn import resnet
+from jaxvis.nn.variables import init_variables
 from jaxvis.saliency import model as model_lib
 from jaxvis.saliency import objective as obj_lib
 from jaxvis.saliency import train as train_lib
@@ -46,7 +47,7 @@ def init_models(cfg, size: int):
   x0 = jnp.zeros((1, size, size, 3), jnp.float32)
   mask_vars = jax.jit(lambda k: model_lib.build(cfg).init(k, x0, jnp.zeros((1,), jnp.int32)))(jax.random.key(0))
   net_cls = _black_box(cfg)
-  net_vars = jax.jit(net_cls().init)(jax.random.key(1), x0)
+  net_vars = init_variables(net_cls(), jax.random.key(1), x0)
   return MaskingParams(dict(mask_vars), cfg), net_cls, net_vars
 
 
