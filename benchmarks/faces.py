@@ -17,7 +17,7 @@ is timed only when installed; its import needs a torchvision that matches torch
 .pth file; PyPI's torchvision beside the CPU torch 2.13 fails).
 
   python benchmarks/faces.py [--quick] [--no-reference] [--peers subprocess|same-process]
-      [--sizes 480x640 1080x1920] [--batches 1 16] [--distinct N] [--one-pass]
+      [--sizes 480x640 1080x1920] [--batches 1 16] [--distinct N] [--one-pass] [--also-xla]
 
 Each jaxvis record carries `first_pass_overflow`: how many frames filled a cap on the
 first pass and were re-run with larger caps (the user path's extra cost). `--one-pass`
@@ -25,6 +25,9 @@ also times that first pass alone (`grow=False`, the same compiled program; impl
 "jaxvis_one_pass"). `--distinct N` builds a batch larger than N from N distinct frames
 repeated (making 256 full-HD frames takes minutes of one CPU core; the device's time is
 short). A configuration that runs out of device memory is recorded as such and skipped.
+Records say `kernels`: on a CPU the pyramid and networks run as native kernels
+(`pyramid.build_mosaic`, `faces.native_nets`) unless they cannot be built here; `--also-xla`
+times the XLA forms beside them.
 """
 
 from __future__ import annotations
@@ -36,16 +39,17 @@ import common
 import jax
 import numpy as np
 
-from jaxvis.faces import cascade, samples, weights
+from jaxvis.faces import cascade, native_nets, samples, weights
 
 THRESHOLDS = (0.6, 0.7, 0.7)
 
 
-def jaxvis_runner(params, dtype, grow: bool = True):
+def jaxvis_runner(params, dtype, grow: bool = True, kernels: str = "auto"):
   """The user path: `cascade.detect` with its default caps and overflow re-runs
-  (`grow=False`: the first pass alone, one compiled program)."""
+  (`grow=False`: the first pass alone, one compiled program; `kernels`: as
+  `CascadeConfig.kernels`)."""
   def run(x):
-    return cascade.detect(params, x, None, 20, THRESHOLDS, 0.709, dtype=dtype, grow=grow)
+    return cascade.detect(params, x, None, 20, THRESHOLDS, 0.709, dtype=dtype, grow=grow, kernels=kernels)
   return run, lambda out: int(np.asarray(out.valid).sum())
 
 
@@ -112,6 +116,8 @@ def main() -> None:
       (("--distinct",), {"type": int, "default": 0,
                          "help": "distinct frames in a batch, repeated to fill larger ones (0: all)"}),
       (("--one-pass",), {"action": "store_true", "help": "also time the first pass alone (grow=False)"}),
+      (("--also-xla",), {"action": "store_true",
+                         "help": "also time the XLA pyramid and networks (kernels='xla', impl 'jaxvis_xla')"}),
       (("--peers",), {"default": "subprocess", "choices": ["subprocess", "same-process"],
                       "help": "run each peer in a process of its own (default) or in this one"}),
   ])
@@ -151,7 +157,9 @@ def bench_config(params, dtype, frames, peers, args, repeats, base) -> None:
   for peer in peers.values():
     if isinstance(peer, PeerProcess):
       peer.load(frames)
-  ours = [(run, (x,))] + ([(one_pass, (x,))] if args.one_pass else [])
+  xla_run, _ = jaxvis_runner(params, dtype, kernels="xla")
+  ours = ([(run, (x,))] + ([(one_pass, (x,))] if args.one_pass else [])
+          + ([(xla_run, (x,))] if args.also_xla else []))
   timed = common.measure_interleaved(ours + [(r, (frames,)) for r, _ in peers.values()],
                                      repeats=repeats, warmup=args.warmup)
   first = one_pass(x)  # the first pass alone: which frames re-ran, and its faces
@@ -159,11 +167,18 @@ def bench_config(params, dtype, frames, peers, args, repeats, base) -> None:
   counts = [count(run(x))] + [c(r(frames)) for r, c in peers.values()]
   base = {**base, "load_avg_1m": round(os.getloadavg()[0], 2)}
   ours_s = timed[0][1]
-  rec = {**base, "impl": "jaxvis", "dtype": args.dtype, "items_per_s": batch / ours_s,
-         "compile_s": timed[0][0], "faces_found": counts[0], "first_pass_overflow": first_pass_overflow}
+  native = dtype == jax.numpy.float32 and native_nets.use_native("auto")
+  rec = {**base, "impl": "jaxvis", "dtype": args.dtype, "kernels": "native" if native else "xla",
+         "items_per_s": batch / ours_s, "compile_s": timed[0][0], "faces_found": counts[0],
+         "first_pass_overflow": first_pass_overflow}
   if args.one_pass:
-    common.emit({**base, "impl": "jaxvis_one_pass", "dtype": args.dtype, "items_per_s": batch / timed[1][1],
-                 "compile_s": timed[1][0], "faces_found": count(first)})
+    common.emit({**base, "impl": "jaxvis_one_pass", "dtype": args.dtype, "kernels": rec["kernels"],
+                 "items_per_s": batch / timed[1][1], "compile_s": timed[1][0], "faces_found": count(first)})
+  if args.also_xla:
+    xla_s = timed[len(ours) - 1]
+    common.emit({**base, "impl": "jaxvis_xla", "dtype": args.dtype, "kernels": "xla",
+                 "items_per_s": batch / xla_s[1], "compile_s": xla_s[0], "faces_found": count(xla_run(x))})
+    rec["speedup_vs_jaxvis_xla"] = round(xla_s[1] / ours_s, 3)
   for (name, _), (_, secs), found in zip(peers.items(), timed[len(ours):], counts[1:]):
     common.emit({**base, "impl": name, "dtype": "float32", "items_per_s": batch / secs,
                  "compile_s": 0.0, "faces_found": found})

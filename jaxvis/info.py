@@ -29,4 +29,13 @@ def collect() -> dict:
       "devices": [{"id": d.id, "platform": d.platform, "kind": d.device_kind} for d in devices],
       "python": platform.python_version(),
       "versions": {name: _version(name) for name in _LIBRARIES},
+      "native_kernels": _native_kernels(),
   }
+
+
+def _native_kernels() -> dict:
+  """Whether the face cascade's native CPU kernels run here (built on first use), and why not."""
+  from jaxvis import native
+  from jaxvis.faces import native_nets
+  ok, why = native_nets.available()
+  return {"available": ok, "why": why, "threads": native.threads(), "cache": native.cache_dir()}

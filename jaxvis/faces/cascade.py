@@ -31,7 +31,7 @@ import numpy as np
 
 from jaxvis import compiled_programs
 from jaxvis.errors import InputError
-from jaxvis.faces import nets, pyramid, resample
+from jaxvis.faces import native_nets, nets, pyramid, resample
 from jaxvis.ops import boxes as box_ops
 
 class Detections(NamedTuple):
@@ -90,6 +90,10 @@ class CascadeConfig:
       1080p did not fit in 24 GB), so larger batches run P-Net chunk by chunk in a
       `lax.map`; R-Net and O-Net still see the whole batch's pooled candidates.
     dtype: compute dtype of the networks.
+    kernels: how the pyramid and P-, R- and O-Net run: "auto" (default: the native CPU
+      kernels, `pyramid.build_mosaic` and `native_nets`, on a CPU backend (the networks
+      with float32 `dtype`) when they can be built here, else XLA, with a warning
+      naming why), "native" (an error where they cannot run), or "xla".
   """
   min_face_size: float = 20.0
   scale_factor: float = 0.709
@@ -108,6 +112,7 @@ class CascadeConfig:
   num_landmarks: int = 5
   pnet_chunk: int = 0
   dtype: Any = jnp.float32
+  kernels: str = "auto"
 
   def __post_init__(self):
     if not self.min_face_size > 0:
@@ -124,6 +129,10 @@ class CascadeConfig:
     for f in ("max_pnet", "max_rnet", "max_onet", "rnet_pool_per_image", "onet_pool_per_image"):
       if int(getattr(self, f)) < 0:
         raise InputError(f, f"expected >= 1 (or 0: sized from the canvas), got {getattr(self, f)}")
+    if self.kernels not in native_nets.IMPLS:
+      raise InputError("kernels", f"expected one of {native_nets.IMPLS}, got {self.kernels!r}")
+    if self.kernels == "native" and jnp.dtype(self.dtype) != jnp.float32:
+      raise InputError("kernels", f"the native networks compute in float32, got dtype={jnp.dtype(self.dtype)}")
     if int(self.pnet_chunk) < 0:
       raise InputError("pnet_chunk", f"expected >= 1 (or 0: sized from the canvas), got {self.pnet_chunk}")
 
@@ -236,8 +245,9 @@ def pnet_stage(pnet_params, norm, sizes, cfg: CascadeConfig, thr):
     raise InputError("images", f"canvas {hc}x{wc} is too small for min_face_size="
                                f"{cfg.min_face_size} (P-Net needs 12 px at the first scale)")
   lsizes = pyramid.level_sizes(plan, sizes)                       # (B, L, 2)
-  mosaic = pyramid.build_mosaic(plan, norm, sizes, lsizes)
-  deltas, logits = _pnet_banded(pnet_params, mosaic, pyramid.conv1_mask(plan, lsizes), cfg.dtype)
+  mosaic = pyramid.build_mosaic(plan, norm, sizes, lsizes, impl=cfg.kernels)
+  deltas, logits = _pnet_banded(pnet_params, mosaic, pyramid.conv1_mask(plan, lsizes), cfg.dtype,
+                                cfg.kernels)
   b, gh, gw, _ = deltas.shape
   prob = jax.nn.softmax(logits.astype(jnp.float32), axis=-1)[..., 1].reshape(b, -1)
   level, ly, lx = pyramid.cell_tables(plan, gh, gw)
@@ -276,13 +286,18 @@ def pnet_stage(pnet_params, norm, sizes, cfg: CascadeConfig, thr):
 PNET_BAND_PIXELS = 1 << 22
 
 
-def _pnet_banded(pnet_params, mosaic, mask, dtype):
+def _pnet_banded(pnet_params, mosaic, mask, dtype, impl: str = "xla"):
   """P-Net over the mosaic, in bands of output rows when it is large; exact either way.
+
+  With `impl` choosing the native kernel (`native_nets.use_native`), one call: the kernel
+  streams its own bands and holds no activation map.
 
   A band of G output rows reads input rows [2r, 2r + 2G + 10) (12-row window,
   stride 2); bands start at even rows so the 2x2 pool sees the same pairs, and
   the mosaic is padded with masked rows (-inf in the pool, as SAME padding).
   """
+  if jnp.dtype(dtype) == jnp.float32 and native_nets.use_native(impl):  # as `_native`
+    return native_nets.pnet(pnet_params, mosaic, mask)
   net = nets.PNet(dtype)
   apply = lambda x, m: net.apply({"params": pnet_params}, x, conv1_mask=m)
   b, h, w, _ = mosaic.shape
@@ -452,10 +467,18 @@ def _keep_best(tree, score, valid, cap: int):
   return tree, score, valid, overflow
 
 
+def _native(cfg: CascadeConfig) -> bool:
+  """Whether P-, R- and O-Net run as the native CPU kernels (`native_nets`) for `cfg`."""
+  return jnp.dtype(cfg.dtype) == jnp.float32 and native_nets.use_native(cfg.kernels)
+
+
 def rnet_stage(rnet_params, norm, sizes, boxes, valid, cfg: CascadeConfig, thr):
   """P-Net candidates (B, K) -> (B, max_onet) square boxes, scores, validity, overflow (B,)."""
   cfg = cfg.resolved(*norm.shape[1:3])
-  apply = lambda c: nets.RNet(cfg.dtype).apply({"params": rnet_params}, c)
+  if _native(cfg):
+    apply = lambda c: native_nets.rnet(rnet_params, c)
+  else:
+    apply = lambda c: nets.RNet(cfg.dtype).apply({"params": rnet_params}, c)
   (deltas, logits), valid, lost = _pooled_net(apply, norm, sizes, boxes, valid, 24,
                                               cfg.rnet_pool_per_image)
   score = jax.nn.softmax(logits.astype(jnp.float32), -1)[..., 1]
@@ -469,7 +492,10 @@ def rnet_stage(rnet_params, norm, sizes, boxes, valid, cfg: CascadeConfig, thr):
 def onet_stage(onet_params, norm, sizes, boxes, valid, cfg: CascadeConfig, thr):
   """R-Net survivors (B, K) -> (B, max_faces) boxes, scores, landmarks (B, F, L, 2), validity, overflow."""
   cfg = cfg.resolved(*norm.shape[1:3])
-  apply = lambda c: nets.ONet(cfg.dtype, cfg.num_landmarks).apply({"params": onet_params}, c)
+  if _native(cfg):
+    apply = lambda c: native_nets.onet(onet_params, c)
+  else:
+    apply = lambda c: nets.ONet(cfg.dtype, cfg.num_landmarks).apply({"params": onet_params}, c)
   (deltas, marks, logits), valid, lost = _pooled_net(apply, norm, sizes, boxes, valid, 48,
                                                      cfg.onet_pool_per_image, ONET_POOL_STEP)
   score = jax.nn.softmax(logits.astype(jnp.float32), -1)[..., 1]

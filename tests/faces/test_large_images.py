@@ -1,5 +1,7 @@
 """Large images in bounded memory: the pyramid built in strips and P-Net run in bands give
-exactly the one-pass results (checked here on a small image with the thresholds lowered)."""
+exactly the one-pass results (checked here on a small image with the thresholds lowered).
+These are the XLA forms (accelerators, and CPUs without the native kernels, which stream
+by construction: tests/faces/test_native_pyramid.py, test_native_nets.py)."""
 
 import jax
 import jax.numpy as jnp
@@ -17,8 +19,8 @@ def test_strips_and_bands_equal_the_one_pass(mtcnn_params, monkeypatch):
   def run():
     plan = pyramid.plan(150, 210, cfg.min_face_size, cfg.scale_factor)
     ls = pyramid.level_sizes(plan, sizes)
-    mosaic = pyramid.build_mosaic(plan, norm, sizes, ls)
-    out = cascade._pnet_banded(mtcnn_params["pnet"], mosaic, pyramid.conv1_mask(plan, ls), jnp.float32)
+    mosaic = pyramid.build_mosaic(plan, norm, sizes, ls, impl="xla")
+    out = cascade._pnet_banded(mtcnn_params["pnet"], mosaic, pyramid.conv1_mask(plan, ls), jnp.float32, "xla")
     return mosaic, out
 
   whole_mosaic, whole = jax.jit(run)()

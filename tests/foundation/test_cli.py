@@ -26,6 +26,8 @@ def test_info_json_is_one_line_of_json():
   info = json.loads(proc.stdout.strip())
   assert info["backend"] == "cpu" and info["device_count"] >= 1
   assert info["versions"]["jax"] and info["versions"]["flax"] and info["versions"]["jaxvis"]
+  kernels = info["native_kernels"]
+  assert kernels["threads"] >= 1 and (kernels["available"] or kernels["why"])
 
 
 def test_foundation_demo_section_writes_report(tmp_path):

@@ -1,0 +1,287 @@
+// P-Net (MTCNN's proposal network) over a pyramid mosaic, fused, for CPUs.
+//
+// Same result as `nets.PNet` with `conv1_mask` (float32, up to summation order):
+//   conv1 3x3 (3 -> 10) -> PReLU -> masked 2x2/2 max-pool (SAME) -> conv2 3x3 (10 -> 16)
+//   -> PReLU -> conv3 3x3 (16 -> 32) -> PReLU -> 1x1 heads (4 box deltas, 2 logits).
+// XLA:CPU runs each of these as its own pass over memory, its convolutions on one thread
+// at ~40 GFLOP/s. Here each worker streams a band of output rows through ring buffers of a
+// few pooled / conv2 rows (they stay in cache), keeps several output pixels' channels in
+// vector registers (broadcast-FMA), and the bands of all images are shared by `threads`
+// workers.
+//
+// Vectors are GCC vector extensions of 16 floats: one AVX-512 register where the CPU has
+// them (the library is compiled with -march=native), split by the compiler elsewhere.
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <thread>
+#include <vector>
+
+#include "xla/ffi/api/ffi.h"
+
+namespace ffi = xla::ffi;
+
+namespace {
+
+typedef float v16 __attribute__((vector_size(64)));
+typedef float v16u __attribute__((vector_size(64), aligned(4)));
+
+inline v16 load(const float* p) { return *reinterpret_cast<const v16u*>(p); }
+inline void store(float* p, v16 v) { *reinterpret_cast<v16u*>(p) = v; }
+inline v16 splat(float s) { return v16{} + s; }
+inline v16 prelu(v16 v, v16 alpha) {
+  const v16 zero{};
+  return (v16)(v > zero ? v : zero) + alpha * (v16)(v < zero ? v : zero);
+}
+
+constexpr int kLanes = 16;
+constexpr int kRing = 4;  // rows kept per ring (3 are read at once)
+constexpr float kNegInf = -std::numeric_limits<float>::infinity();
+
+// The network's weights, each output-channel vector padded to 16 lanes.
+struct Weights {
+  std::vector<float> w1;  // (27, 16): [ky, kx, ci] rows, 10 channels used
+  std::vector<float> w2;  // (90, 16): [ky, kx, ci]
+  std::vector<float> w3;  // (144, 32): [ky, kx, ci]
+  std::vector<float> wh;  // (32, 16): lanes 0-3 box deltas, 4-5 logits
+  v16 b1, a1, b2, a2, b3[2], a3[2], bh;
+};
+
+v16 padded(const float* p, int n) {
+  v16 v{};
+  for (int i = 0; i < n; ++i) v[i] = p[i];
+  return v;
+}
+
+// One image's geometry.
+struct Shape {
+  int64_t h, w;    // mosaic
+  int64_t ph, pw;  // pooled map: ceil((h - 2) / 2)
+  int64_t gh, gw;  // output grid: pooled - 4
+};
+
+// conv1 + PReLU at `nc` consecutive conv1 columns from x0 of conv1 row y (nc <= 4).
+template <int nc>
+inline void conv1_pixels(const Weights& k, const Shape& s, const float* x, int64_t y, int64_t x0, v16* out) {
+  v16 acc[nc];
+  for (int c = 0; c < nc; ++c) acc[c] = k.b1;
+  for (int ky = 0; ky < 3; ++ky) {
+    const float* row = x + ((y + ky) * s.w + x0) * 3;
+    for (int kx = 0; kx < 3; ++kx) {
+      for (int ci = 0; ci < 3; ++ci) {
+        const v16 wv = load(&k.w1[((ky * 3 + kx) * 3 + ci) * kLanes]);
+        for (int c = 0; c < nc; ++c) acc[c] += wv * row[(c + kx) * 3 + ci];
+      }
+    }
+  }
+  for (int c = 0; c < nc; ++c) out[c] = prelu(acc[c], k.a1);
+}
+
+// Pooled row i (pw pixels, 16 floats each, lanes 10-15 unused) of one image: two pool
+// windows (4 conv1 columns x 2 rows) per step.
+void pooled_row(const Weights& k, const Shape& s, const float* x, const bool* mask, int64_t i, float* out) {
+  const int64_t ch = s.h - 2, cw = s.w - 2;  // conv1 output extent
+  for (int64_t j = 0; j < s.pw; j += 2) {
+    const int64_t x0 = 2 * j;
+    const int nc = static_cast<int>(std::min<int64_t>(4, cw - x0));  // conv1 columns that exist
+    const int np = static_cast<int>(std::min<int64_t>(2, s.pw - j));  // pool windows this step
+    v16 best[2] = {splat(kNegInf), splat(kNegInf)};
+    for (int dy = 0; dy < 2; ++dy) {
+      const int64_t y = 2 * i + dy;
+      if (y >= ch) continue;  // SAME pooling pads past the end with -inf
+      v16 v[4];
+      switch (nc) {
+        case 4: conv1_pixels<4>(k, s, x, y, x0, v); break;
+        case 3: conv1_pixels<3>(k, s, x, y, x0, v); break;
+        case 2: conv1_pixels<2>(k, s, x, y, x0, v); break;
+        default: conv1_pixels<1>(k, s, x, y, x0, v); break;
+      }
+      for (int c = 0; c < nc; ++c) {
+        if (!mask[y * cw + x0 + c]) continue;
+        best[c / 2] = (v16)(v[c] > best[c / 2] ? v[c] : best[c / 2]);
+      }
+    }
+    // A window with no valid pixel reads 0 (as the block form of the XLA P-Net does):
+    // no valid output cell depends on it, and 0 keeps the invalid ones finite.
+    for (int p = 0; p < np; ++p) {
+      if (best[p][0] == kNegInf) best[p] = v16{};
+      store(out + (j + p) * kLanes, best[p]);
+    }
+  }
+}
+
+// conv2 row q from pooled rows q..q+2 (ring), (pw - 2) pixels x 16 channels.
+void conv2_row(const Weights& k, const Shape& s, const float* const* prow, float* out) {
+  constexpr int kPix = 8;
+  const int64_t n = s.pw - 2;
+  int64_t j = 0;
+  auto block = [&](int64_t j0, int np) {
+    v16 acc[kPix];
+    for (int p = 0; p < np; ++p) acc[p] = k.b2;
+    for (int ky = 0; ky < 3; ++ky) {
+      for (int kx = 0; kx < 3; ++kx) {
+        const float* src = prow[ky] + (j0 + kx) * kLanes;
+        for (int ci = 0; ci < 10; ++ci) {
+          const v16 wv = load(&k.w2[((ky * 3 + kx) * 10 + ci) * kLanes]);
+          for (int p = 0; p < np; ++p) acc[p] += wv * src[p * kLanes + ci];
+        }
+      }
+    }
+    for (int p = 0; p < np; ++p) store(out + (j0 + p) * kLanes, prelu(acc[p], k.a2));
+  };
+  for (; j + kPix <= n; j += kPix) block(j, kPix);
+  if (j < n) block(j, static_cast<int>(n - j));
+}
+
+// conv3 + heads for output row r from conv2 rows r..r+2 (ring): gw cells.
+void output_row(const Weights& k, const Shape& s, const float* const* crow, float* deltas, float* logits) {
+  constexpr int kPix = 6;
+  const int64_t n = s.gw;
+  alignas(64) float feat[kPix * 32];
+  auto block = [&](int64_t j0, int np) {
+    v16 acc[kPix][2];
+    for (int p = 0; p < np; ++p) acc[p][0] = k.b3[0], acc[p][1] = k.b3[1];
+    for (int ky = 0; ky < 3; ++ky) {
+      for (int kx = 0; kx < 3; ++kx) {
+        const float* src = crow[ky] + (j0 + kx) * kLanes;
+        for (int ci = 0; ci < 16; ++ci) {
+          const float* wp = &k.w3[((ky * 3 + kx) * 16 + ci) * 32];
+          const v16 w0 = load(wp), w1 = load(wp + 16);
+          for (int p = 0; p < np; ++p) {
+            const float xv = src[p * kLanes + ci];
+            acc[p][0] += w0 * xv;
+            acc[p][1] += w1 * xv;
+          }
+        }
+      }
+    }
+    for (int p = 0; p < np; ++p) {
+      store(feat + p * 32, prelu(acc[p][0], k.a3[0]));
+      store(feat + p * 32 + 16, prelu(acc[p][1], k.a3[1]));
+    }
+    for (int p = 0; p < np; ++p) {
+      v16 h = k.bh;
+      for (int c = 0; c < 32; ++c) h += load(&k.wh[c * kLanes]) * feat[p * 32 + c];
+      const int64_t cell = j0 + p;
+      for (int t = 0; t < 4; ++t) deltas[cell * 4 + t] = h[t];
+      logits[cell * 2] = h[4];
+      logits[cell * 2 + 1] = h[5];
+    }
+  };
+  int64_t j = 0;
+  for (; j + kPix <= n; j += kPix) block(j, kPix);
+  if (j < n) block(j, static_cast<int>(n - j));
+}
+
+// Output rows [r0, r1) of one image, streamed through the two rings.
+void band(const Weights& k, const Shape& s, const float* x, const bool* mask, int64_t r0, int64_t r1,
+          float* deltas, float* logits) {
+  std::vector<float> pool(kRing * s.pw * kLanes), conv2(kRing * (s.pw - 2) * kLanes);
+  auto pslot = [&](int64_t i) { return pool.data() + (i % kRing) * s.pw * kLanes; };
+  auto cslot = [&](int64_t q) { return conv2.data() + (q % kRing) * (s.pw - 2) * kLanes; };
+  int64_t next_pool = r0, next_conv2 = r0;
+  for (int64_t r = r0; r < r1; ++r) {
+    for (; next_conv2 <= r + 2; ++next_conv2) {
+      for (; next_pool <= next_conv2 + 2; ++next_pool) pooled_row(k, s, x, mask, next_pool, pslot(next_pool));
+      const float* prow[3] = {pslot(next_conv2), pslot(next_conv2 + 1), pslot(next_conv2 + 2)};
+      conv2_row(k, s, prow, cslot(next_conv2));
+    }
+    const float* crow[3] = {cslot(r), cslot(r + 1), cslot(r + 2)};
+    output_row(k, s, crow, deltas + r * s.gw * 4, logits + r * s.gw * 2);
+  }
+}
+
+ffi::Error PNetImpl(ffi::Buffer<ffi::F32> x, ffi::Buffer<ffi::PRED> mask, ffi::Buffer<ffi::F32> w1,
+                    ffi::Buffer<ffi::F32> b1, ffi::Buffer<ffi::F32> a1, ffi::Buffer<ffi::F32> w2,
+                    ffi::Buffer<ffi::F32> b2, ffi::Buffer<ffi::F32> a2, ffi::Buffer<ffi::F32> w3,
+                    ffi::Buffer<ffi::F32> b3, ffi::Buffer<ffi::F32> a3, ffi::Buffer<ffi::F32> w41,
+                    ffi::Buffer<ffi::F32> b41, ffi::Buffer<ffi::F32> w42, ffi::Buffer<ffi::F32> b42,
+                    ffi::ResultBuffer<ffi::F32> deltas, ffi::ResultBuffer<ffi::F32> logits, int64_t threads) {
+  const auto d = x.dimensions();
+  if (d.size() != 4 || d[3] != 3 || d[1] < 12 || d[2] < 12)
+    return ffi::Error::InvalidArgument("x: expected (B, H >= 12, W >= 12, 3) float32");
+  const auto md = mask.dimensions();
+  if (md.size() != 3 || md[0] != d[0] || md[1] != d[1] - 2 || md[2] != d[2] - 2)
+    return ffi::Error::InvalidArgument("conv1_mask: expected (B, H - 2, W - 2) bool");
+  const struct { ffi::Buffer<ffi::F32>* buf; int64_t n; const char* name; } expect[] = {
+      {&w1, 270, "conv1 kernel (3, 3, 3, 10)"}, {&b1, 10, "conv1 bias (10,)"}, {&a1, 10, "prelu1 (10,)"},
+      {&w2, 1440, "conv2 kernel (3, 3, 10, 16)"}, {&b2, 16, "conv2 bias (16,)"}, {&a2, 16, "prelu2 (16,)"},
+      {&w3, 4608, "conv3 kernel (3, 3, 16, 32)"}, {&b3, 32, "conv3 bias (32,)"}, {&a3, 32, "prelu3 (32,)"},
+      {&w41, 128, "conv4_1 kernel (1, 1, 32, 4)"}, {&b41, 4, "conv4_1 bias (4,)"},
+      {&w42, 64, "conv4_2 kernel (1, 1, 32, 2)"}, {&b42, 2, "conv4_2 bias (2,)"}};
+  for (const auto& e : expect)
+    if (e.buf->element_count() != e.n) return ffi::Error::InvalidArgument(std::string("expected ") + e.name);
+
+  Weights k;
+  k.w1.assign(27 * kLanes, 0.f);
+  for (int t = 0; t < 27; ++t)
+    for (int o = 0; o < 10; ++o) k.w1[t * kLanes + o] = w1.typed_data()[t * 10 + o];
+  k.w2.assign(w2.typed_data(), w2.typed_data() + 1440);  // (90, 16) already
+  k.w3.assign(w3.typed_data(), w3.typed_data() + 4608);  // (144, 32) already
+  k.wh.assign(32 * kLanes, 0.f);
+  for (int c = 0; c < 32; ++c) {
+    for (int o = 0; o < 4; ++o) k.wh[c * kLanes + o] = w41.typed_data()[c * 4 + o];
+    for (int o = 0; o < 2; ++o) k.wh[c * kLanes + 4 + o] = w42.typed_data()[c * 2 + o];
+  }
+  k.b1 = padded(b1.typed_data(), 10), k.a1 = padded(a1.typed_data(), 10);
+  k.b2 = padded(b2.typed_data(), 16), k.a2 = padded(a2.typed_data(), 16);
+  for (int h = 0; h < 2; ++h) {
+    k.b3[h] = padded(b3.typed_data() + 16 * h, 16);
+    k.a3[h] = padded(a3.typed_data() + 16 * h, 16);
+  }
+  float bh[6];
+  std::copy(b41.typed_data(), b41.typed_data() + 4, bh);
+  std::copy(b42.typed_data(), b42.typed_data() + 2, bh + 4);
+  k.bh = padded(bh, 6);
+
+  Shape s;
+  s.h = d[1], s.w = d[2];
+  s.ph = (s.h - 2 + 1) / 2, s.pw = (s.w - 2 + 1) / 2;
+  s.gh = s.ph - 4, s.gw = s.pw - 4;
+  const int64_t batch = d[0];
+  const int64_t workers = std::max<int64_t>(1, threads);
+  // Bands: enough for every worker to stay busy, few enough that the 6-row halo each
+  // band recomputes stays small.
+  const int64_t per_image = std::clamp<int64_t>((2 * workers + batch - 1) / batch, 1, std::max<int64_t>(1, s.gh / 16));
+  const int64_t tasks = batch * per_image;
+  std::atomic<int64_t> next{0};
+  auto work = [&]() {
+    for (int64_t t = next++; t < tasks; t = next++) {
+      const int64_t b = t / per_image, part = t % per_image;
+      const int64_t r0 = s.gh * part / per_image, r1 = s.gh * (part + 1) / per_image;
+      band(k, s, x.typed_data() + b * s.h * s.w * 3, mask.typed_data() + b * (s.h - 2) * (s.w - 2), r0, r1,
+           deltas->typed_data() + b * s.gh * s.gw * 4, logits->typed_data() + b * s.gh * s.gw * 2);
+    }
+  };
+  std::vector<std::thread> pool;
+  for (int64_t i = 1; i < std::min(workers, tasks); ++i) pool.emplace_back(work);
+  work();
+  for (auto& t : pool) t.join();
+  return ffi::Error::Success();
+}
+
+}  // namespace
+
+XLA_FFI_DEFINE_HANDLER_SYMBOL(PNetDirect, PNetImpl,
+                              ffi::Ffi::Bind()
+                                  .Arg<ffi::Buffer<ffi::F32>>()
+                                  .Arg<ffi::Buffer<ffi::PRED>>()
+                                  .Arg<ffi::Buffer<ffi::F32>>()
+                                  .Arg<ffi::Buffer<ffi::F32>>()
+                                  .Arg<ffi::Buffer<ffi::F32>>()
+                                  .Arg<ffi::Buffer<ffi::F32>>()
+                                  .Arg<ffi::Buffer<ffi::F32>>()
+                                  .Arg<ffi::Buffer<ffi::F32>>()
+                                  .Arg<ffi::Buffer<ffi::F32>>()
+                                  .Arg<ffi::Buffer<ffi::F32>>()
+                                  .Arg<ffi::Buffer<ffi::F32>>()
+                                  .Arg<ffi::Buffer<ffi::F32>>()
+                                  .Arg<ffi::Buffer<ffi::F32>>()
+                                  .Arg<ffi::Buffer<ffi::F32>>()
+                                  .Arg<ffi::Buffer<ffi::F32>>()
+                                  .Ret<ffi::Buffer<ffi::F32>>()
+                                  .Ret<ffi::Buffer<ffi::F32>>()
+                                  .Attr<int64_t>("threads"));
