@@ -6,7 +6,9 @@ with the system's g++ into a temporary folder, checks that it gives XLA's values
 XLA's `conv_general_dilated`, the kernel on one thread and on two, interleaved
 (`common.measure_interleaved`), on the conv3 input of P-Net's largest pyramid level for
 640x480 and 1920x1080 frames (16 -> 32 channels, 3x3, VALID). Records say GFLOP/s and the
-speed-up over XLA. Without g++ or an AVX-512 CPU it says so and exits 0.
+speed-up over XLA. Without g++ or an AVX-512 CPU it says so and exits 0. (Session 13 gave the
+library kernels of its own on this footing, `jaxvis/native/`; this probe stays as the
+measurement that motivated them.)
 
   python benchmarks/native_conv.py [--repeats N]
 """

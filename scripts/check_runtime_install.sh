@@ -24,5 +24,12 @@ if present:
   sys.exit(f"runtime install pulled in test-only packages: {present}")
 PY
 cd "$work"  # away from the source tree, so the installed wheel is what runs
+# The face cascade's native CPU kernels build from the .cc files the wheel must carry
+# (into a fresh cache, so a library built from the source tree cannot stand in).
+JAX_PLATFORMS=cpu JAXVIS_NATIVE_CACHE="$work/native-cache" "$work/venv/bin/python" - <<'PY'
+from jaxvis.faces import native_nets
+ok, why = native_nets.available()
+assert ok, f"native kernels unavailable from the wheel: {why}"
+PY
 JAX_PLATFORMS=cpu "$work/venv/bin/jaxvis" demo --quick --out "$work/demo"
 echo "runtime install: jaxvis demo --quick passed with runtime dependencies only"

@@ -52,7 +52,10 @@ def cache_dir() -> str:
 
 
 def _source(name: str) -> bytes:
-  return resources.files(__name__).joinpath(f"{name}.cc").read_bytes()
+  try:
+    return resources.files(__name__).joinpath(f"{name}.cc").read_bytes()
+  except OSError as e:  # an install without the package's .cc files
+    raise NativeUnavailable(f"the source {name}.cc is not in the installed package: {e}") from e
 
 
 @functools.cache
