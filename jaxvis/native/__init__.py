@@ -54,8 +54,16 @@ def cache_dir() -> str:
 def _source(name: str) -> bytes:
   try:
     return resources.files(__name__).joinpath(f"{name}.cc").read_bytes()
-  except OSError as e:  # an install without the package's .cc files
+  except OSError as e:  # an install without the package's sources
     raise NativeUnavailable(f"the source {name}.cc is not in the installed package: {e}") from e
+
+
+def _headers() -> dict[str, bytes]:
+  """The package's shared headers (`common.h`), which every kernel may include."""
+  try:
+    return {f.name: f.read_bytes() for f in resources.files(__name__).iterdir() if f.name.endswith(".h")}
+  except OSError as e:
+    raise NativeUnavailable(f"cannot read the package's headers: {e}") from e
 
 
 @functools.cache
@@ -77,26 +85,29 @@ def library(name: str) -> ctypes.CDLL:
     version = subprocess.run([cxx, "--version"], capture_output=True, text=True, timeout=60).stdout
   except (OSError, subprocess.SubprocessError) as e:
     raise NativeUnavailable(f"{cxx} --version failed: {e}") from e
-  key = hashlib.sha256(b"\0".join([source, " ".join(FLAGS).encode(), version.encode(),
-                                   jaxlib.__version__.encode(), platform.machine().encode()]))
+  headers = _headers()
+  key = hashlib.sha256(b"\0".join([source, *(headers[h] for h in sorted(headers)), " ".join(FLAGS).encode(),
+                                   version.encode(), jaxlib.__version__.encode(), platform.machine().encode()]))
   path = os.path.join(cache_dir(), f"{name}-{key.hexdigest()[:16]}.so")
   with _lock:
     if not os.path.exists(path):
-      _compile(cxx, name, source, path, jax.ffi.include_dir())
+      _compile(cxx, name, source, path, jax.ffi.include_dir(), headers)
   try:
     return ctypes.cdll.LoadLibrary(path)
   except OSError as e:
     raise NativeUnavailable(f"cannot load {path}: {e}") from e
 
 
-def _compile(cxx: str, name: str, source: bytes, path: str, include: str) -> None:
+def _compile(cxx: str, name: str, source: bytes, path: str, include: str,
+             headers: dict[str, bytes] | None = None) -> None:
   """Compiles into a temporary file first, then renames it: concurrent processes never
-  load a half-written library."""
+  load a half-written library. `headers` are written beside the source."""
   os.makedirs(os.path.dirname(path), exist_ok=True)
   with tempfile.TemporaryDirectory(prefix="jaxvis-native-") as tmp:
+    for file, text in {**(headers or {}), f"{name}.cc": source}.items():
+      with open(os.path.join(tmp, file), "wb") as f:
+        f.write(text)
     src = os.path.join(tmp, f"{name}.cc")
-    with open(src, "wb") as f:
-      f.write(source)
     out = os.path.join(tmp, os.path.basename(path))
     cmd = [cxx, *FLAGS, "-I", include, src, "-o", out]
     try:

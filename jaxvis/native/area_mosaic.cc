@@ -14,21 +14,22 @@
 // carried to the next band in a per-level buffer (the spans [o*s, (o+1)*s) are disjoint,
 // so at most one row per level is carried). A chunk owns the output rows whose span starts
 // in it, reading past its end to finish them. Zeroing is separate work over bands of
-// mosaic rows and touches only what no level writes. Chunks go to `threads` std::threads
-// from one atomic counter.
+// mosaic rows and touches only what no level writes. Chunks are shared by `threads`
+// threads (`parallel_tasks`).
 #include <algorithm>
-#include <atomic>
 #include <cmath>
 #include <cstdint>
 #include <string>
-#include <thread>
 #include <vector>
 
+#include "common.h"
 #include "xla/ffi/api/ffi.h"
 
 namespace ffi = xla::ffi;
 
 namespace {
+
+using jaxvis_native::parallel_tasks;
 
 // Input rows per band: about this many bytes of rows, so a band, the carried rows and the
 // row buffer stay in L2 (1 MiB per core on the development machine).
@@ -265,23 +266,26 @@ void zero_rows(const Job& job, int64_t b, int64_t r0, int64_t r1) {
   }
 }
 
-void worker(const Job& job, std::atomic<int64_t>& next) {
+Scratch make_scratch(const Job& job) {
   Scratch sc;
   sc.row.resize(job.w * job.c);
   sc.carry.resize(job.levels * job.w * job.c);
   sc.next.resize(job.levels);
   sc.stop.resize(job.levels);
-  for (int64_t item; (item = next.fetch_add(1)) < job.total_items;) {
-    if (item < job.zero_items) {
-      const int64_t b = item / job.zero_items_per_image, z = item % job.zero_items_per_image;
-      zero_rows(job, b, z * kZeroRows, std::min(job.hm, (z + 1) * kZeroRows));
-      continue;
-    }
-    item -= job.zero_items;
-    const int64_t b = std::upper_bound(job.chunks_before.begin(), job.chunks_before.end(), item) -
-                      job.chunks_before.begin() - 1;
-    run_chunk(job, b, item - job.chunks_before[b], sc);
+  return sc;
+}
+
+// Work item `item`: the zeroing items first, then every image's chunks.
+void run_item(const Job& job, int64_t item, Scratch& sc) {
+  if (item < job.zero_items) {
+    const int64_t b = item / job.zero_items_per_image, z = item % job.zero_items_per_image;
+    zero_rows(job, b, z * kZeroRows, std::min(job.hm, (z + 1) * kZeroRows));
+    return;
   }
+  item -= job.zero_items;
+  const int64_t b = std::upper_bound(job.chunks_before.begin(), job.chunks_before.end(), item) -
+                    job.chunks_before.begin() - 1;
+  run_chunk(job, b, item - job.chunks_before[b], sc);
 }
 
 std::string shape_str(ffi::Span<const int64_t> d) {
@@ -342,11 +346,8 @@ std::string area_mosaic(const float* x, int64_t nb, int64_t h, int64_t w, int64_
   job.total_items = job.zero_items + job.chunks_before[nb];
   if (job.hm * job.wm * c == 0 || job.total_items == 0) return "";
 
-  std::atomic<int64_t> next{0};
-  std::vector<std::thread> pool;
-  for (int64_t i = 1; i < std::min(t, job.total_items); ++i) pool.emplace_back(worker, std::cref(job), std::ref(next));
-  worker(job, next);
-  for (auto& th : pool) th.join();
+  parallel_tasks(job.total_items, t, [&] { return make_scratch(job); },
+                 [&](int64_t item, Scratch& sc) { run_item(job, item, sc); });
   return "";
 }
 

@@ -11,30 +11,20 @@
 // kernel (rows of the previous activation in its HWC-padded order, out_pad); biases and
 // PReLU slopes are padded with zeros.
 #include <algorithm>
-#include <atomic>
 #include <cstdint>
 #include <limits>
 #include <string>
-#include <thread>
 #include <vector>
 
+#include "common.h"
 #include "xla/ffi/api/ffi.h"
 
 namespace ffi = xla::ffi;
 
 namespace {
 
-typedef float v16 __attribute__((vector_size(64)));
-typedef float v16u __attribute__((vector_size(64), aligned(4)));
+using namespace jaxvis_native;
 
-inline v16 load(const float* p) { return *reinterpret_cast<const v16u*>(p); }
-inline void store(float* p, v16 v) { *reinterpret_cast<v16u*>(p) = v; }
-inline v16 prelu(v16 v, v16 alpha) {
-  const v16 zero{};
-  return (v16)(v > zero ? v : zero) + alpha * (v16)(v < zero ? v : zero);
-}
-
-constexpr int kLanes = 16;
 constexpr int kSlack = 8 * 128;  // floats past every activation: blocks may read past a row's end
 
 struct Layer {
@@ -181,16 +171,7 @@ void onet_one(const std::vector<Layer>& l, int points, const float* crops, int64
 
 template <typename F>
 void parallel_crops(int64_t count, int64_t threads, size_t scratch_floats, F one) {
-  std::atomic<int64_t> next{0};
-  auto work = [&]() {
-    Scratch s(scratch_floats);
-    for (int64_t n = next++; n < count; n = next++) one(n, s);
-  };
-  std::vector<std::thread> pool;
-  const int64_t workers = std::clamp<int64_t>(threads, 1, std::max<int64_t>(count, 1));
-  for (int64_t i = 1; i < workers; ++i) pool.emplace_back(work);
-  work();
-  for (auto& t : pool) t.join();
+  parallel_tasks(count, threads, [&] { return Scratch(scratch_floats); }, one);
 }
 
 // Checks a prepared parameter's size; fills `layer` fields from it.

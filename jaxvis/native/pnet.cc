@@ -9,35 +9,20 @@
 // vector registers (broadcast-FMA), and the bands of all images are shared by `threads`
 // workers.
 //
-// Vectors are GCC vector extensions of 16 floats: one AVX-512 register where the CPU has
-// them (the library is compiled with -march=native), split by the compiler elsewhere.
 #include <algorithm>
-#include <atomic>
-#include <cmath>
 #include <cstdint>
-#include <cstring>
 #include <limits>
-#include <thread>
 #include <vector>
 
+#include "common.h"
 #include "xla/ffi/api/ffi.h"
 
 namespace ffi = xla::ffi;
 
 namespace {
 
-typedef float v16 __attribute__((vector_size(64)));
-typedef float v16u __attribute__((vector_size(64), aligned(4)));
+using namespace jaxvis_native;
 
-inline v16 load(const float* p) { return *reinterpret_cast<const v16u*>(p); }
-inline void store(float* p, v16 v) { *reinterpret_cast<v16u*>(p) = v; }
-inline v16 splat(float s) { return v16{} + s; }
-inline v16 prelu(v16 v, v16 alpha) {
-  const v16 zero{};
-  return (v16)(v > zero ? v : zero) + alpha * (v16)(v < zero ? v : zero);
-}
-
-constexpr int kLanes = 16;
 constexpr int kRing = 4;  // rows kept per ring (3 are read at once)
 constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 
@@ -269,19 +254,12 @@ ffi::Error PNetImpl(ffi::Buffer<ffi::F32> x, ffi::Buffer<ffi::PRED> mask, ffi::B
   // band recomputes stays small.
   const int64_t per_image = std::clamp<int64_t>((2 * workers + batch - 1) / batch, 1, std::max<int64_t>(1, s.gh / 16));
   const int64_t tasks = batch * per_image;
-  std::atomic<int64_t> next{0};
-  auto work = [&]() {
-    for (int64_t t = next++; t < tasks; t = next++) {
-      const int64_t b = t / per_image, part = t % per_image;
-      const int64_t r0 = s.gh * part / per_image, r1 = s.gh * (part + 1) / per_image;
-      band(k, s, x.typed_data() + b * s.h * s.w * 3, mask.typed_data() + b * (s.h - 2) * (s.w - 2), r0, r1,
-           deltas->typed_data() + b * s.gh * s.gw * 4, logits->typed_data() + b * s.gh * s.gw * 2);
-    }
-  };
-  std::vector<std::thread> pool;
-  for (int64_t i = 1; i < std::min(workers, tasks); ++i) pool.emplace_back(work);
-  work();
-  for (auto& t : pool) t.join();
+  parallel_tasks(tasks, workers, [] { return 0; }, [&](int64_t t, int) {
+    const int64_t b = t / per_image, part = t % per_image;
+    const int64_t r0 = s.gh * part / per_image, r1 = s.gh * (part + 1) / per_image;
+    band(k, s, x.typed_data() + b * s.h * s.w * 3, mask.typed_data() + b * (s.h - 2) * (s.w - 2), r0, r1,
+         deltas->typed_data() + b * s.gh * s.gw * 4, logits->typed_data() + b * s.gh * s.gw * 2);
+  });
   return ffi::Error::Success();
 }
 
