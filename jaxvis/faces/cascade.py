@@ -138,7 +138,7 @@ class CascadeConfig:
 
   def resolved(self, height: int, width: int) -> "CascadeConfig":
     """The config with every 0 ("auto") cap replaced by `auto_caps` of the canvas."""
-    auto = auto_caps(height, width)
+    auto = auto_caps(height, width, streamed_pnet=_native(self))
     return dataclasses.replace(self, **{k: v for k, v in auto.items() if getattr(self, k) == 0})
 
   def grown(self, stages, factor: int = 4) -> "CascadeConfig":
@@ -160,7 +160,7 @@ def _pow2_at_least(n: float) -> int:
   return 1 << max(0, math.ceil(math.log2(max(n, 1))))
 
 
-def auto_caps(height: int, width: int) -> dict:
+def auto_caps(height: int, width: int, streamed_pnet: bool = False) -> dict:
   """Caps from the canvas area, so typical photos never fill them.
 
   Measured with the `mtcnn` package on real-photo frames: 100-220 P-Net cells
@@ -184,7 +184,7 @@ def auto_caps(height: int, width: int) -> dict:
   cells = min(32768, max(512, _pow2_at_least(area / 384)))
   pool = min(32768, max(512, _pow2_at_least(area / 512)))
   device = jax.devices()[0]
-  chunk = pnet_chunk_for(area, device.platform == "cpu", _device_bytes_limit(device))
+  chunk = pnet_chunk_for(area, device.platform == "cpu", _device_bytes_limit(device), streamed_pnet)
   max_rnet, max_onet = pool // 2, max(32, pool // 64)
   return {"max_pnet": cells, "max_rnet": max_rnet, "rnet_pool_per_image": max_rnet,
           "max_onet": max_onet, "onet_pool_per_image": max_onet, "pnet_chunk": chunk}
@@ -194,17 +194,22 @@ def auto_caps(height: int, width: int) -> dict:
 PNET_BYTES_PER_PIXEL = 80
 
 
-def pnet_chunk_for(area: int, cpu: bool, bytes_limit: int | None) -> int:
+def pnet_chunk_for(area: int, cpu: bool, bytes_limit: int | None, streamed: bool = False) -> int:
   """Images per P-Net pass (a power of two, 1..16) for canvases of `area` pixels.
 
   Accelerators: 2^23 pixels a pass (~0.7 GB of activations; the H100 figures), fewer
   where that is more than a sixteenth of the device's memory (`bytes_limit`, None when
-  the device does not say). CPUs: 2^20, for speed rather than memory: XLA:CPU's
-  convolutions slow down past ~1 Mpx of mosaic per call (640x480, batch 4: 11.0 frames/s
-  in one pass, 17.5 two frames at a time; batch 16: 9.6 -> 12.1).
+  the device does not say). CPUs with XLA's P-Net: 2^20, for speed rather than memory:
+  XLA:CPU's convolutions slow down past ~1 Mpx of mosaic per call (640x480, batch 4: 11.0
+  frames/s in one pass, 17.5 two frames at a time; batch 16: 9.6 -> 12.1). CPUs with the
+  native P-Net (`streamed`: it holds no activation map): 2^23 as well, which is faster
+  (1080p batch 4: 83.7 -> 63.6 ms a frame against one frame a pass, batch 16: 102.6 ->
+  85.1; 640x480 batch 4 and 16 within the noise; session 13).
   """
-  if cpu:
+  if cpu and not streamed:
     budget = 1 << 20
+  elif cpu:
+    budget = 1 << 23
   else:
     budget = 1 << 23
     if bytes_limit:

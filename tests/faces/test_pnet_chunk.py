@@ -39,9 +39,12 @@ def test_pnet_chunk_follows_the_device_memory():
   assert cascade.pnet_chunk_for(hd, cpu=False, bytes_limit=4 * 2**30) == 1
   assert cascade.pnet_chunk_for(480 * 640, cpu=False, bytes_limit=4 * 2**30) == 8
   assert cascade.pnet_chunk_for(480 * 640, cpu=False, bytes_limit=60 * 2**30) == 16
-  # CPUs: 2^20 pixels for speed, whatever the memory
+  # CPUs with XLA's P-Net: 2^20 pixels for speed, whatever the memory
   assert cascade.pnet_chunk_for(hd, cpu=True, bytes_limit=None) == 1
   assert cascade.pnet_chunk_for(480 * 640, cpu=True, bytes_limit=None) == 2
+  # ...with the native P-Net, which streams its activations: 2^23
+  assert cascade.pnet_chunk_for(hd, cpu=True, bytes_limit=None, streamed=True) == 4
+  assert cascade.pnet_chunk_for(480 * 640, cpu=True, bytes_limit=None, streamed=True) == 16
   # a 4000x3000 photo never asks for less than one image a pass
   assert cascade.pnet_chunk_for(4000 * 3000, cpu=False, bytes_limit=2**30) == 1
   if jax.default_backend() == "cpu":   # what auto_caps asks of this machine
