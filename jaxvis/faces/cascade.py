@@ -206,14 +206,9 @@ def pnet_chunk_for(area: int, cpu: bool, bytes_limit: int | None, streamed: bool
   (1080p batch 4: 83.7 -> 63.6 ms a frame against one frame a pass, batch 16: 102.6 ->
   85.1; 640x480 batch 4 and 16 within the noise; session 13).
   """
-  if cpu and not streamed:
-    budget = 1 << 20
-  elif cpu:
-    budget = 1 << 23
-  else:
-    budget = 1 << 23
-    if bytes_limit:
-      budget = min(budget, bytes_limit // 16 // PNET_BYTES_PER_PIXEL)
+  budget = 1 << 20 if cpu and not streamed else 1 << 23
+  if not cpu and bytes_limit:
+    budget = min(budget, bytes_limit // 16 // PNET_BYTES_PER_PIXEL)
   return max(1, min(16, 1 << max(0, int(math.log2(max(1, budget // area))))))
 
 
@@ -252,7 +247,7 @@ def pnet_stage(pnet_params, norm, sizes, cfg: CascadeConfig, thr):
   lsizes = pyramid.level_sizes(plan, sizes)                       # (B, L, 2)
   mosaic = pyramid.build_mosaic(plan, norm, sizes, lsizes, impl=cfg.kernels)
   deltas, logits = _pnet_banded(pnet_params, mosaic, pyramid.conv1_mask(plan, lsizes), cfg.dtype,
-                                cfg.kernels)
+                                _native(cfg))
   b, gh, gw, _ = deltas.shape
   prob = jax.nn.softmax(logits.astype(jnp.float32), axis=-1)[..., 1].reshape(b, -1)
   level, ly, lx = pyramid.cell_tables(plan, gh, gw)
@@ -291,17 +286,17 @@ def pnet_stage(pnet_params, norm, sizes, cfg: CascadeConfig, thr):
 PNET_BAND_PIXELS = 1 << 22
 
 
-def _pnet_banded(pnet_params, mosaic, mask, dtype, impl: str = "xla"):
+def _pnet_banded(pnet_params, mosaic, mask, dtype, native: bool = False):
   """P-Net over the mosaic, in bands of output rows when it is large; exact either way.
 
-  With `impl` choosing the native kernel (`native_nets.use_native`), one call: the kernel
-  streams its own bands and holds no activation map.
+  `native` (`_native` of the config): the native kernel in one call, which streams its
+  own bands and holds no activation map.
 
   A band of G output rows reads input rows [2r, 2r + 2G + 10) (12-row window,
   stride 2); bands start at even rows so the 2x2 pool sees the same pairs, and
   the mosaic is padded with masked rows (-inf in the pool, as SAME padding).
   """
-  if jnp.dtype(dtype) == jnp.float32 and native_nets.use_native(impl):  # as `_native`
+  if native:
     return native_nets.pnet(pnet_params, mosaic, mask)
   net = nets.PNet(dtype)
   apply = lambda x, m: net.apply({"params": pnet_params}, x, conv1_mask=m)

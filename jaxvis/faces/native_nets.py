@@ -17,20 +17,14 @@ import numpy as np
 
 from jaxvis import native
 
-IMPLS = ("auto", "native", "xla")
+IMPLS = native.IMPLS
 _LIBRARIES = {"pnet": ("PNet",), "mtcnn_crops": ("RNet", "ONet")}
 _LANES = 16
 
 
 def available() -> tuple[bool, str]:
   """(True, "") when the kernels are built and registered here, else (False, why)."""
-  if jax.default_backend() != "cpu":
-    return False, f"the native networks run on CPU backends, not {jax.default_backend()!r}"
-  for name, targets in _LIBRARIES.items():
-    ok, why = native.available(name, targets)
-    if not ok:
-      return False, why
-  return True, ""
+  return native.available_on_cpu(_LIBRARIES)
 
 
 def use_native(impl: str) -> bool:
@@ -38,14 +32,7 @@ def use_native(impl: str) -> bool:
   kernels are available, warning once when they are not; "native": required; "xla": never)."""
   if impl not in IMPLS:
     raise ValueError(f"kernels: expected one of {IMPLS}, got {impl!r}")
-  if impl == "xla":
-    return False
-  ok, why = available()
-  if impl == "native" and not ok:
-    raise RuntimeError(f"kernels='native': {why}")
-  if impl == "auto" and not ok and jax.default_backend() == "cpu":
-    native.warn_unavailable("MTCNN networks", why)
-  return ok
+  return native.use(impl, "MTCNN networks", available, lambda why: RuntimeError(f"kernels='native': {why}"))
 
 
 def _register():

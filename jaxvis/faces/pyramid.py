@@ -230,7 +230,6 @@ def _area_positions(in_len, out_len, out_idx):
 
 
 MOSAIC_KERNEL = ("area_mosaic", ("AreaMosaic",))
-MOSAIC_IMPLS = ("auto", "native", "xla")
 
 
 def build_mosaic(p: PyramidPlan, images: jax.Array, sizes: jax.Array, lsizes: jax.Array,
@@ -253,18 +252,11 @@ def build_mosaic(p: PyramidPlan, images: jax.Array, sizes: jax.Array, lsizes: ja
   Returns:
     (B, p.height, p.width, C) mosaic, zeros outside each image's levels.
   """
-  if impl not in MOSAIC_IMPLS:
-    raise InputError("impl", f"expected one of {MOSAIC_IMPLS}, got {impl!r}")
-  if impl != "xla":
-    on_cpu = jax.default_backend() == "cpu"
-    ok, why = native.available(*MOSAIC_KERNEL) if on_cpu else (False, "not a CPU backend")
-    if ok:
-      return _mosaic_native(p, images, sizes, lsizes)
-    if impl == "native":
-      raise InputError("impl", f"'native' mosaic unavailable: {why}" if on_cpu else
-                       f"'native' runs on CPU backends only, this one is {jax.default_backend()!r}")
-    if on_cpu:
-      native.warn_unavailable("pyramid.build_mosaic", why)
+  if impl not in native.IMPLS:
+    raise InputError("impl", f"expected one of {native.IMPLS}, got {impl!r}")
+  if native.use(impl, "pyramid.build_mosaic", lambda: native.available_on_cpu(dict([MOSAIC_KERNEL])),
+                lambda why: InputError("impl", f"'native' mosaic unavailable: {why}")):
+    return _mosaic_native(p, images, sizes, lsizes)
   return _mosaic_xla(p, images, sizes, lsizes)
 
 

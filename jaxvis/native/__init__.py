@@ -31,6 +31,7 @@ import threading
 import warnings
 from importlib import resources
 
+IMPLS = ("auto", "native", "xla")  # what callers may ask for: see `use`
 FLAGS = ("-O3", "-march=native", "-std=c++17", "-shared", "-fPIC", "-pthread", "-fno-math-errno", "-ffp-contract=fast")
 _lock = threading.Lock()
 
@@ -140,6 +141,38 @@ def available(name: str, targets: tuple[str, ...]) -> tuple[bool, str]:
   except NativeUnavailable as e:
     return False, str(e)
   return True, ""
+
+
+def available_on_cpu(libraries: dict[str, tuple[str, ...]]) -> tuple[bool, str]:
+  """(True, "") on a CPU backend where every library's targets are registered (`available`);
+  else (False, why)."""
+  import jax
+
+  if jax.default_backend() != "cpu":
+    return False, f"native kernels run on CPU backends, not {jax.default_backend()!r}"
+  for name, targets in libraries.items():
+    ok, why = available(name, targets)
+    if not ok:
+      return False, why
+  return True, ""
+
+
+def use(impl: str, what: str, available_here, refuse) -> bool:
+  """Whether `what` runs as native kernels for `impl` (one of IMPLS, checked by the caller),
+  given `available_here()` -> (ok, why): "xla" never; "native" when available, else
+  `refuse(why)` is raised; "auto" when available, else not, with one warning on CPU backends."""
+  import jax
+
+  if impl == "xla":
+    return False
+  ok, why = available_here()
+  if ok:
+    return True
+  if impl == "native":
+    raise refuse(why)
+  if jax.default_backend() == "cpu":
+    warn_unavailable(what, why)
+  return False
 
 
 @functools.cache

@@ -20,7 +20,7 @@ def test_strips_and_bands_equal_the_one_pass(mtcnn_params, monkeypatch):
     plan = pyramid.plan(150, 210, cfg.min_face_size, cfg.scale_factor)
     ls = pyramid.level_sizes(plan, sizes)
     mosaic = pyramid.build_mosaic(plan, norm, sizes, ls, impl="xla")
-    out = cascade._pnet_banded(mtcnn_params["pnet"], mosaic, pyramid.conv1_mask(plan, ls), jnp.float32, "xla")
+    out = cascade._pnet_banded(mtcnn_params["pnet"], mosaic, pyramid.conv1_mask(plan, ls), jnp.float32, native=False)
     return mosaic, out
 
   whole_mosaic, whole = jax.jit(run)()
