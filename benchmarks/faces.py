@@ -39,7 +39,7 @@ import common
 import jax
 import numpy as np
 
-from jaxvis.faces import cascade, native_nets, samples, weights
+from jaxvis.faces import cascade, samples, weights
 
 THRESHOLDS = (0.6, 0.7, 0.7)
 
@@ -167,7 +167,7 @@ def bench_config(params, dtype, frames, peers, args, repeats, base) -> None:
   counts = [count(run(x))] + [c(r(frames)) for r, c in peers.values()]
   base = {**base, "load_avg_1m": round(os.getloadavg()[0], 2)}
   ours_s = timed[0][1]
-  native = dtype == jax.numpy.float32 and native_nets.use_native("auto")
+  native = cascade.native_kernels(cascade.CascadeConfig(dtype=dtype))
   rec = {**base, "impl": "jaxvis", "dtype": args.dtype, "kernels": "native" if native else "xla",
          "items_per_s": batch / ours_s, "compile_s": timed[0][0], "faces_found": counts[0],
          "first_pass_overflow": first_pass_overflow}

@@ -138,7 +138,7 @@ class CascadeConfig:
 
   def resolved(self, height: int, width: int) -> "CascadeConfig":
     """The config with every 0 ("auto") cap replaced by `auto_caps` of the canvas."""
-    auto = auto_caps(height, width, streamed_pnet=_native(self))
+    auto = auto_caps(height, width, streamed_pnet=native_kernels(self))
     return dataclasses.replace(self, **{k: v for k, v in auto.items() if getattr(self, k) == 0})
 
   def grown(self, stages, factor: int = 4) -> "CascadeConfig":
@@ -247,7 +247,7 @@ def pnet_stage(pnet_params, norm, sizes, cfg: CascadeConfig, thr):
   lsizes = pyramid.level_sizes(plan, sizes)                       # (B, L, 2)
   mosaic = pyramid.build_mosaic(plan, norm, sizes, lsizes, impl=cfg.kernels)
   deltas, logits = _pnet_banded(pnet_params, mosaic, pyramid.conv1_mask(plan, lsizes), cfg.dtype,
-                                _native(cfg))
+                                native_kernels(cfg))
   b, gh, gw, _ = deltas.shape
   prob = jax.nn.softmax(logits.astype(jnp.float32), axis=-1)[..., 1].reshape(b, -1)
   level, ly, lx = pyramid.cell_tables(plan, gh, gw)
@@ -289,7 +289,7 @@ PNET_BAND_PIXELS = 1 << 22
 def _pnet_banded(pnet_params, mosaic, mask, dtype, native: bool = False):
   """P-Net over the mosaic, in bands of output rows when it is large; exact either way.
 
-  `native` (`_native` of the config): the native kernel in one call, which streams its
+  `native` (`native_kernels` of the config): the native kernel in one call, which streams its
   own bands and holds no activation map.
 
   A band of G output rows reads input rows [2r, 2r + 2G + 10) (12-row window,
@@ -467,7 +467,7 @@ def _keep_best(tree, score, valid, cap: int):
   return tree, score, valid, overflow
 
 
-def _native(cfg: CascadeConfig) -> bool:
+def native_kernels(cfg: CascadeConfig) -> bool:
   """Whether P-, R- and O-Net run as the native CPU kernels (`native_nets`) for `cfg`."""
   return jnp.dtype(cfg.dtype) == jnp.float32 and native_nets.use_native(cfg.kernels)
 
@@ -475,7 +475,7 @@ def _native(cfg: CascadeConfig) -> bool:
 def rnet_stage(rnet_params, norm, sizes, boxes, valid, cfg: CascadeConfig, thr):
   """P-Net candidates (B, K) -> (B, max_onet) square boxes, scores, validity, overflow (B,)."""
   cfg = cfg.resolved(*norm.shape[1:3])
-  if _native(cfg):
+  if native_kernels(cfg):
     apply = lambda c: native_nets.rnet(rnet_params, c)
   else:
     apply = lambda c: nets.RNet(cfg.dtype).apply({"params": rnet_params}, c)
@@ -492,7 +492,7 @@ def rnet_stage(rnet_params, norm, sizes, boxes, valid, cfg: CascadeConfig, thr):
 def onet_stage(onet_params, norm, sizes, boxes, valid, cfg: CascadeConfig, thr):
   """R-Net survivors (B, K) -> (B, max_faces) boxes, scores, landmarks (B, F, L, 2), validity, overflow."""
   cfg = cfg.resolved(*norm.shape[1:3])
-  if _native(cfg):
+  if native_kernels(cfg):
     apply = lambda c: native_nets.onet(onet_params, c)
   else:
     apply = lambda c: nets.ONet(cfg.dtype, cfg.num_landmarks).apply({"params": onet_params}, c)
