@@ -174,7 +174,7 @@ void parallel_crops(int64_t count, int64_t threads, size_t scratch_floats, F one
   parallel_tasks(count, threads, [&] { return Scratch(scratch_floats); }, one);
 }
 
-// Checks a prepared parameter's size; fills `layer` fields from it.
+// "" when a prepared parameter holds n values, else what is wrong.
 std::string expect(const ffi::Buffer<ffi::F32>& buf, int64_t n, const char* what) {
   if (buf.element_count() == n) return "";
   return std::string(what) + ": expected " + std::to_string(n) + " values, got " +
